@@ -1,0 +1,41 @@
+# Berth: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+# Test tools (crane, regctl, oras) are installed here at pinned versions.
+TOOLS_BIN := $(CURDIR)/.tools/bin
+export PATH := $(TOOLS_BIN):$(PATH)
+
+.PHONY: run build test tools unit fuzz-smoke e2e bench bench-smoke lint
+
+run:
+	$(GO) run ./cmd/berth serve
+
+build:
+	$(GO) build -o bin/berth ./cmd/berth
+
+# test installs what it needs, then runs every test: vet, unit and HTTP tests
+# with the race detector, short fuzz runs, end-to-end tests with real clients,
+# and the benchmark harness in smoke mode.
+test: tools lint unit fuzz-smoke e2e bench-smoke
+
+tools:
+	bash scripts/install-tools.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /test/e2e -e /bench)
+
+fuzz-smoke:
+	bash scripts/fuzz-smoke.sh
+
+e2e:
+	$(GO) test -count=1 -timeout 30m ./test/e2e/...
+
+bench:
+	bash bench/run.sh
+
+bench-smoke:
+	bash bench/run.sh --smoke
