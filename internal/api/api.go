@@ -1,0 +1,36 @@
+// Package api holds the plumbing shared by Berth's HTTP APIs: the
+// per-request information that routers fill in and the access log reads,
+// and the one place where errors become OCI error responses.
+package api
+
+import (
+	"context"
+	"net/http"
+)
+
+// RequestInfo is filled in as a request is routed; the access log and
+// metrics middleware read it after the handler returns.
+type RequestInfo struct {
+	ID    string // request id
+	Route string // route name from the route table, e.g. "blob_get"
+	Repo  string // repository name, when the route has one
+}
+
+type infoKey struct{}
+
+// WithInfo returns a context carrying info.
+func WithInfo(ctx context.Context, info *RequestInfo) context.Context {
+	return context.WithValue(ctx, infoKey{}, info)
+}
+
+// Info returns the request's info; never nil.
+func Info(r *http.Request) *RequestInfo {
+	if info, ok := r.Context().Value(infoKey{}).(*RequestInfo); ok {
+		return info
+	}
+	return &RequestInfo{}
+}
+
+// HandlerFunc is an HTTP handler that returns its error instead of writing
+// it; the router writes it with WriteError.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error

@@ -1,0 +1,90 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/registry"
+)
+
+// errorCodes maps the service's sentinel errors to OCI codes, with a
+// status when it differs from the code's default.
+var errorCodes = []struct {
+	err    error
+	code   oci.Code
+	status int
+}{
+	{registry.ErrNameUnknown, oci.CodeNameUnknown, 0},
+	{registry.ErrBlobUnknown, oci.CodeBlobUnknown, 0},
+	{registry.ErrUploadUnknown, oci.CodeBlobUploadUnknown, 0},
+	{registry.ErrUploadInvalid, oci.CodeBlobUploadInvalid, 0},
+	{registry.ErrDigestInvalid, oci.CodeDigestInvalid, 0},
+	{oci.ErrDigestInvalid, oci.CodeDigestInvalid, 0},
+	{registry.ErrSizeInvalid, oci.CodeSizeInvalid, 0},
+	{registry.ErrRangeInvalid, oci.CodeBlobUploadInvalid, http.StatusRequestedRangeNotSatisfiable},
+	{oci.ErrRangeInvalid, oci.CodeBlobUploadInvalid, http.StatusRequestedRangeNotSatisfiable},
+	{registry.ErrManifestUnknown, oci.CodeManifestUnknown, 0},
+	{registry.ErrManifestBlobUnknown, oci.CodeManifestBlobUnknown, 0},
+	{registry.ErrManifestInvalid, oci.CodeManifestInvalid, 0},
+	{registry.ErrManifestTooLarge, oci.CodeManifestInvalid, http.StatusRequestEntityTooLarge},
+	{registry.ErrTagInvalid, oci.CodeManifestInvalid, 0},
+	{registry.ErrUnsupported, oci.CodeUnsupported, 0},
+}
+
+// ToOCI turns any error into the OCI error sent to the client. Unknown
+// errors become a generic 500 UNKNOWN: their text may hold internals.
+func ToOCI(err error) *oci.Error {
+	var oe *oci.Error
+	if errors.As(err, &oe) {
+		return oe
+	}
+	for _, m := range errorCodes {
+		if errors.Is(err, m.err) {
+			e := &oci.Error{Code: m.code, Message: err.Error(), Status: m.status}
+			var missing *registry.MissingReferenceError
+			if errors.As(err, &missing) {
+				e.Detail = map[string]string{"digest": missing.Digest.String()}
+			}
+			return e
+		}
+	}
+	return &oci.Error{Code: oci.CodeUnknown, Message: "internal server error"}
+}
+
+type errorBody struct {
+	Errors []errorItem `json:"errors"`
+}
+
+type errorItem struct {
+	Code    oci.Code `json:"code"`
+	Message string   `json:"message"`
+	Detail  any      `json:"detail,omitempty"`
+}
+
+// WriteError writes err as an OCI error response ({"errors":[...]}, no body
+// on HEAD). Headers already set by the handler (Range, Location) are kept.
+// Errors that are not client errors are logged with their detail.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	oe := ToOCI(err)
+	status := oe.HTTPStatus()
+	if status >= 500 {
+		log.ErrorContext(r.Context(), "request failed", "request_id", Info(r).ID, "error", err.Error())
+	}
+	msg := oe.Message
+	if msg == "" {
+		msg = oe.Code.Message()
+	}
+	body, _ := json.Marshal(errorBody{Errors: []errorItem{{Code: oe.Code, Message: msg, Detail: oe.Detail}}})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Del("Docker-Content-Digest")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}

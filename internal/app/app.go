@@ -1,0 +1,125 @@
+// Package app wires Berth together from its configuration: it builds the
+// stores, the registry service and the HTTP handler, and runs the server.
+// It is the only package that imports every other.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/sqlite"
+	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/storage"
+	"github.com/berth-registry/berth/internal/storage/filesystem"
+)
+
+// App is a configured Berth instance.
+type App struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	meta    meta.Store
+	blobs   *storage.Blobs
+	svc     *registry.Service
+	metrics *metrics
+	handler http.Handler
+}
+
+// New builds every component from cfg. Close releases them.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	driver, err := filesystem.New(cfg.Storage.Filesystem.Root)
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlite.Open(ctx, cfg.Database.SQLite.Path)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, meta: store, blobs: storage.NewBlobs(driver)}
+	a.svc = registry.New(store, a.blobs, registry.Options{
+		MaxManifestSize: int64(cfg.Registry.MaxManifestSize),
+		DeleteEnabled:   cfg.Registry.DeleteEnabled,
+	}, log)
+	a.metrics = newMetrics(store)
+	a.handler = a.routes()
+	return a, nil
+}
+
+// Handler is the whole HTTP surface, with middleware.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Close releases the stores.
+func (a *App) Close() error { return a.meta.Close() }
+
+// Serve serves on ln until ctx is done, then shuts down gracefully: it stops
+// accepting connections and waits (up to http.shutdown_timeout) for requests
+// in flight to finish.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: a.cfg.HTTP.ReadHeaderTimeout,
+		IdleTimeout:       a.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	tlsOn := a.cfg.HTTP.TLS.Enabled()
+	if tlsOn {
+		cert, err := tls.LoadX509KeyPair(a.cfg.HTTP.TLS.Certificate, a.cfg.HTTP.TLS.Key)
+		if err != nil {
+			return fmt.Errorf("http.tls: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if tlsOn {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	a.log.Info("berth listening", "addr", ln.Addr().String(), "tls", tlsOn,
+		"storage", a.blobs.Driver().Name(), "database", a.cfg.Database.Driver)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down; finishing requests in flight", "timeout", a.cfg.HTTP.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
+
+func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
+	writeText(w, http.StatusOK, "ok\n")
+}
+
+// readyz reports whether the metadata database and blob storage answer.
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.meta.Ping(ctx); err != nil {
+		a.log.Warn("not ready: database", "error", err)
+		writeText(w, http.StatusServiceUnavailable, "database unavailable\n")
+		return
+	}
+	if _, err := a.blobs.Driver().Stat(ctx, "blobs"); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		a.log.Warn("not ready: storage", "error", err)
+		writeText(w, http.StatusServiceUnavailable, "storage unavailable\n")
+		return
+	}
+	writeText(w, http.StatusOK, "ok\n")
+}

@@ -1,0 +1,90 @@
+package app
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// metrics are the Prometheus metrics Berth exports at /metrics.
+type metrics struct {
+	registry  *prometheus.Registry
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	bytesIn   *prometheus.CounterVec
+	bytesOut  *prometheus.CounterVec
+	statusStr sync.Map // int -> string, to avoid formatting per request
+}
+
+func newMetrics(store meta.Store) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "berth_http_request_duration_seconds", Help: "HTTP request latency by route and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"route", "status"}),
+		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_http_received_bytes_total", Help: "Request body bytes received, by route.",
+		}, []string{"route"}),
+		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_http_sent_bytes_total", Help: "Response body bytes sent, by route.",
+		}, []string{"route"}),
+	}
+	stats := &blobStats{store: store}
+	m.registry.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "berth_blobs_stored", Help: "Blobs stored."},
+			func() float64 { c, _ := stats.get(); return float64(c) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "berth_blob_bytes_stored", Help: "Bytes of stored blobs."},
+			func() float64 { _, b := stats.get(); return float64(b) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+func (m *metrics) observe(route, method string, status int, d time.Duration, in, out int64) {
+	s, ok := m.statusStr.Load(status)
+	if !ok {
+		s, _ = m.statusStr.LoadOrStore(status, strconv.Itoa(status))
+	}
+	code := s.(string)
+	m.requests.WithLabelValues(route, method, code).Inc()
+	m.latency.WithLabelValues(route, code).Observe(d.Seconds())
+	if in > 0 {
+		m.bytesIn.WithLabelValues(route).Add(float64(in))
+	}
+	if out > 0 {
+		m.bytesOut.WithLabelValues(route).Add(float64(out))
+	}
+}
+
+// blobStats reads the blob totals once per scrape (both gauges share it).
+type blobStats struct {
+	store meta.Store
+	mu    sync.Mutex
+	at    time.Time
+	count int64
+	bytes int64
+}
+
+func (s *blobStats) get() (int64, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if time.Since(s.at) > time.Second {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if c, b, err := s.store.BlobStats(ctx); err == nil {
+			s.count, s.bytes, s.at = c, b, time.Now()
+		}
+	}
+	return s.count, s.bytes
+}

@@ -1,0 +1,45 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	v2 "github.com/berth-registry/berth/internal/api/v2"
+)
+
+// v2Routes is the route table of the OCI Distribution API. Each entry names
+// the route (for logs and metrics), the shape of its path, its method, the
+// access it needs on the repository, and its handler.
+func v2Routes(h *v2.Handlers) []v2.Route {
+	return []v2.Route{
+		{Name: "base", Kind: v2.KindBase, Method: http.MethodGet, Action: v2.ActionNone, Handle: h.Base},
+		{Name: "base", Kind: v2.KindBase, Method: http.MethodHead, Action: v2.ActionNone, Handle: h.Base},
+		{Name: "catalog", Kind: v2.KindCatalog, Method: http.MethodGet, Action: v2.ActionPull, Handle: h.Catalog},
+		{Name: "tags_list", Kind: v2.KindTags, Method: http.MethodGet, Action: v2.ActionPull, Handle: h.Tags},
+		{Name: "manifest_get", Kind: v2.KindManifest, Method: http.MethodGet, Action: v2.ActionPull, Handle: h.GetManifest},
+		{Name: "manifest_head", Kind: v2.KindManifest, Method: http.MethodHead, Action: v2.ActionPull, Handle: h.GetManifest},
+		{Name: "manifest_put", Kind: v2.KindManifest, Method: http.MethodPut, Action: v2.ActionPush, Handle: h.PutManifest},
+		{Name: "manifest_delete", Kind: v2.KindManifest, Method: http.MethodDelete, Action: v2.ActionDelete, Handle: h.DeleteManifest},
+		{Name: "blob_get", Kind: v2.KindBlob, Method: http.MethodGet, Action: v2.ActionPull, Handle: h.GetBlob},
+		{Name: "blob_head", Kind: v2.KindBlob, Method: http.MethodHead, Action: v2.ActionPull, Handle: h.GetBlob},
+		{Name: "blob_delete", Kind: v2.KindBlob, Method: http.MethodDelete, Action: v2.ActionDelete, Handle: h.DeleteBlob},
+		{Name: "upload_start", Kind: v2.KindUploads, Method: http.MethodPost, Action: v2.ActionPush, Handle: h.StartUpload},
+		{Name: "upload_status", Kind: v2.KindUpload, Method: http.MethodGet, Action: v2.ActionPush, Handle: h.UploadStatus},
+		{Name: "upload_patch", Kind: v2.KindUpload, Method: http.MethodPatch, Action: v2.ActionPush, Handle: h.PatchUpload},
+		{Name: "upload_put", Kind: v2.KindUpload, Method: http.MethodPut, Action: v2.ActionPush, Handle: h.FinishUpload},
+		{Name: "upload_delete", Kind: v2.KindUpload, Method: http.MethodDelete, Action: v2.ActionPush, Handle: h.CancelUpload},
+		{Name: "referrers", Kind: v2.KindReferrers, Method: http.MethodGet, Action: v2.ActionPull, Handle: h.Referrers},
+	}
+}
+
+// routes is the whole HTTP surface of Berth.
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", v2.NewRouter(v2Routes(v2.NewHandlers(a.svc)), a.log))
+	mux.Handle("/v2", http.RedirectHandler("/v2/", http.StatusMovedPermanently))
+	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(a.healthz)))
+	mux.Handle("GET /readyz", named("readyz", http.HandlerFunc(a.readyz)))
+	mux.Handle("GET /metrics", named("metrics", promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{})))
+	return a.middleware(mux)
+}

@@ -1,0 +1,217 @@
+// Package config is Berth's typed configuration: one YAML file decoded
+// strictly (an unknown key is an error), then BERTH_* environment variables
+// that follow the YAML path (BERTH_HTTP_ADDR -> http.addr), then command
+// line flags, then defaults, then validation. Bad configuration is a clear
+// error at start, never a panic.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Version is the configuration format version this build reads.
+const Version = 1
+
+// Config is the whole configuration.
+type Config struct {
+	// Version of the configuration format; 1.
+	Version int `yaml:"version"`
+	// Data is the directory for everything Berth stores by default.
+	Data     string   `yaml:"data"`
+	HTTP     HTTP     `yaml:"http"`
+	Log      Log      `yaml:"log"`
+	Storage  Storage  `yaml:"storage"`
+	Database Database `yaml:"database"`
+	Registry Registry `yaml:"registry"`
+}
+
+// HTTP configures the listener.
+type HTTP struct {
+	Addr              string        `yaml:"addr"`
+	TLS               TLS           `yaml:"tls"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+}
+
+// TLS turns on HTTPS when both files are set.
+type TLS struct {
+	Certificate string `yaml:"certificate"`
+	Key         string `yaml:"key"`
+}
+
+// Enabled reports whether HTTPS is configured.
+func (t TLS) Enabled() bool { return t.Certificate != "" || t.Key != "" }
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+	Access bool   `yaml:"access"` // one line per request
+}
+
+// Storage selects the blob store.
+type Storage struct {
+	Driver     string     `yaml:"driver"` // filesystem
+	Filesystem Filesystem `yaml:"filesystem"`
+}
+
+// Filesystem configures the filesystem driver.
+type Filesystem struct {
+	Root string `yaml:"root"` // default <data>/blobs
+}
+
+// Database selects the metadata store.
+type Database struct {
+	Driver string `yaml:"driver"` // sqlite
+	SQLite SQLite `yaml:"sqlite"`
+}
+
+// SQLite configures the embedded database.
+type SQLite struct {
+	Path string `yaml:"path"` // default <data>/berth.db
+}
+
+// Registry tunes the OCI API.
+type Registry struct {
+	MaxManifestSize ByteSize `yaml:"max_manifest_size"`
+	DeleteEnabled   bool     `yaml:"delete_enabled"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() *Config {
+	return &Config{
+		Version: Version,
+		Data:    "./data",
+		HTTP: HTTP{
+			Addr:              ":5000",
+			ReadHeaderTimeout: 30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ShutdownTimeout:   30 * time.Second,
+		},
+		Log:      Log{Level: "info", Format: "json", Access: true},
+		Storage:  Storage{Driver: "filesystem"},
+		Database: Database{Driver: "sqlite"},
+		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true},
+	}
+}
+
+// Overrides are command-line values that win over the file and environment.
+type Overrides struct {
+	Addr string
+	Data string
+}
+
+// Load builds the configuration: defaults, then the YAML file (if path is
+// not empty), then BERTH_* variables from env, then overrides; it fills in
+// derived defaults and validates.
+func Load(path string, env []string, o Overrides) (*Config, error) {
+	c := Default()
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		defer f.Close()
+		if err := Decode(f, c); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := ApplyEnv(c, env); err != nil {
+		return nil, err
+	}
+	if o.Addr != "" {
+		c.HTTP.Addr = o.Addr
+	}
+	if o.Data != "" {
+		c.Data = o.Data
+	}
+	c.derive()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Decode reads YAML into c strictly: unknown keys and trailing documents
+// are errors.
+func Decode(r io.Reader, c *Config) error {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return err
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("more than one YAML document")
+	}
+	return nil
+}
+
+// derive fills in defaults that depend on other settings.
+func (c *Config) derive() {
+	if c.Storage.Filesystem.Root == "" {
+		c.Storage.Filesystem.Root = filepath.Join(c.Data, "blobs")
+	}
+	if c.Database.SQLite.Path == "" {
+		c.Database.SQLite.Path = filepath.Join(c.Data, "berth.db")
+	}
+}
+
+// Validate checks the configuration as a whole.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Version != Version {
+		bad("version: %d is not supported (this build reads version %d)", c.Version, Version)
+	}
+	if c.HTTP.Addr == "" {
+		bad("http.addr: must not be empty")
+	}
+	if (c.HTTP.TLS.Certificate == "") != (c.HTTP.TLS.Key == "") {
+		bad("http.tls: certificate and key must be set together")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout}, {"http.shutdown_timeout", c.HTTP.ShutdownTimeout}} {
+		if d.v < 0 {
+			bad("%s: must not be negative", d.name)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		bad("log.format: %q is not one of json, text", c.Log.Format)
+	}
+	if c.Storage.Driver != "filesystem" {
+		bad("storage.driver: %q is not supported (filesystem)", c.Storage.Driver)
+	}
+	if c.Database.Driver != "sqlite" {
+		bad("database.driver: %q is not supported (sqlite)", c.Database.Driver)
+	}
+	if c.Registry.MaxManifestSize < 1024 || c.Registry.MaxManifestSize > 64<<20 {
+		bad("registry.max_manifest_size: %d is outside 1KiB..64MiB", c.Registry.MaxManifestSize)
+	}
+	return errors.Join(errs...)
+}

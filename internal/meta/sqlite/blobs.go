@@ -1,0 +1,167 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// Blob implements meta.Store.
+func (s *Store) Blob(ctx context.Context, repo string, dgst digest.Digest) (meta.Blob, error) {
+	var b meta.Blob
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT b.size, b.created_at FROM blobs b
+		JOIN repository_blobs rb ON rb.digest = b.digest
+		JOIN repositories r ON r.id = rb.repository_id
+		WHERE r.name = ? AND b.digest = ?`, repo, dgst.String()).Scan(&b.Size, &created)
+	if err != nil {
+		return meta.Blob{}, notFound(err, "blob "+dgst.String())
+	}
+	b.Digest, b.CreatedAt = dgst, fromNanos(created)
+	return b, nil
+}
+
+// AnyBlob implements meta.Store.
+func (s *Store) AnyBlob(ctx context.Context, dgst digest.Digest) (meta.Blob, error) {
+	var b meta.Blob
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT size, created_at FROM blobs WHERE digest = ?`, dgst.String()).Scan(&b.Size, &created)
+	if err != nil {
+		return meta.Blob{}, notFound(err, "blob "+dgst.String())
+	}
+	b.Digest, b.CreatedAt = dgst, fromNanos(created)
+	return b, nil
+}
+
+// PutBlob implements meta.Store.
+func (s *Store) PutBlob(ctx context.Context, repo string, b meta.Blob) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return putBlob(ctx, tx, repo, b) })
+}
+
+func putBlob(ctx context.Context, tx *sql.Tx, repo string, b meta.Blob) error {
+	t := now()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING`,
+		b.Digest.String(), b.Size, t); err != nil {
+		return err
+	}
+	id, err := ensureRepo(ctx, tx, repo)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (repository_id, digest) DO NOTHING`, id, b.Digest.String(), t)
+	return err
+}
+
+// MountBlob implements meta.Store.
+func (s *Store) MountBlob(ctx context.Context, repo, from string, dgst digest.Digest) (meta.Blob, error) {
+	var b meta.Blob
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var created int64
+		err := tx.QueryRowContext(ctx, `SELECT b.size, b.created_at FROM blobs b
+			JOIN repository_blobs rb ON rb.digest = b.digest
+			JOIN repositories r ON r.id = rb.repository_id
+			WHERE r.name = ? AND b.digest = ?`, from, dgst.String()).Scan(&b.Size, &created)
+		if err != nil {
+			return notFound(err, fmt.Sprintf("blob %s in %s", dgst, from))
+		}
+		b.Digest, b.CreatedAt = dgst, fromNanos(created)
+		return putBlob(ctx, tx, repo, b)
+	})
+	return b, err
+}
+
+// UnlinkBlob implements meta.Store.
+func (s *Store) UnlinkBlob(ctx context.Context, repo string, dgst digest.Digest) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM repository_blobs
+			WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`, repo, dgst.String())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: blob %s", meta.ErrNotFound, dgst)
+		}
+		return nil
+	})
+}
+
+// BlobStats implements meta.Store.
+func (s *Store) BlobStats(ctx context.Context) (count, bytes int64, err error) {
+	err = s.r.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs`).Scan(&count, &bytes)
+	return count, bytes, err
+}
+
+// CreateUpload implements meta.Store.
+func (s *Store) CreateUpload(ctx context.Context, u meta.Upload) error {
+	t := now()
+	_, err := s.w.ExecContext(ctx, `INSERT INTO uploads (id, repository, algorithm, size, hash_state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, u.ID, u.Repository, string(u.Algorithm), u.Size, u.HashState, t, t)
+	return err
+}
+
+// Upload implements meta.Store.
+func (s *Store) Upload(ctx context.Context, repo, id string) (meta.Upload, error) {
+	u := meta.Upload{ID: id, Repository: repo}
+	var alg string
+	var created, updated int64
+	err := s.r.QueryRowContext(ctx, `SELECT algorithm, size, hash_state, created_at, updated_at FROM uploads
+		WHERE id = ? AND repository = ?`, id, repo).Scan(&alg, &u.Size, &u.HashState, &created, &updated)
+	if err != nil {
+		return meta.Upload{}, notFound(err, "upload "+id)
+	}
+	u.Algorithm, u.CreatedAt, u.UpdatedAt = digest.Algorithm(alg), fromNanos(created), fromNanos(updated)
+	return u, nil
+}
+
+// UpdateUpload implements meta.Store.
+func (s *Store) UpdateUpload(ctx context.Context, u meta.Upload, prevSize int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE uploads SET size = ?, hash_state = ?, updated_at = ?
+			WHERE id = ? AND repository = ? AND size = ?`, u.Size, u.HashState, now(), u.ID, u.Repository, prevSize)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM uploads WHERE id = ? AND repository = ?`, u.ID, u.Repository).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: upload %s", meta.ErrNotFound, u.ID)
+		}
+		return fmt.Errorf("%w: upload %s was written concurrently", meta.ErrConflict, u.ID)
+	})
+}
+
+// DeleteUpload implements meta.Store.
+func (s *Store) DeleteUpload(ctx context.Context, repo, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM uploads WHERE id = ? AND repository = ?`, id, repo)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: upload %s", meta.ErrNotFound, id)
+	}
+	return nil
+}
+
+// CompleteUpload implements meta.Store.
+func (s *Store) CompleteUpload(ctx context.Context, u meta.Upload, b meta.Blob) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = ? AND repository = ?`, u.ID, u.Repository)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: upload %s", meta.ErrNotFound, u.ID)
+		}
+		return putBlob(ctx, tx, u.Repository, b)
+	})
+}

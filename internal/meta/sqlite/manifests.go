@@ -1,0 +1,196 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// PutManifest implements meta.Store.
+func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string) error {
+	annotations := ""
+	if len(m.Annotations) > 0 {
+		b, err := json.Marshal(m.Annotations)
+		if err != nil {
+			return err
+		}
+		annotations = string(b)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		repoID, err := ensureRepo(ctx, tx, m.Repository)
+		if err != nil {
+			return err
+		}
+		for _, d := range m.Blobs {
+			if err := exists(ctx, tx, `SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?`, repoID, d); err != nil {
+				return missing(err, d, "blob")
+			}
+		}
+		for _, d := range m.Children {
+			if err := exists(ctx, tx, `SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?`, repoID, d); err != nil {
+				return missing(err, d, "manifest")
+			}
+		}
+		var id int64
+		err = tx.QueryRowContext(ctx, `SELECT id FROM manifests WHERE repository_id = ? AND digest = ?`, repoID, m.Digest.String()).Scan(&id)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			res, err := tx.ExecContext(ctx, `INSERT INTO manifests
+				(repository_id, digest, media_type, artifact_type, subject, annotations, size, content, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				repoID, m.Digest.String(), m.MediaType, m.ArtifactType, m.Subject.String(), annotations,
+				len(m.Content), m.Content, now())
+			if err != nil {
+				return err
+			}
+			if id, err = res.LastInsertId(); err != nil {
+				return err
+			}
+			for _, d := range m.Blobs {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_blobs (manifest_id, digest) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, d.String()); err != nil {
+					return err
+				}
+			}
+			for _, d := range m.Children {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_children (manifest_id, child_digest) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, d.String()); err != nil {
+					return err
+				}
+			}
+		case err != nil:
+			return err
+		}
+		t := now()
+		for _, tag := range tags {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?)
+				ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at`,
+				repoID, tag, id, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// exists runs a query that selects a row or none.
+func exists(ctx context.Context, tx *sql.Tx, query string, repoID int64, d digest.Digest) error {
+	var one int
+	return tx.QueryRowContext(ctx, query, repoID, d.String()).Scan(&one)
+}
+
+func missing(err error, d digest.Digest, kind string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return &meta.MissingError{Digest: d, Kind: kind}
+	}
+	return err
+}
+
+// Manifest implements meta.Store. Blobs and Children are not loaded.
+func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (*meta.Manifest, error) {
+	m := &meta.Manifest{Repository: repo, Digest: dgst}
+	var subject, annotations string
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT m.media_type, m.artifact_type, m.subject, m.annotations, m.content, m.created_at
+		FROM manifests m JOIN repositories r ON r.id = m.repository_id
+		WHERE r.name = ? AND m.digest = ?`, repo, dgst.String()).Scan(&m.MediaType, &m.ArtifactType, &subject, &annotations, &m.Content, &created)
+	if err != nil {
+		return nil, notFound(err, "manifest "+dgst.String())
+	}
+	m.Subject, m.CreatedAt = digest.Digest(subject), fromNanos(created)
+	if annotations != "" {
+		if err := json.Unmarshal([]byte(annotations), &m.Annotations); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// ResolveTag implements meta.Store.
+func (s *Store) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error) {
+	var d string
+	err := s.r.QueryRowContext(ctx, `SELECT m.digest FROM tags t
+		JOIN repositories r ON r.id = t.repository_id
+		JOIN manifests m ON m.id = t.manifest_id
+		WHERE r.name = ? AND t.name = ?`, repo, tag).Scan(&d)
+	if err != nil {
+		return "", notFound(err, "tag "+tag)
+	}
+	return digest.Digest(d), nil
+}
+
+// DeleteManifest implements meta.Store.
+func (s *Store) DeleteManifest(ctx context.Context, repo string, dgst digest.Digest) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM manifests
+			WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`, repo, dgst.String())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: manifest %s", meta.ErrNotFound, dgst)
+		}
+		return nil
+	})
+}
+
+// DeleteTag implements meta.Store.
+func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tags
+			WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?`, repo, tag)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: tag %s", meta.ErrNotFound, tag)
+		}
+		return nil
+	})
+}
+
+// Tags implements meta.Store.
+func (s *Store) Tags(ctx context.Context, repo, last string, n int) ([]string, error) {
+	var id int64
+	if err := s.r.QueryRowContext(ctx, `SELECT id FROM repositories WHERE name = ?`, repo).Scan(&id); err != nil {
+		return nil, notFound(err, "repository "+repo)
+	}
+	return s.strings(ctx, `SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?`, id, last, n)
+}
+
+// Referrers implements meta.Store.
+func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]meta.Descriptor, error) {
+	q := `SELECT m.media_type, m.digest, m.size, m.artifact_type, m.annotations
+		FROM manifests m JOIN repositories r ON r.id = m.repository_id
+		WHERE r.name = ? AND m.subject = ?`
+	args := []any{repo, subject.String()}
+	if artifactType != "" {
+		q += ` AND m.artifact_type = ?`
+		args = append(args, artifactType)
+	}
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY m.digest`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []meta.Descriptor{}
+	for rows.Next() {
+		var d meta.Descriptor
+		var dg, annotations string
+		if err := rows.Scan(&d.MediaType, &dg, &d.Size, &d.ArtifactType, &annotations); err != nil {
+			return nil, err
+		}
+		d.Digest = digest.Digest(dg)
+		if annotations != "" {
+			if err := json.Unmarshal([]byte(annotations), &d.Annotations); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,93 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/storage"
+)
+
+// StatBlob returns a blob the repository may read. Manifests are blobs too
+// (as Docker's registry serves them), so a manifest of the repository is
+// found by its digest as well.
+func (s *Service) StatBlob(ctx context.Context, repo string, dgst digest.Digest) (meta.Blob, error) {
+	b, err := s.meta.Blob(ctx, repo, dgst)
+	if err == nil {
+		return b, nil
+	}
+	if !errors.Is(err, meta.ErrNotFound) {
+		return meta.Blob{}, err
+	}
+	m, merr := s.meta.Manifest(ctx, repo, dgst)
+	if merr != nil {
+		return meta.Blob{}, blobErr(merr, dgst)
+	}
+	return meta.Blob{Digest: dgst, Size: int64(len(m.Content)), CreatedAt: m.CreatedAt}, nil
+}
+
+// BlobContent is an open blob: its metadata and a reader positioned at the
+// requested offset. The reader is an *os.File on the filesystem driver.
+type BlobContent struct {
+	meta.Blob
+	io.ReadCloser
+}
+
+// OpenBlob opens a blob the repository may read, from offset.
+func (s *Service) OpenBlob(ctx context.Context, repo string, dgst digest.Digest, offset int64) (*BlobContent, error) {
+	b, err := s.meta.Blob(ctx, repo, dgst)
+	if errors.Is(err, meta.ErrNotFound) {
+		m, merr := s.meta.Manifest(ctx, repo, dgst)
+		if merr != nil {
+			return nil, blobErr(merr, dgst)
+		}
+		return &BlobContent{
+			Blob:       meta.Blob{Digest: dgst, Size: int64(len(m.Content)), CreatedAt: m.CreatedAt},
+			ReadCloser: io.NopCloser(bytes.NewReader(m.Content[min(offset, int64(len(m.Content))):])),
+		}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rc, err := s.blobs.Open(ctx, dgst, offset)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			// Metadata says it exists but the bytes are gone: report it
+			// loudly, answer as unknown.
+			s.log.ErrorContext(ctx, "blob missing from storage", "repo", repo, "digest", dgst.String())
+			return nil, fmt.Errorf("%w: %s", ErrBlobUnknown, dgst)
+		}
+		return nil, err
+	}
+	return &BlobContent{Blob: b, ReadCloser: rc}, nil
+}
+
+// DeleteBlob removes the repository's link to a blob. The bytes are
+// reclaimed by garbage collection once nothing links them.
+func (s *Service) DeleteBlob(ctx context.Context, repo string, dgst digest.Digest) error {
+	if !s.opts.DeleteEnabled {
+		return fmt.Errorf("%w: deletion is disabled", ErrUnsupported)
+	}
+	return blobErr(s.meta.UnlinkBlob(ctx, repo, dgst), dgst)
+}
+
+// MountBlob links a blob that repository from may read into repo. It returns
+// ErrBlobUnknown when from cannot read it, so the caller can fall back to a
+// normal upload.
+func (s *Service) MountBlob(ctx context.Context, repo, from string, dgst digest.Digest) (meta.Blob, error) {
+	b, err := s.meta.MountBlob(ctx, repo, from, dgst)
+	return b, blobErr(err, dgst)
+}
+
+// blobErr maps a not-found from the stores to ErrBlobUnknown.
+func blobErr(err error, dgst digest.Digest) error {
+	if errors.Is(err, meta.ErrNotFound) || errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrBlobUnknown, dgst)
+	}
+	return err
+}

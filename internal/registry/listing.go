@@ -1,0 +1,80 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+// Page is one page of a lexically ordered listing; More tells whether
+// another page follows (its first entry comes after the last of this one).
+type Page struct {
+	Items []string
+	More  bool
+}
+
+// MaxPageSize caps n on listings, so one request cannot ask for everything.
+const MaxPageSize = 10000
+
+// pageSize turns the client's n (-1 when absent) into a query limit.
+func pageSize(n int) int {
+	if n < 0 || n > MaxPageSize {
+		return MaxPageSize
+	}
+	return n
+}
+
+// Tags lists a repository's tags after last.
+func (s *Service) Tags(ctx context.Context, repo, last string, n int) (Page, error) {
+	limit := pageSize(n)
+	items, err := s.meta.Tags(ctx, repo, last, limit+1)
+	if errors.Is(err, meta.ErrNotFound) {
+		return Page{}, fmt.Errorf("%w: %s", ErrNameUnknown, repo)
+	}
+	return page(items, limit), err
+}
+
+// Catalog lists repository names after last.
+func (s *Service) Catalog(ctx context.Context, last string, n int) (Page, error) {
+	limit := pageSize(n)
+	items, err := s.meta.Repositories(ctx, last, limit+1)
+	return page(items, limit), err
+}
+
+func page(items []string, limit int) Page {
+	if len(items) > limit {
+		return Page{Items: items[:limit], More: true}
+	}
+	if items == nil {
+		items = []string{}
+	}
+	return Page{Items: items}
+}
+
+// Referrers returns the OCI index of the manifests whose subject is dgst,
+// filtered by artifactType when it is not empty. An unknown subject has an
+// empty list, not an error.
+func (s *Service) Referrers(ctx context.Context, repo string, dgst digest.Digest, artifactType string) (*v1.Index, error) {
+	descs, err := s.meta.Referrers(ctx, repo, dgst, artifactType)
+	if err != nil {
+		return nil, err
+	}
+	idx := &v1.Index{MediaType: oci.MediaTypeImageIndex, Manifests: make([]v1.Descriptor, 0, len(descs))}
+	idx.SchemaVersion = 2
+	for _, d := range descs {
+		idx.Manifests = append(idx.Manifests, v1.Descriptor{
+			MediaType:    d.MediaType,
+			Digest:       d.Digest,
+			Size:         d.Size,
+			ArtifactType: d.ArtifactType,
+			Annotations:  d.Annotations,
+		})
+	}
+	return idx, nil
+}

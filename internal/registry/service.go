@@ -1,0 +1,73 @@
+// Package registry is the service layer of the OCI Distribution API: every
+// push, pull, list and delete operation, with its checks, independent of
+// HTTP. It combines the metadata store (what exists, where) with the blob
+// store (the bytes). Handlers call exactly one method per request.
+package registry
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/storage"
+)
+
+// Sentinel errors of the service; the API maps each to an OCI error code.
+var (
+	ErrNameUnknown         = errors.New("repository name not known to registry")
+	ErrBlobUnknown         = errors.New("blob unknown to registry")
+	ErrUploadUnknown       = errors.New("blob upload unknown to registry")
+	ErrUploadInvalid       = errors.New("blob upload invalid")
+	ErrDigestInvalid       = errors.New("digest invalid")
+	ErrSizeInvalid         = errors.New("size invalid")
+	ErrRangeInvalid        = errors.New("range not satisfiable")
+	ErrManifestUnknown     = errors.New("manifest unknown to registry")
+	ErrManifestInvalid     = errors.New("manifest invalid")
+	ErrManifestBlobUnknown = errors.New("manifest references unknown content")
+	ErrManifestTooLarge    = errors.New("manifest too large")
+	ErrTagInvalid          = errors.New("tag invalid")
+	ErrUnsupported         = errors.New("operation unsupported")
+)
+
+// Options tune the service.
+type Options struct {
+	// MaxManifestSize is the largest manifest accepted, in bytes.
+	MaxManifestSize int64
+	// DeleteEnabled allows deleting manifests, tags and blobs.
+	DeleteEnabled bool
+}
+
+// Service implements the registry operations.
+type Service struct {
+	meta  meta.Store
+	blobs *storage.Blobs
+	opts  Options
+	log   *slog.Logger
+
+	// uploadLocks serialises requests on one upload session within this
+	// process; the metadata store's conditional update catches the rest.
+	uploadLocks sync.Map // id -> *sync.Mutex
+}
+
+// New returns a service over a metadata store and a blob store.
+func New(m meta.Store, b *storage.Blobs, opts Options, log *slog.Logger) *Service {
+	if opts.MaxManifestSize <= 0 {
+		opts.MaxManifestSize = 4 << 20
+	}
+	return &Service{meta: m, blobs: b, opts: opts, log: log}
+}
+
+// MaxManifestSize is the largest manifest the service accepts.
+func (s *Service) MaxManifestSize() int64 { return s.opts.MaxManifestSize }
+
+// lockUpload serialises work on one upload session and returns the unlock.
+func (s *Service) lockUpload(id string) func() {
+	v, _ := s.uploadLocks.LoadOrStore(id, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// forgetUpload drops the lock of a finished upload session.
+func (s *Service) forgetUpload(id string) { s.uploadLocks.Delete(id) }

@@ -1,0 +1,249 @@
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+// Upload is the state of an upload session as the API reports it.
+type Upload = meta.Upload
+
+// newUploadID returns a random, unguessable session id.
+func newUploadID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// StartUpload opens an upload session whose running digest uses alg
+// (sha256 when empty).
+func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algorithm) (Upload, error) {
+	if alg == "" {
+		alg = oci.SHA256
+	}
+	h, err := oci.NewHash(alg)
+	if err != nil {
+		return Upload{}, fmt.Errorf("%w: %v", ErrDigestInvalid, err)
+	}
+	state, err := marshalHash(h)
+	if err != nil {
+		return Upload{}, err
+	}
+	u := Upload{ID: newUploadID(), Repository: repo, Algorithm: alg, HashState: state}
+	if err := s.meta.CreateUpload(ctx, u); err != nil {
+		return Upload{}, err
+	}
+	return u, nil
+}
+
+// UploadStatus returns an upload session's state.
+func (s *Service) UploadStatus(ctx context.Context, repo, id string) (Upload, error) {
+	u, err := s.meta.Upload(ctx, repo, id)
+	return u, uploadErr(err, id)
+}
+
+// WriteUpload appends a chunk to an upload session. start is where the
+// client says the chunk begins (-1 when it sent no Content-Range); a chunk
+// that does not continue the upload exactly is refused with ErrRangeInvalid
+// and the current state, so the client can resume from there.
+func (s *Service) WriteUpload(ctx context.Context, repo, id string, start int64, body io.Reader) (Upload, error) {
+	defer s.lockUpload(id)()
+	u, err := s.meta.Upload(ctx, repo, id)
+	if err != nil {
+		return Upload{}, uploadErr(err, id)
+	}
+	if start >= 0 && start != u.Size {
+		return u, fmt.Errorf("%w: chunk starts at %d, upload has %d bytes", ErrRangeInvalid, start, u.Size)
+	}
+	_, err = s.appendUpload(ctx, &u, body, false)
+	return u, err
+}
+
+// FinishUpload appends an optional last chunk, verifies the whole upload
+// against dgst, and makes it a blob of the repository. When the content
+// does not match dgst, the session and its bytes are discarded.
+func (s *Service) FinishUpload(ctx context.Context, repo, id string, dgst digest.Digest, start int64, body io.Reader) (meta.Blob, error) {
+	defer s.lockUpload(id)()
+	u, err := s.meta.Upload(ctx, repo, id)
+	if err != nil {
+		return meta.Blob{}, uploadErr(err, id)
+	}
+	if start >= 0 && start != u.Size {
+		return meta.Blob{}, fmt.Errorf("%w: chunk starts at %d, upload has %d bytes", ErrRangeInvalid, start, u.Size)
+	}
+	sum, err := s.appendUpload(ctx, &u, body, true)
+	if err != nil {
+		return meta.Blob{}, err
+	}
+	if dgst.Algorithm() != u.Algorithm {
+		// The session hashed with another algorithm: hash the bytes again.
+		if sum, err = s.rehashUpload(ctx, id, dgst.Algorithm()); err != nil {
+			return meta.Blob{}, err
+		}
+	}
+	if sum != dgst {
+		s.discardUpload(ctx, u)
+		return meta.Blob{}, fmt.Errorf("%w: content has digest %s, not %s", ErrDigestInvalid, sum, dgst)
+	}
+	b := meta.Blob{Digest: dgst, Size: u.Size}
+	if err := s.blobs.Commit(ctx, id, dgst); err != nil {
+		return meta.Blob{}, err
+	}
+	if err := s.meta.CompleteUpload(context.WithoutCancel(ctx), u, b); err != nil {
+		return meta.Blob{}, uploadErr(err, id)
+	}
+	s.forgetUpload(id)
+	return b, nil
+}
+
+// CancelUpload discards an upload session and its bytes.
+func (s *Service) CancelUpload(ctx context.Context, repo, id string) error {
+	defer s.lockUpload(id)()
+	u, err := s.meta.Upload(ctx, repo, id)
+	if err != nil {
+		return uploadErr(err, id)
+	}
+	s.discardUpload(ctx, u)
+	return nil
+}
+
+// PushBlob stores a whole blob sent in one request (POST ?digest=). The
+// bytes go to a private upload file that becomes the blob only once its
+// digest and size are verified; on any failure nothing remains.
+func (s *Service) PushBlob(ctx context.Context, repo string, dgst digest.Digest, size int64, body io.Reader) (meta.Blob, error) {
+	h, err := oci.NewHash(dgst.Algorithm())
+	if err != nil {
+		return meta.Blob{}, fmt.Errorf("%w: %v", ErrDigestInvalid, err)
+	}
+	id := newUploadID()
+	w, err := s.blobs.UploadWriter(ctx, id, 0)
+	if err != nil {
+		return meta.Blob{}, err
+	}
+	n, err := hashCopy(w, body, h)
+	if err != nil {
+		w.Cancel(ctx)
+		return meta.Blob{}, fmt.Errorf("%w: reading body: %v", ErrUploadInvalid, err)
+	}
+	if size >= 0 && n != size {
+		w.Cancel(ctx)
+		return meta.Blob{}, fmt.Errorf("%w: received %d bytes, Content-Length said %d", ErrSizeInvalid, n, size)
+	}
+	if sum := digest.NewDigest(dgst.Algorithm(), h); sum != dgst {
+		w.Cancel(ctx)
+		return meta.Blob{}, fmt.Errorf("%w: content has digest %s, not %s", ErrDigestInvalid, sum, dgst)
+	}
+	if err := w.Commit(ctx); err != nil {
+		w.Cancel(ctx)
+		return meta.Blob{}, err
+	}
+	if err := s.blobs.Commit(ctx, id, dgst); err != nil {
+		s.blobs.DeleteUpload(ctx, id)
+		return meta.Blob{}, err
+	}
+	b := meta.Blob{Digest: dgst, Size: n}
+	return b, s.meta.PutBlob(context.WithoutCancel(ctx), repo, b)
+}
+
+// appendUpload writes body at the end of the upload, hashing it into the
+// session's running digest, and saves the new state even when the body
+// breaks off (so the client can resume). With sync, the data is also made
+// durable. It returns the digest of everything uploaded so far.
+func (s *Service) appendUpload(ctx context.Context, u *Upload, body io.Reader, sync bool) (digest.Digest, error) {
+	h, err := oci.NewHash(u.Algorithm)
+	if err != nil {
+		return "", err
+	}
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(u.HashState); err != nil {
+		return "", fmt.Errorf("upload %s: restoring hash state: %w", u.ID, err)
+	}
+	w, err := s.blobs.UploadWriter(ctx, u.ID, u.Size)
+	if err != nil {
+		return "", err
+	}
+	var n int64
+	var cerr error
+	if body != nil {
+		n, cerr = hashCopy(w, body, h)
+	}
+	var werr error
+	if sync && cerr == nil {
+		werr = w.Commit(ctx)
+	} else {
+		werr = w.Close()
+	}
+	if n > 0 {
+		prev := u.Size
+		u.Size += n
+		if u.HashState, err = marshalHash(h); err != nil {
+			return "", err
+		}
+		// Save progress even if the client went away.
+		if err := s.meta.UpdateUpload(context.WithoutCancel(ctx), *u, prev); err != nil {
+			return "", uploadErr(err, u.ID)
+		}
+	}
+	if cerr != nil {
+		return "", fmt.Errorf("%w: reading body: %v", ErrUploadInvalid, cerr)
+	}
+	if werr != nil {
+		return "", werr
+	}
+	return digest.NewDigest(u.Algorithm, h), nil
+}
+
+// rehashUpload computes the digest of an upload's bytes with alg.
+func (s *Service) rehashUpload(ctx context.Context, id string, alg digest.Algorithm) (digest.Digest, error) {
+	h, err := oci.NewHash(alg)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrDigestInvalid, err)
+	}
+	r, err := s.blobs.UploadReader(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", err
+	}
+	return digest.NewDigest(alg, h), nil
+}
+
+// discardUpload removes a session and its bytes; failures are only logged
+// (a leftover is harmless and collected later).
+func (s *Service) discardUpload(ctx context.Context, u Upload) {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.meta.DeleteUpload(ctx, u.Repository, u.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
+		s.log.WarnContext(ctx, "discard upload", "upload", u.ID, "error", err)
+	}
+	if err := s.blobs.DeleteUpload(ctx, u.ID); err != nil {
+		s.log.WarnContext(ctx, "discard upload bytes", "upload", u.ID, "error", err)
+	}
+	s.forgetUpload(u.ID)
+}
+
+func marshalHash(h hash.Hash) ([]byte, error) {
+	return h.(encoding.BinaryMarshaler).MarshalBinary()
+}
+
+// uploadErr maps a not-found from the store to ErrUploadUnknown.
+func uploadErr(err error, id string) error {
+	if errors.Is(err, meta.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrUploadUnknown, id)
+	}
+	if errors.Is(err, meta.ErrConflict) {
+		return fmt.Errorf("%w: %v", ErrRangeInvalid, err)
+	}
+	return err
+}
