@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -33,13 +34,20 @@ func v2Routes(h *v2.Handlers) []v2.Route {
 	}
 }
 
-// routes is the whole HTTP surface of Berth.
+// routes is the whole HTTP surface of Berth. /v2/ goes straight to its
+// router: http.ServeMux would clean ".." out of paths and redirect, which
+// would turn an invalid repository name into another, valid one.
 func (a *App) routes() http.Handler {
+	v2router := v2.NewRouter(v2Routes(v2.NewHandlers(a.svc)), a.log)
 	mux := http.NewServeMux()
-	mux.Handle("/v2/", v2.NewRouter(v2Routes(v2.NewHandlers(a.svc)), a.log))
-	mux.Handle("/v2", http.RedirectHandler("/v2/", http.StatusMovedPermanently))
 	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(a.healthz)))
 	mux.Handle("GET /readyz", named("readyz", http.HandlerFunc(a.readyz)))
 	mux.Handle("GET /metrics", named("metrics", promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{})))
-	return a.middleware(mux)
+	return a.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
+			v2router.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 }
