@@ -1,0 +1,145 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/app"
+	"github.com/berth-registry/berth/internal/app/apptest"
+	"github.com/berth-registry/berth/internal/config"
+)
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func do(t *testing.T, method, url string, body io.Reader, hdr map[string]string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func TestAccessLogAndMetrics(t *testing.T) {
+	cfg, err := config.Load("", nil, config.Overrides{Data: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+
+	blob := []byte("some layer bytes")
+	dgst := digest.FromBytes(blob)
+	secret := "Basic c2VjcmV0OnBhc3N3b3Jk"
+	resp := do(t, "POST", srv.URL+"/v2/team/app/blobs/uploads/?digest="+dgst.String(), bytes.NewReader(blob),
+		map[string]string{"Authorization": secret, "X-Request-Id": "req-123"})
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("X-Request-Id") != "req-123" {
+		t.Fatalf("push: %d, request id %q", resp.StatusCode, resp.Header.Get("X-Request-Id"))
+	}
+	do(t, "HEAD", srv.URL+"/v2/team/app/blobs/"+dgst.String(), nil, nil)
+	do(t, "GET", srv.URL+"/v2/team/app/blobs/"+dgst.String(), nil, nil)
+
+	if strings.Contains(logs.String(), "c2VjcmV0") {
+		t.Fatal("credentials in the log")
+	}
+	var line map[string]any
+	for l := range strings.SplitSeq(logs.String(), "\n") {
+		if strings.Contains(l, "req-123") {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := map[string]any{"msg": "request", "method": "POST", "route": "upload_start", "repo": "team/app", "status": float64(201), "bytes_in": float64(len(blob))}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("access log %s = %v, want %v (line %v)", k, line[k], v, line)
+		}
+	}
+	if _, ok := line["duration"]; !ok {
+		t.Error("access log has no duration")
+	}
+
+	req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+	mresp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{
+		`berth_http_requests_total{method="POST",route="upload_start",status="201"} 1`,
+		`berth_http_requests_total{method="HEAD",route="blob_head",status="200"} 1`,
+		`berth_http_request_duration_seconds_bucket{route="blob_get",status="200"`,
+		`berth_http_received_bytes_total{route="upload_start"} 16`,
+		`berth_http_sent_bytes_total{route="blob_get"} 16`,
+		"berth_blobs_stored 1",
+		"berth_blob_bytes_stored 16",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestHealth(t *testing.T) {
+	s := apptest.Start(t, nil)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if resp := do(t, "GET", s.URL+path, nil, nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	s.App.Close() // the database is gone: not ready any more
+	if resp := do(t, "GET", s.URL+"/readyz", nil, nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("readyz with a closed database: %d", resp.StatusCode)
+	}
+}
+
+func TestDeleteDisabled(t *testing.T) {
+	s := apptest.Start(t, func(c *config.Config) { c.Registry.DeleteEnabled = false })
+	resp := do(t, "DELETE", s.URL+"/v2/a/manifests/latest", nil, nil)
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("delete with deletion off: %d", resp.StatusCode)
+	}
+}
