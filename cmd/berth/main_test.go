@@ -80,7 +80,9 @@ func startServe(t *testing.T, ctx context.Context, client *http.Client, base str
 	t.Helper()
 	logs := &syncBuf{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, append([]string{"serve"}, args...), []string{"BERTH_LOG_LEVEL=info"}, io.Discard, logs) }()
+	go func() {
+		done <- run(ctx, append([]string{"serve"}, args...), []string{"BERTH_LOG_LEVEL=info"}, io.Discard, logs)
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := client.Get(base + "/v2/"); err == nil {
