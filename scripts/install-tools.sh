@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Installs the tools that `make test` (end-to-end tests, benchmarks) needs.
+# Idempotent: only what is missing, or present at another version, is
+# installed; with everything present it takes well under two seconds.
+#
+#   Debian packages (apt-get): skopeo umoci podman buildah jq docker-registry wrk curl
+#   Go tools into $REPO/.tools/bin at pinned versions: crane, regctl, oras
+#
+# oras is built from the module in tools/oras (its go.mod pins
+# oras.land/oras with a `tool` directive, its go.sum is committed) because
+# `go install oras.land/oras/cmd/oras@v1.3.0` fails here: the checksum
+# database has no entry for it (see tools/README.md).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_BIN="$REPO/.tools/bin"
+
+APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl)
+
+CRANE_PKG=github.com/google/go-containerregistry/cmd/crane
+CRANE_MOD=github.com/google/go-containerregistry
+CRANE_VERSION=v0.22.1
+REGCTL_PKG=github.com/regclient/regclient/cmd/regctl
+REGCTL_MOD=github.com/regclient/regclient
+REGCTL_VERSION=v0.11.7
+ORAS_DIR="$REPO/tools/oras"
+ORAS_MOD=oras.land/oras
+# The pinned oras version is the one tools/oras/go.mod requires.
+ORAS_VERSION="$(awk -v m="$ORAS_MOD" '$1 == m && $2 ~ /^v/ { print $2; exit }' "$ORAS_DIR/go.mod")"
+if [[ -z "$ORAS_VERSION" ]]; then
+	echo "install-tools: cannot find $ORAS_MOD in $ORAS_DIR/go.mod" >&2
+	exit 1
+fi
+
+log() { printf '%-16s %s\n' "$1" "$2"; }
+
+if [[ "$(id -u)" -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+
+# ---------------------------------------------------------------- apt ----
+apt_missing=()
+# One dpkg-query for all packages; a package never seen makes it print an
+# error line on stderr and nothing on stdout for it.
+declare -A apt_status=()
+while IFS=' ' read -r name status; do
+	apt_status["$name"]="$status"
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${APT_PACKAGES[@]}" 2>/dev/null || true)
+for p in "${APT_PACKAGES[@]}"; do
+	if [[ "${apt_status[$p]:-}" == "installed" ]]; then
+		log "$p" "present ($(dpkg-query -W -f='${Version}' "$p"))"
+	else
+		apt_missing+=("$p")
+	fi
+done
+
+if ((${#apt_missing[@]} > 0)); then
+	echo "install-tools: apt-get install ${apt_missing[*]}"
+	# Package scripts (docker-registry's) would start system services.
+	# Where no policy-rc.d forbids it, put one in place for the duration.
+	policy=/usr/sbin/policy-rc.d
+	made_policy=0
+	if [[ ! -e "$policy" ]]; then
+		printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+		"${SUDO[@]}" chmod 755 "$policy"
+		made_policy=1
+	fi
+	cleanup_policy() { if ((made_policy)); then "${SUDO[@]}" rm -f "$policy"; fi; }
+	trap cleanup_policy EXIT
+	port5000_busy() { command -v ss >/dev/null 2>&1 && [[ -n "$(ss -Htln 'sport = :5000' 2>/dev/null)" ]]; }
+	port5000_before=0
+	if port5000_busy; then port5000_before=1; fi
+	export DEBIAN_FRONTEND=noninteractive
+	"${SUDO[@]}" apt-get update -qq
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${apt_missing[@]}" >/dev/null
+	cleanup_policy
+	made_policy=0
+	# policy-rc.d kept the docker-registry service from starting. Should it
+	# have started all the same (it was not listening before we installed
+	# it), stop it: it would hold :5000.
+	if [[ " ${apt_missing[*]} " == *" docker-registry "* ]] && ! ((port5000_before)) && port5000_busy; then
+		echo "install-tools: the docker-registry service started on :5000; stopping it" >&2
+		"${SUDO[@]}" invoke-rc.d --force docker-registry stop >/dev/null 2>&1 || true
+		if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+			"${SUDO[@]}" systemctl disable --now docker-registry >/dev/null 2>&1 || true
+		fi
+	fi
+	for p in "${apt_missing[@]}"; do
+		log "$p" "installed ($(dpkg-query -W -f='${Version}' "$p"))"
+	done
+fi
+
+# ----------------------------------------------------------- Go tools ----
+if ! command -v go >/dev/null 2>&1; then
+	echo "install-tools: go not found in PATH" >&2
+	exit 1
+fi
+mkdir -p "$TOOLS_BIN"
+export GOBIN="$TOOLS_BIN"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+
+# binary_version BIN MODULE: the version of MODULE that BIN was built from,
+# read from the build information Go embeds (empty if BIN is missing or is
+# not a Go binary built from MODULE).
+binary_version() {
+	[[ -x "$1" ]] || return 0
+	go version -m "$1" 2>/dev/null | awk -v m="$2" '$1 == "mod" && $2 == m { print $3; exit }'
+}
+
+# ensure_go NAME MODULE VERSION INSTALL-COMMAND...
+ensure_go() {
+	local name=$1 mod=$2 want=$3
+	shift 3
+	local have
+	have="$(binary_version "$TOOLS_BIN/$name" "$mod")"
+	if [[ "$have" == "$want" ]]; then
+		log "$name" "present ($want)"
+		return
+	fi
+	echo "install-tools: building $name $want${have:+ (have $have)}"
+	"$@"
+	have="$(binary_version "$TOOLS_BIN/$name" "$mod")"
+	if [[ "$have" != "$want" ]]; then
+		echo "install-tools: $name built as '${have}', want $want" >&2
+		exit 1
+	fi
+	log "$name" "installed ($want)"
+}
+
+ensure_go crane "$CRANE_MOD" "$CRANE_VERSION" go install "$CRANE_PKG@$CRANE_VERSION"
+ensure_go regctl "$REGCTL_MOD" "$REGCTL_VERSION" go install "$REGCTL_PKG@$REGCTL_VERSION"
+# `go install tool` in tools/oras installs the module's tool directives
+# into GOBIN, at the versions its go.mod and go.sum pin.
+ensure_go oras "$ORAS_MOD" "$ORAS_VERSION" \
+	env -C "$ORAS_DIR" GONOSUMDB="$ORAS_MOD" GOWORK=off go install -mod=readonly tool
