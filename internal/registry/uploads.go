@@ -19,11 +19,15 @@ import (
 // Upload is the state of an upload session as the API reports it.
 type Upload = meta.Upload
 
-// newUploadID returns a random, unguessable session id.
+// newUploadID returns a random, unguessable session id in UUID (version 4)
+// form, as Docker's registry made them.
 func newUploadID() string {
 	var b [16]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // StartUpload opens an upload session whose running digest uses alg
