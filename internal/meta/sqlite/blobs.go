@@ -77,17 +77,9 @@ func (s *Store) MountBlob(ctx context.Context, repo, from string, dgst digest.Di
 
 // UnlinkBlob implements meta.Store.
 func (s *Store) UnlinkBlob(ctx context.Context, repo string, dgst digest.Digest) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM repository_blobs
-			WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`, repo, dgst.String())
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: blob %s", meta.ErrNotFound, dgst)
-		}
-		return nil
-	})
+	res, err := s.w.ExecContext(ctx, `DELETE FROM repository_blobs
+		WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`, repo, dgst.String())
+	return changedOne(res, err, "blob "+dgst.String())
 }
 
 // BlobStats implements meta.Store.
@@ -143,24 +135,15 @@ func (s *Store) UpdateUpload(ctx context.Context, u meta.Upload, prevSize int64)
 // DeleteUpload implements meta.Store.
 func (s *Store) DeleteUpload(ctx context.Context, repo, id string) error {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM uploads WHERE id = ? AND repository = ?`, id, repo)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: upload %s", meta.ErrNotFound, id)
-	}
-	return nil
+	return changedOne(res, err, "upload "+id)
 }
 
 // CompleteUpload implements meta.Store.
 func (s *Store) CompleteUpload(ctx context.Context, u meta.Upload, b meta.Blob) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = ? AND repository = ?`, u.ID, u.Repository)
-		if err != nil {
+		if err := changedOne(res, err, "upload "+u.ID); err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: upload %s", meta.ErrNotFound, u.ID)
 		}
 		return putBlob(ctx, tx, u.Repository, b)
 	})

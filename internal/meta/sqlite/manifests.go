@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/opencontainers/go-digest"
 
@@ -125,32 +124,17 @@ func (s *Store) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest
 
 // DeleteManifest implements meta.Store.
 func (s *Store) DeleteManifest(ctx context.Context, repo string, dgst digest.Digest) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM manifests
-			WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`, repo, dgst.String())
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: manifest %s", meta.ErrNotFound, dgst)
-		}
-		return nil
-	})
+	// Tags and references go with it (ON DELETE CASCADE).
+	res, err := s.w.ExecContext(ctx, `DELETE FROM manifests
+		WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`, repo, dgst.String())
+	return changedOne(res, err, "manifest "+dgst.String())
 }
 
 // DeleteTag implements meta.Store.
 func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM tags
-			WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?`, repo, tag)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: tag %s", meta.ErrNotFound, tag)
-		}
-		return nil
-	})
+	res, err := s.w.ExecContext(ctx, `DELETE FROM tags
+		WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?`, repo, tag)
+	return changedOne(res, err, "tag "+tag)
 }
 
 // Tags implements meta.Store.

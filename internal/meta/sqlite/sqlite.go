@@ -156,6 +156,19 @@ func notFound(err error, what string) error {
 	return err
 }
 
+// changedOne turns an Exec result that changed no row into meta.ErrNotFound.
+func changedOne(res sql.Result, err error, what string) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("%w: %s", meta.ErrNotFound, what)
+	}
+	return nil
+}
+
 // ensureRepo returns the id of repository name, creating it if needed.
 func ensureRepo(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, now()); err != nil {
