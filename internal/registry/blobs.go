@@ -18,17 +18,10 @@ import (
 // found by its digest as well.
 func (s *Service) StatBlob(ctx context.Context, repo string, dgst digest.Digest) (meta.Blob, error) {
 	b, err := s.meta.Blob(ctx, repo, dgst)
-	if err == nil {
-		return b, nil
+	if errors.Is(err, meta.ErrNotFound) {
+		b, _, err = s.manifestAsBlob(ctx, repo, dgst)
 	}
-	if !errors.Is(err, meta.ErrNotFound) {
-		return meta.Blob{}, err
-	}
-	m, merr := s.meta.Manifest(ctx, repo, dgst)
-	if merr != nil {
-		return meta.Blob{}, blobErr(merr, dgst)
-	}
-	return meta.Blob{Digest: dgst, Size: int64(len(m.Content)), CreatedAt: m.CreatedAt}, nil
+	return b, err
 }
 
 // BlobContent is an open blob: its metadata and a reader positioned at the
@@ -38,33 +31,40 @@ type BlobContent struct {
 	io.ReadCloser
 }
 
-// OpenBlob opens a blob the repository may read, from offset.
-func (s *Service) OpenBlob(ctx context.Context, repo string, dgst digest.Digest, offset int64) (*BlobContent, error) {
+// OpenBlob opens a blob the repository may read.
+func (s *Service) OpenBlob(ctx context.Context, repo string, dgst digest.Digest) (*BlobContent, error) {
 	b, err := s.meta.Blob(ctx, repo, dgst)
 	if errors.Is(err, meta.ErrNotFound) {
-		m, merr := s.meta.Manifest(ctx, repo, dgst)
-		if merr != nil {
-			return nil, blobErr(merr, dgst)
+		b, content, err := s.manifestAsBlob(ctx, repo, dgst)
+		if err != nil {
+			return nil, err
 		}
-		return &BlobContent{
-			Blob:       meta.Blob{Digest: dgst, Size: int64(len(m.Content)), CreatedAt: m.CreatedAt},
-			ReadCloser: io.NopCloser(bytes.NewReader(m.Content[min(offset, int64(len(m.Content))):])),
-		}, nil
+		return &BlobContent{Blob: b, ReadCloser: io.NopCloser(bytes.NewReader(content))}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	rc, err := s.blobs.Open(ctx, dgst, offset)
+	rc, err := s.blobs.Open(ctx, dgst, 0)
+	if errors.Is(err, storage.ErrNotFound) {
+		// The metadata says it exists but the bytes are gone: report it
+		// loudly, answer as unknown.
+		s.log.ErrorContext(ctx, "blob missing from storage", "repo", repo, "digest", dgst.String())
+		return nil, fmt.Errorf("%w: %s", ErrBlobUnknown, dgst)
+	}
 	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			// Metadata says it exists but the bytes are gone: report it
-			// loudly, answer as unknown.
-			s.log.ErrorContext(ctx, "blob missing from storage", "repo", repo, "digest", dgst.String())
-			return nil, fmt.Errorf("%w: %s", ErrBlobUnknown, dgst)
-		}
 		return nil, err
 	}
 	return &BlobContent{Blob: b, ReadCloser: rc}, nil
+}
+
+// manifestAsBlob finds a manifest of the repository by digest, for the
+// blob endpoints.
+func (s *Service) manifestAsBlob(ctx context.Context, repo string, dgst digest.Digest) (meta.Blob, []byte, error) {
+	m, err := s.meta.Manifest(ctx, repo, dgst)
+	if err != nil {
+		return meta.Blob{}, nil, blobErr(err, dgst)
+	}
+	return meta.Blob{Digest: dgst, Size: int64(len(m.Content)), CreatedAt: m.CreatedAt}, m.Content, nil
 }
 
 // DeleteBlob removes the repository's link to a blob. The bytes are

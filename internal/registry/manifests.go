@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -130,10 +131,8 @@ func checkDescriptor(d v1.Descriptor, where string) error {
 }
 
 func appendUnique(list []digest.Digest, d digest.Digest) []digest.Digest {
-	for _, x := range list {
-		if x == d {
-			return list
-		}
+	if slices.Contains(list, d) {
+		return list
 	}
 	return append(list, d)
 }
@@ -170,7 +169,7 @@ func (s *Service) PutManifest(ctx context.Context, repo, ref string, extraTags [
 		if !oci.ValidTag(t) {
 			return PutResult{}, fmt.Errorf("%w: %q", ErrTagInvalid, t)
 		}
-		if !contains(tags, t) {
+		if !slices.Contains(tags, t) {
 			tags = append(tags, t)
 		}
 	}
@@ -272,13 +271,4 @@ func parseReference(ref string) (digest.Digest, bool, error) {
 		return "", false, fmt.Errorf("%w: %q", ErrTagInvalid, ref)
 	}
 	return "", false, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

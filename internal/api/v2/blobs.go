@@ -33,7 +33,7 @@ func (h *Handlers) GetBlob(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	blob, err := h.svc.OpenBlob(r.Context(), name, dgst, 0)
+	blob, err := h.svc.OpenBlob(r.Context(), name, dgst)
 	if err != nil {
 		return err
 	}
