@@ -101,6 +101,11 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Debug.Addr != "" {
+		if err := serveDebug(ctx, cfg.Debug.Addr, log); err != nil {
+			return err
+		}
+	}
 	if !loopback(ln.Addr()) {
 		log.Warn("authentication is not configured: anyone who can reach this address can push and pull", "addr", ln.Addr().String())
 	}

@@ -31,6 +31,14 @@ type Config struct {
 	Storage  Storage  `yaml:"storage"`
 	Database Database `yaml:"database"`
 	Registry Registry `yaml:"registry"`
+	Debug    Debug    `yaml:"debug"`
+}
+
+// Debug configures the diagnostics listener.
+type Debug struct {
+	// Addr, when set, serves Go's pprof profiles under /debug/pprof/ on this
+	// separate address (keep it on loopback).
+	Addr string `yaml:"addr"`
 }
 
 // HTTP configures the listener.
