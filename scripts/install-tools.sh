@@ -3,8 +3,8 @@
 # Idempotent: only what is missing, or present at another version, is
 # installed; with everything present it takes well under two seconds.
 #
-#   Debian packages (apt-get): skopeo umoci podman buildah jq docker-registry wrk curl
-#   Go tools into $REPO/.tools/bin at pinned versions: crane, regctl, oras
+#   Debian packages (apt-get): skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx
+#   Go tools into $REPO/.tools/bin at pinned versions: crane, regctl, oras, minio
 #
 # oras is built from the module in tools/oras (its go.mod pins
 # oras.land/oras with a `tool` directive, its go.sum is committed) because
@@ -15,7 +15,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_BIN="$REPO/.tools/bin"
 
-APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl)
+APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx)
 
 CRANE_PKG=github.com/google/go-containerregistry/cmd/crane
 CRANE_MOD=github.com/google/go-containerregistry
@@ -23,6 +23,11 @@ CRANE_VERSION=v0.22.1
 REGCTL_PKG=github.com/regclient/regclient/cmd/regctl
 REGCTL_MOD=github.com/regclient/regclient
 REGCTL_VERSION=v0.11.7
+# MinIO, the S3 server the s3 storage driver is tested against. Only this
+# pseudo-version is served by the module proxy here; a cold build takes ~5 min.
+MINIO_PKG=github.com/minio/minio
+MINIO_MOD=github.com/minio/minio
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 ORAS_DIR="$REPO/tools/oras"
 ORAS_MOD=oras.land/oras
 # The pinned oras version is the one tools/oras/go.mod requires.
@@ -132,3 +137,4 @@ ensure_go regctl "$REGCTL_MOD" "$REGCTL_VERSION" go install "$REGCTL_PKG@$REGCTL
 # into GOBIN, at the versions its go.mod and go.sum pin.
 ensure_go oras "$ORAS_MOD" "$ORAS_VERSION" \
 	env -C "$ORAS_DIR" GONOSUMDB="$ORAS_MOD" GOWORK=off go install -mod=readonly tool
+ensure_go minio "$MINIO_MOD" "$MINIO_VERSION" go install "$MINIO_PKG@$MINIO_VERSION"
