@@ -37,6 +37,7 @@ const usage = `Berth: a container image registry (OCI Distribution v1.1, Docker 
 
 Usage:
   berth serve [--config FILE] [--addr HOST:PORT] [--data DIR]   run the registry
+  berth migrate [--config FILE]                                 apply metadata database migrations
   berth config check FILE                                       validate a configuration file
   berth version                                                 print the version
 
@@ -54,6 +55,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], env, stderr)
+	case "migrate":
+		return migrate(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "berth", versionString())
 		return nil
@@ -110,6 +113,26 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 		log.Warn("authentication is not configured: anyone who can reach this address can push and pull", "addr", ln.Addr().String())
 	}
 	return a.Serve(ctx, ln)
+}
+
+func migrate(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", lookup(env, "BERTH_CONFIG"), "configuration file (YAML)")
+	var o config.Overrides
+	fs.StringVar(&o.Data, "data", "", "data directory (default ./data)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath, env, o)
+	if err != nil {
+		return err
+	}
+	if err := app.Migrate(ctx, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s database: migrations applied\n", cfg.Database.Driver)
+	return nil
 }
 
 // newLogger builds the process logger from the log settings.

@@ -197,3 +197,17 @@ func writeSelfSigned(t *testing.T, certFile, keyFile string) {
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 }
+
+func TestMigrate(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate", "--data", dir}, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "sqlite database: migrations applied") {
+		t.Fatalf("output %q", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "berth.db")); err != nil {
+		t.Fatal(err)
+	}
+}

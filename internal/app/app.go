@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/storage"
@@ -38,7 +39,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlite.Open(ctx, cfg.Database.SQLite.Path)
+	store, err := openMeta(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +51,30 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.metrics = newMetrics(store)
 	a.handler = a.routes()
 	return a, nil
+}
+
+// openMeta opens (and migrates) the configured metadata store.
+func openMeta(ctx context.Context, c config.Database) (meta.Store, error) {
+	switch c.Driver {
+	case "postgres":
+		return postgres.Open(ctx, c.Postgres.DSN, postgres.Options{MaxConns: c.Postgres.MaxConns})
+	default:
+		return sqlite.Open(ctx, c.SQLite.Path)
+	}
+}
+
+// Migrate applies the metadata store's schema migrations and returns; the
+// stores also migrate when they open, this is for operators who prefer an
+// explicit step before starting new instances.
+func Migrate(ctx context.Context, cfg *config.Config) error {
+	if cfg.Database.Driver == "postgres" {
+		return postgres.Migrate(ctx, cfg.Database.Postgres.DSN)
+	}
+	s, err := sqlite.Open(ctx, cfg.Database.SQLite.Path)
+	if err != nil {
+		return err
+	}
+	return s.Close()
 }
 
 // Handler is the whole HTTP surface, with middleware.

@@ -79,8 +79,18 @@ type Filesystem struct {
 
 // Database selects the metadata store.
 type Database struct {
-	Driver string `yaml:"driver"` // sqlite
-	SQLite SQLite `yaml:"sqlite"`
+	Driver   string   `yaml:"driver"` // sqlite or postgres
+	SQLite   SQLite   `yaml:"sqlite"`
+	Postgres Postgres `yaml:"postgres"`
+}
+
+// Postgres configures the PostgreSQL metadata store (for several instances).
+type Postgres struct {
+	// DSN is a libpq connection string or URL,
+	// e.g. postgres://berth:secret@db:5432/berth?sslmode=require.
+	DSN string `yaml:"dsn"`
+	// MaxConns caps the connection pool (0: the DSN's pool_max_conns, else max(4, CPUs)).
+	MaxConns int32 `yaml:"max_conns"`
 }
 
 // SQLite configures the embedded database.
@@ -215,8 +225,17 @@ func (c *Config) Validate() error {
 	if c.Storage.Driver != "filesystem" {
 		bad("storage.driver: %q is not supported (filesystem)", c.Storage.Driver)
 	}
-	if c.Database.Driver != "sqlite" {
-		bad("database.driver: %q is not supported (sqlite)", c.Database.Driver)
+	switch c.Database.Driver {
+	case "sqlite":
+	case "postgres":
+		if c.Database.Postgres.DSN == "" {
+			bad("database.postgres.dsn: required with database.driver postgres")
+		}
+		if c.Database.Postgres.MaxConns < 0 {
+			bad("database.postgres.max_conns: must not be negative")
+		}
+	default:
+		bad("database.driver: %q is not supported (sqlite, postgres)", c.Database.Driver)
 	}
 	if c.Registry.MaxManifestSize < 1024 || c.Registry.MaxManifestSize > 64<<20 {
 		bad("registry.max_manifest_size: %d is outside 1KiB..64MiB", c.Registry.MaxManifestSize)

@@ -6,7 +6,26 @@ import (
 	"testing"
 
 	"github.com/berth-registry/berth/internal/app/apptest"
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
 )
+
+// TestMain stops the PostgreSQL server TestConformancePostgres starts.
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestConformancePostgres runs the whole suite against an in-process Berth
+// whose metadata store is a real PostgreSQL.
+func TestConformancePostgres(t *testing.T) {
+	if os.Getenv("CONFORMANCE_URL") != "" {
+		t.Skip("CONFORMANCE_URL names an external registry")
+	}
+	dsn := pgtest.Start(t)
+	srv := apptest.Start(t, func(c *config.Config) {
+		c.Database.Driver = "postgres"
+		c.Database.Postgres.DSN = dsn
+	})
+	Run(t, srv.URL)
+}
 
 // TestConformance runs the suite against the registry named by
 // CONFORMANCE_URL (for example http://127.0.0.1:5001), or against an

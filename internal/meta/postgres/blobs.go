@@ -1,0 +1,147 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// blobIn selects a blob that repository $1 may read.
+const blobIn = `SELECT b.size, b.created_at FROM blobs b
+	JOIN repository_blobs rb ON rb.digest = b.digest
+	JOIN repositories r ON r.id = rb.repository_id
+	WHERE r.name = $1 AND b.digest = $2`
+
+// Blob implements meta.Store.
+func (s *Store) Blob(ctx context.Context, repo string, dgst digest.Digest) (meta.Blob, error) {
+	return scanBlob(s.pool.QueryRow(ctx, blobIn, repo, dgst.String()), dgst, "blob "+dgst.String())
+}
+
+// AnyBlob implements meta.Store.
+func (s *Store) AnyBlob(ctx context.Context, dgst digest.Digest) (meta.Blob, error) {
+	row := s.pool.QueryRow(ctx, `SELECT size, created_at FROM blobs WHERE digest = $1`, dgst.String())
+	return scanBlob(row, dgst, "blob "+dgst.String())
+}
+
+func scanBlob(row pgx.Row, dgst digest.Digest, what string) (meta.Blob, error) {
+	b := meta.Blob{Digest: dgst}
+	var created int64
+	if err := row.Scan(&b.Size, &created); err != nil {
+		return meta.Blob{}, notFound(err, what)
+	}
+	b.CreatedAt = fromNanos(created)
+	return b, nil
+}
+
+// PutBlob implements meta.Store.
+func (s *Store) PutBlob(ctx context.Context, repo string, b meta.Blob) error {
+	return s.tx(ctx, func(tx pgx.Tx) error { return putBlob(ctx, tx, repo, b) })
+}
+
+func putBlob(ctx context.Context, tx pgx.Tx, repo string, b meta.Blob) error {
+	t := now()
+	if _, err := tx.Exec(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING`,
+		b.Digest.String(), b.Size, t); err != nil {
+		return err
+	}
+	id, err := ensureRepo(ctx, tx, repo)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (repository_id, digest) DO NOTHING`, id, b.Digest.String(), t)
+	return err
+}
+
+// MountBlob implements meta.Store.
+func (s *Store) MountBlob(ctx context.Context, repo, from string, dgst digest.Digest) (meta.Blob, error) {
+	var b meta.Blob
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		b, err = scanBlob(tx.QueryRow(ctx, blobIn, from, dgst.String()), dgst, fmt.Sprintf("blob %s in %s", dgst, from))
+		if err != nil {
+			return err
+		}
+		return putBlob(ctx, tx, repo, b)
+	})
+	return b, err
+}
+
+// UnlinkBlob implements meta.Store.
+func (s *Store) UnlinkBlob(ctx context.Context, repo string, dgst digest.Digest) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM repository_blobs
+		WHERE repository_id = (SELECT id FROM repositories WHERE name = $1) AND digest = $2`, repo, dgst.String())
+	return changedOne(tag, err, "blob "+dgst.String())
+}
+
+// BlobStats implements meta.Store. COUNT(*) reads the whole blobs table (an
+// index-only scan at best); fine for a metrics scrape, not for a hot path.
+func (s *Store) BlobStats(ctx context.Context) (count, bytes int64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0)::BIGINT FROM blobs`).Scan(&count, &bytes)
+	return count, bytes, err
+}
+
+// CreateUpload implements meta.Store.
+func (s *Store) CreateUpload(ctx context.Context, u meta.Upload) error {
+	t := now()
+	_, err := s.pool.Exec(ctx, `INSERT INTO uploads (id, repository, algorithm, size, hash_state, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, u.ID, u.Repository, string(u.Algorithm), u.Size, u.HashState, t, t)
+	return err
+}
+
+// Upload implements meta.Store.
+func (s *Store) Upload(ctx context.Context, repo, id string) (meta.Upload, error) {
+	u := meta.Upload{ID: id, Repository: repo}
+	var alg string
+	var created, updated int64
+	err := s.pool.QueryRow(ctx, `SELECT algorithm, size, hash_state, created_at, updated_at FROM uploads
+		WHERE id = $1 AND repository = $2`, id, repo).Scan(&alg, &u.Size, &u.HashState, &created, &updated)
+	if err != nil {
+		return meta.Upload{}, notFound(err, "upload "+id)
+	}
+	u.Algorithm, u.CreatedAt, u.UpdatedAt = digest.Algorithm(alg), fromNanos(created), fromNanos(updated)
+	return u, nil
+}
+
+// UpdateUpload implements meta.Store. One statement both updates and tells
+// a stale prevSize (the row exists: ErrConflict) from an unknown upload
+// (ErrNotFound): the outer SELECT sees the table as it was before the
+// UPDATE, and the UPDATE itself re-checks size on the latest row version.
+func (s *Store) UpdateUpload(ctx context.Context, u meta.Upload, prevSize int64) error {
+	var updated, exists bool
+	err := s.pool.QueryRow(ctx, `WITH u AS (
+			UPDATE uploads SET size = $3, hash_state = $4, updated_at = $5
+			WHERE id = $1 AND repository = $2 AND size = $6 RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM uploads WHERE id = $1 AND repository = $2)`,
+		u.ID, u.Repository, u.Size, u.HashState, now(), prevSize).Scan(&updated, &exists)
+	switch {
+	case err != nil:
+		return err
+	case updated:
+		return nil
+	case !exists:
+		return fmt.Errorf("%w: upload %s", meta.ErrNotFound, u.ID)
+	}
+	return fmt.Errorf("%w: upload %s was written concurrently", meta.ErrConflict, u.ID)
+}
+
+// DeleteUpload implements meta.Store.
+func (s *Store) DeleteUpload(ctx context.Context, repo, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM uploads WHERE id = $1 AND repository = $2`, id, repo)
+	return changedOne(tag, err, "upload "+id)
+}
+
+// CompleteUpload implements meta.Store.
+func (s *Store) CompleteUpload(ctx context.Context, u meta.Upload, b meta.Blob) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM uploads WHERE id = $1 AND repository = $2`, u.ID, u.Repository)
+		if err := changedOne(tag, err, "upload "+u.ID); err != nil {
+			return err
+		}
+		return putBlob(ctx, tx, u.Repository, b)
+	})
+}
