@@ -187,6 +187,12 @@ func (s *Service) appendUpload(ctx context.Context, u *Upload, body io.Reader, s
 	} else {
 		werr = w.Close()
 	}
+	if werr != nil {
+		// What was written is not known to be kept (on S3, Close is where
+		// it becomes durable): leave the session where it was; the next
+		// writer drops any bytes beyond it.
+		return "", werr
+	}
 	if n > 0 {
 		prev := u.Size
 		u.Size += n
@@ -200,9 +206,6 @@ func (s *Service) appendUpload(ctx context.Context, u *Upload, body io.Reader, s
 	}
 	if cerr != nil {
 		return "", fmt.Errorf("%w: reading body: %v", ErrUploadInvalid, cerr)
-	}
-	if werr != nil {
-		return "", werr
 	}
 	return digest.NewDigest(u.Algorithm, h), nil
 }

@@ -4,8 +4,6 @@
 //
 //	blobs/<algorithm>/<first two hex chars>/<hex>   verified blob content
 //	uploads/<upload id>                             bytes of an upload in progress
-//	blobs/<algorithm>/<first two hex chars>/<hex>/data   verified blob content
-//	uploads/<upload id>/data                              bytes of an upload in progress
 //
 // A blob path is written only by moving a finished upload onto it after its
 // digest was verified, so a reader never sees a partial blob.

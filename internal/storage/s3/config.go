@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -30,6 +31,9 @@ type Config struct {
 	// Endpoint is the store's base URL, such as "https://minio.example:9000".
 	// Empty: AWS S3.
 	Endpoint string
+	// PublicEndpoint replaces Endpoint in redirect (presigned) URLs, for
+	// when clients reach the store at another address than the registry.
+	PublicEndpoint string
 	// PathStyle addresses the bucket as <endpoint>/<bucket> rather than
 	// <bucket>.<endpoint> (MinIO and most self-hosted stores want it).
 	PathStyle bool
@@ -63,8 +67,12 @@ func New(ctx context.Context, c Config) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3 storage: %w", err)
 	}
+	presign := client
+	if c.PublicEndpoint != "" {
+		presign = s3.New(client.Options(), func(o *s3.Options) { o.BaseEndpoint = aws.String(c.PublicEndpoint) })
+	}
 	d := &Driver{
-		client: client, presign: s3.NewPresignClient(client), bucket: c.Bucket, cfg: c,
+		client: client, presign: s3.NewPresignClient(presign), bucket: c.Bucket, cfg: c,
 		partSize: c.PartSize, maxCopy: 5 << 30, copyPart: 512 << 20,
 	}
 	if d.partSize == 0 {
@@ -104,10 +112,13 @@ func (c Config) validate() error {
 	default:
 		return fmt.Errorf("server-side encryption %q is not \"\", AES256 or aws:kms", c.ServerSideEncryption)
 	}
-	if c.Endpoint != "" {
-		u, err := url.Parse(c.Endpoint)
+	for _, e := range []string{c.Endpoint, c.PublicEndpoint} {
+		if e == "" {
+			continue
+		}
+		u, err := url.Parse(e)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("endpoint %q is not an http(s) URL", c.Endpoint)
+			return fmt.Errorf("endpoint %q is not an http(s) URL", e)
 		}
 	}
 	return nil
@@ -134,12 +145,11 @@ func newClient(ctx context.Context, c Config) (*s3.Client, error) {
 			credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, c.SessionToken)))
 	}
 	if c.CAFile != "" {
-		f, err := os.Open(c.CAFile)
+		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("CA file: %w", err)
 		}
-		defer f.Close()
-		opts = append(opts, config.WithCustomCABundle(f))
+		opts = append(opts, config.WithCustomCABundle(bytes.NewReader(pem)))
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

@@ -11,23 +11,26 @@
 //	                                     metadata berth-upload-id, berth-parts, berth-offset
 //	multipart upload on uploads/<id>     parts 1..berth-parts hold the first berth-offset bytes
 //
-//	bytes written so far:  | part 1 | part 2 | ... | part n |  tail  |
-//	                       0                    berth-offset      Size()
+//	| part 1 | part 2 | ... | part n | tail (side object body) |
+//	0                                ^ berth-offset            ^ Size()
 //
-// Parts are PartSize bytes, except that Close turns a tail of 5 MiB or more
-// into a (shorter) part too, so every part but the last is at least 5 MiB as
-// S3 requires, and the side object stays below 5 MiB unless a Write had
-// filled a whole part. A writer holds at most one part in memory: Write fills
-// a buffer and uploads it as the next part when it reaches PartSize.
+// A writer holds at most one part in memory: Write fills a buffer and
+// uploads it as the next part when it reaches PartSize. Close also turns a
+// tail of 5 MiB or more into a (shorter) part, so every part but the last is
+// at least 5 MiB as S3 requires, and a side object holds less than 5 MiB. The
+// multipart upload is created with the first part; a writer opened at offset
+// 0 records it in the side object before uploading anything, so that Delete
+// can abort it even if the process dies.
 //
 // The side object is the session's commit point. Close uploads the tail as
-// a new side object (one atomic PUT). A later Writer, in any process, reads
-// it, lists the upload's parts to get their ETags, and continues; parts
-// numbered above berth-parts (uploaded after the last Close by a process that
-// died) are ignored and overwritten. Commit uploads the tail as the last part
-// and completes the upload (a single PutObject when there are no parts), so
-// the object appears at the file's key, then deletes the side object. Cancel
-// aborts the upload and deletes the side object and the key.
+// a new side object (one atomic PUT: tiny chunks thus rewrite up to 5 MiB
+// each). A later Writer, in any process, reads it, lists the upload's parts
+// for their ETags, and continues; parts numbered above berth-parts (uploaded
+// after the last Close by a process that died) are ignored and overwritten.
+// Commit uploads the tail as the last part and completes the upload (one
+// PutObject when there are no parts), so the object appears at the file's
+// key, then deletes the side object. Cancel aborts the upload and deletes the
+// side object and the key.
 //
 // A Writer at an offset inside the tail just truncates it. Inside the parts,
 // whose bytes S3 cannot read back, it completes the upload up to the part
@@ -37,13 +40,15 @@
 // upload no longer exists (completed by such a restart or by a Commit that
 // died before deleting it) is stale, and the object at the key is the truth.
 //
-// Differences from the filesystem driver: an uncommitted file is invisible to
-// Stat, Reader, Move and Walk; paths whose last element ends in ".pending"
-// are reserved (ErrInvalidPath); Walk lists in byte order of the whole path,
-// which differs from a directory walk only for names with bytes below '/'
-// (such as '-' and '.'); Move copies (S3 has no rename). Multipart uploads
-// orphaned by a crash are cleaned by a bucket lifecycle rule
-// (AbortIncompleteMultipartUpload), which a deployment should set.
+// Differences from the filesystem driver: Stat, Walk and Delete see an
+// uncommitted file (with the size and time of its writer's last Close), but
+// GetContent, Reader and Move need it committed; paths whose last element
+// ends in ".pending" are reserved (ErrInvalidPath); Walk lists in byte order
+// of the whole path, which differs from a directory walk only for names with
+// bytes below '/' (such as '-' and '.'); Move copies (S3 has no rename).
+// Multipart uploads orphaned by a crash (a resumed writer that dies before
+// Close) are left to a bucket lifecycle rule (AbortIncompleteMultipartUpload),
+// which a deployment should set.
 package s3
 
 import (
@@ -134,7 +139,9 @@ func fail(op, p string, err error) error {
 	return fmt.Errorf("s3 %s %s: %w", op, p, err)
 }
 
-// Stat implements storage.Driver. A key with objects below it is a directory.
+// Stat implements storage.Driver. A file being written is there with the
+// size and time of its writer's last Close; a key with objects below it is a
+// directory.
 func (d *Driver) Stat(ctx context.Context, p string) (storage.FileInfo, error) {
 	key, err := d.key(p)
 	if err != nil {
@@ -145,6 +152,11 @@ func (d *Driver) Stat(ctx context.Context, p string) (storage.FileInfo, error) {
 		return storage.FileInfo{Path: p, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}, nil
 	}
 	if !isNotFound(err) {
+		return storage.FileInfo{}, fail("stat", p, err)
+	}
+	if fi, err := d.statSession(ctx, key); err == nil {
+		return fi, nil
+	} else if !isNotFound(err) {
 		return storage.FileInfo{}, fail("stat", p, err)
 	}
 	list, err := d.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
@@ -238,114 +250,6 @@ func (d *Driver) Move(ctx context.Context, src, dst string) error {
 		return fail("move: delete", src, err)
 	}
 	return nil
-}
-
-// Delete implements storage.Driver: the object at path, every object below
-// it, and any writer session among them (its multipart upload is aborted).
-func (d *Driver) Delete(ctx context.Context, p string) error {
-	key, err := d.key(p)
-	if err != nil {
-		return err
-	}
-	var batch []types.ObjectIdentifier
-	found := false
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		out, err := d.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-			Bucket: &d.bucket, Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)},
-		})
-		if err == nil && len(out.Errors) > 0 {
-			e := out.Errors[0]
-			err = fmt.Errorf("%s: %s %s", aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
-		}
-		batch = batch[:0]
-		return err
-	}
-	pages := s3.NewListObjectsV2Paginator(d.client, &s3.ListObjectsV2Input{Bucket: &d.bucket, Prefix: &key})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return fail("delete", p, err)
-		}
-		for _, o := range page.Contents {
-			k := aws.ToString(o.Key)
-			if k != key && k != key+pendingSuffix && !strings.HasPrefix(k, key+"/") {
-				continue // a sibling that merely shares the prefix, like "ab" for "a"
-			}
-			found = true
-			if strings.HasSuffix(k, pendingSuffix) {
-				if err := d.abortSession(ctx, k); err != nil {
-					return fail("delete", p, err)
-				}
-			}
-			batch = append(batch, types.ObjectIdentifier{Key: aws.String(k)})
-			if len(batch) == 1000 {
-				if err := flush(); err != nil {
-					return fail("delete", p, err)
-				}
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return fail("delete", p, err)
-	}
-	if !found {
-		return fmt.Errorf("%w: %s", storage.ErrNotFound, p)
-	}
-	return nil
-}
-
-// abortSession aborts the multipart upload a side object records.
-func (d *Driver) abortSession(ctx context.Context, sideKey string) error {
-	out, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &d.bucket, Key: &sideKey})
-	if err != nil {
-		if isNotFound(err) {
-			return nil
-		}
-		return err
-	}
-	if id := metaValue(out.Metadata, metaUploadID); id != "" {
-		return d.abort(ctx, strings.TrimSuffix(sideKey, pendingSuffix), id)
-	}
-	return nil
-}
-
-// Walk implements storage.Driver, listing the keys below prefix in S3's
-// (byte) order. Walking a file visits just that file, as filepath.WalkDir does.
-func (d *Driver) Walk(ctx context.Context, prefix string, fn func(storage.FileInfo) error) error {
-	key, err := d.key(prefix)
-	if err != nil {
-		return err
-	}
-	found := false
-	pages := s3.NewListObjectsV2Paginator(d.client, &s3.ListObjectsV2Input{Bucket: &d.bucket, Prefix: aws.String(key + "/")})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return fail("walk", prefix, err)
-		}
-		for _, o := range page.Contents {
-			found = true
-			k := aws.ToString(o.Key)
-			if strings.HasSuffix(k, pendingSuffix) {
-				continue
-			}
-			fi := storage.FileInfo{Path: d.rel(k), Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified)}
-			if err := fn(fi); err != nil {
-				return err
-			}
-		}
-	}
-	if found {
-		return nil
-	}
-	fi, err := d.Stat(ctx, prefix)
-	if err != nil {
-		return err
-	}
-	return fn(fi)
 }
 
 // RedirectURL implements storage.Redirector with a presigned GET. S3 limits

@@ -2,10 +2,16 @@ package s3_test
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +65,7 @@ func TestNew(t *testing.T) {
 		{"bad encryption", func(c *s3.Config) { c.ServerSideEncryption = "rot13" }, "server-side encryption"},
 		{"kms key without kms", func(c *s3.Config) { c.KMSKeyID = "k" }, "aws:kms"},
 		{"bad endpoint", func(c *s3.Config) { c.Endpoint = "minio:9000" }, "endpoint"},
+		{"missing CA file", func(c *s3.Config) { c.CAFile = "/nonexistent/ca.pem" }, "CA file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,6 +76,46 @@ func TestNew(t *testing.T) {
 				t.Fatalf("New = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TLS endpoints: a private CA through CAFile, or no verification at all.
+func TestTLSEndpoint(t *testing.T) {
+	cfg := s3test.Start(t)
+	target, err := url.Parse(cfg.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The proxy keeps the Host header, so MinIO checks the signature the
+	// client made for the proxy's address.
+	srv := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshakes below
+	cfg.Endpoint = srv.URL
+	if _, err := s3.New(ctx, cfg); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("New without the CA = %v, want a certificate error", err)
+	}
+	for _, edit := range []func(*s3.Config){
+		func(c *s3.Config) { c.CAFile = ca },
+		func(c *s3.Config) { c.Insecure = true },
+	} {
+		c := cfg
+		edit(&c)
+		d, err := s3.New(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.PutContent(ctx, "f", []byte("over TLS")); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := d.GetContent(ctx, "f"); string(got) != "over TLS" || err != nil {
+			t.Fatalf("GetContent = %q, %v", got, err)
+		}
 	}
 }
 
@@ -91,6 +138,30 @@ func TestRedirectURL(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK || string(got) != string(data) {
 		t.Fatalf("GET presigned URL: %s, %d bytes, %v", resp.Status, len(got), err)
 	}
+	// Through a public endpoint (a proxy that keeps the Host header).
+	cfg := s3test.Start(t)
+	target, _ := url.Parse(cfg.Endpoint)
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	defer proxy.Close()
+	cfg.PublicEndpoint = proxy.URL
+	pd, err := s3.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd.PutContent(ctx, "f", []byte("public"))
+	u, err = pd.RedirectURL(ctx, "f", time.Minute)
+	if err != nil || !strings.HasPrefix(u, proxy.URL+"/") {
+		t.Fatalf("URL %s, %v; want it at %s", u, err, proxy.URL)
+	}
+	if resp, err = http.Get(u); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != "public" {
+		t.Fatalf("GET %s: %s %q", u, resp.Status, got)
+	}
+
 	if _, err := d.RedirectURL(ctx, "../x", time.Minute); !errors.Is(err, storage.ErrInvalidPath) {
 		t.Errorf("bad path: %v", err)
 	}

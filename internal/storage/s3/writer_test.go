@@ -2,7 +2,9 @@ package s3_test
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,8 +58,8 @@ func TestSmallChunks(t *testing.T) {
 		chunks = append(chunks, data[i*100<<10:(i+1)*100<<10])
 	}
 	appendChunks(t, d, "uploads/small", chunks, false)
-	if _, err := d.Stat(ctx, "uploads/small"); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("uncommitted file visible: %v", err)
+	if fi, err := d.Stat(ctx, "uploads/small"); err != nil || fi.Size != int64(len(data)) {
+		t.Fatalf("Stat(uncommitted) = %+v, %v", fi, err)
 	}
 	w, err := d.Writer(ctx, "uploads/small", int64(len(data)))
 	if err != nil {
@@ -227,9 +229,11 @@ func TestWriterMemoryBounded(t *testing.T) {
 	}
 	runtime.ReadMemStats(&after)
 	// One part buffer plus the SDK's per-request garbage; far below 40 MiB.
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16*MiB {
+	alloc := after.TotalAlloc - before.TotalAlloc
+	if alloc > 16*MiB {
 		t.Fatalf("writing 40 MiB allocated %d MiB", alloc/MiB)
 	}
+	t.Logf("writing 40 MiB in 5 MiB parts allocated %.1f MiB", float64(alloc)/MiB)
 }
 
 // checkNoSession asserts that no side object or multipart upload is left.
@@ -248,5 +252,60 @@ func checkNoSession(t *testing.T, d *s3.Driver, p string) {
 		if aws.ToString(u.Key) == p {
 			t.Errorf("multipart upload %s left behind for %s", aws.ToString(u.UploadId), p)
 		}
+	}
+}
+
+// A session whose upload was completed behind it (a rewind or a Commit that
+// died before deleting the side object) gives way to the object.
+func TestWriterStaleSession(t *testing.T) {
+	d := newDriver(t, "")
+	old, data := pattern(12*MiB + 7)[7:], pattern(20*MiB)
+	appendChunks(t, d, "uploads/s", split(old, 6*MiB), false)
+	w, err := d.Writer(ctx, "uploads/s", 7*MiB) // inside part 2: completes parts 1-2
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data[7*MiB : 8*MiB]) // then dies without Close
+	w, err = d.Writer(ctx, "uploads/s", 7*MiB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data[7*MiB:])
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkContent(t, d, "uploads/s", append(old[:7*MiB:7*MiB], data[7*MiB:]...))
+	if _, err := d.Writer(ctx, "uploads/s", 21*MiB); !errors.Is(err, storage.ErrInvalidOffset) {
+		t.Fatalf("Writer beyond a committed file: %v", err)
+	}
+
+	// Back to zero and committed small: one PutObject, the upload aborted.
+	appendChunks(t, d, "uploads/z", [][]byte{old}, false)
+	appendChunks(t, d, "uploads/z", [][]byte{[]byte("tiny")}, true)
+	checkContent(t, d, "uploads/z", []byte("tiny"))
+	checkNoSession(t, d, "uploads/z")
+}
+
+// Walk visits files being written once, committed or not.
+func TestWalkSessions(t *testing.T) {
+	d := newDriver(t, "")
+	d.PutContent(ctx, "w/a", []byte("committed"))
+	d.PutContent(ctx, "w/a-x", []byte("sorts before w/a.pending"))
+	appendChunks(t, d, "w/a", [][]byte{[]byte("commi"), []byte("tted, then resumed")}, false)
+	appendChunks(t, d, "w/b", [][]byte{pattern(6 * MiB), pattern(100)}, false)
+	var got []string
+	err := d.Walk(ctx, "w", func(fi storage.FileInfo) error {
+		got = append(got, fmt.Sprintf("%s:%d", fi.Path, fi.Size))
+		if fi.ModTime.IsZero() {
+			t.Errorf("%s: no ModTime", fi.Path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("w/a:9 w/a-x:24 w/b:%d", 6*MiB+100)
+	if strings.Join(got, " ") != want {
+		t.Fatalf("Walk = %v, want %s", got, want)
 	}
 }
