@@ -20,6 +20,7 @@ import (
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
+	"github.com/berth-registry/berth/internal/storage/s3"
 )
 
 // App is a configured Berth instance.
@@ -35,7 +36,7 @@ type App struct {
 
 // New builds every component from cfg. Close releases them.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
-	driver, err := filesystem.New(cfg.Storage.Filesystem.Root)
+	driver, err := openStorage(ctx, cfg.Storage)
 	if err != nil {
 		return nil, err
 	}
@@ -47,10 +48,35 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.svc = registry.New(store, a.blobs, registry.Options{
 		MaxManifestSize: int64(cfg.Registry.MaxManifestSize),
 		DeleteEnabled:   cfg.Registry.DeleteEnabled,
+		RedirectExpiry:  redirectExpiry(cfg.Storage.Redirect),
 	}, log)
 	a.metrics = newMetrics(store)
 	a.handler = a.routes()
 	return a, nil
+}
+
+// openStorage builds the configured blob storage driver.
+func openStorage(ctx context.Context, c config.Storage) (storage.Driver, error) {
+	switch c.Driver {
+	case "s3":
+		s := c.S3
+		return s3.New(ctx, s3.Config{
+			Bucket: s.Bucket, Prefix: s.Prefix, Region: s.Region, Endpoint: s.Endpoint,
+			PublicEndpoint: s.PublicEndpoint, PathStyle: s.PathStyle,
+			AccessKey: s.AccessKey, SecretKey: s.SecretKey, SessionToken: s.SessionToken,
+			ServerSideEncryption: s.ServerSideEncryption, KMSKeyID: s.KMSKeyID,
+			StorageClass: s.StorageClass, PartSize: int64(s.PartSize), CAFile: s.CAFile, Insecure: s.Insecure,
+		})
+	default:
+		return filesystem.New(c.Filesystem.Root)
+	}
+}
+
+func redirectExpiry(r config.Redirect) time.Duration {
+	if !r.Enabled {
+		return 0
+	}
+	return r.Expiry
 }
 
 // openMeta opens (and migrates) the configured metadata store.

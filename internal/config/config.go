@@ -68,8 +68,36 @@ type Log struct {
 
 // Storage selects the blob store.
 type Storage struct {
-	Driver     string     `yaml:"driver"` // filesystem
+	Driver     string     `yaml:"driver"` // filesystem or s3
 	Filesystem Filesystem `yaml:"filesystem"`
+	S3         S3         `yaml:"s3"`
+	Redirect   Redirect   `yaml:"redirect"`
+}
+
+// S3 configures the S3 (and S3-compatible) driver.
+type S3 struct {
+	Bucket               string   `yaml:"bucket"`
+	Prefix               string   `yaml:"prefix"`
+	Region               string   `yaml:"region"`
+	Endpoint             string   `yaml:"endpoint"`
+	PublicEndpoint       string   `yaml:"public_endpoint"`
+	PathStyle            bool     `yaml:"path_style"`
+	AccessKey            string   `yaml:"access_key"`
+	SecretKey            string   `yaml:"secret_key"`
+	SessionToken         string   `yaml:"session_token"`
+	ServerSideEncryption string   `yaml:"server_side_encryption"`
+	KMSKeyID             string   `yaml:"kms_key_id"`
+	StorageClass         string   `yaml:"storage_class"`
+	PartSize             ByteSize `yaml:"part_size"`
+	CAFile               string   `yaml:"ca_file"`
+	Insecure             bool     `yaml:"insecure"`
+}
+
+// Redirect sends blob downloads straight to the object store (drivers that
+// can: s3) with a presigned URL, instead of through Berth.
+type Redirect struct {
+	Enabled bool          `yaml:"enabled"`
+	Expiry  time.Duration `yaml:"expiry"`
 }
 
 // Filesystem configures the filesystem driver.
@@ -116,7 +144,7 @@ func Default() *Config {
 			ShutdownTimeout:   30 * time.Second,
 		},
 		Log:      Log{Level: "info", Format: "json", Access: true},
-		Storage:  Storage{Driver: "filesystem"},
+		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true},
 	}
@@ -222,8 +250,20 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.format: %q is not one of json, text", c.Log.Format)
 	}
-	if c.Storage.Driver != "filesystem" {
-		bad("storage.driver: %q is not supported (filesystem)", c.Storage.Driver)
+	switch c.Storage.Driver {
+	case "filesystem":
+	case "s3":
+		if c.Storage.S3.Bucket == "" {
+			bad("storage.s3.bucket: required with storage.driver s3")
+		}
+		if p := c.Storage.S3.PartSize; p != 0 && (p < 5<<20 || p > 5<<30) {
+			bad("storage.s3.part_size: %d is outside 5MiB..5GiB", p)
+		}
+	default:
+		bad("storage.driver: %q is not supported (filesystem, s3)", c.Storage.Driver)
+	}
+	if c.Storage.Redirect.Enabled && c.Storage.Redirect.Expiry < time.Minute {
+		bad("storage.redirect.expiry: at least 1m")
 	}
 	switch c.Database.Driver {
 	case "sqlite":

@@ -24,11 +24,12 @@ func (s *Service) StatBlob(ctx context.Context, repo string, dgst digest.Digest)
 	return b, err
 }
 
-// BlobContent is an open blob: its metadata and a reader positioned at the
-// requested offset. The reader is an *os.File on the filesystem driver.
+// BlobContent is an open blob: its metadata and either a reader (an
+// *os.File on the filesystem driver) or a URL to redirect the client to.
 type BlobContent struct {
 	meta.Blob
 	io.ReadCloser
+	RedirectURL string
 }
 
 // OpenBlob opens a blob the repository may read.
@@ -43,6 +44,11 @@ func (s *Service) OpenBlob(ctx context.Context, repo string, dgst digest.Digest)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if s.opts.RedirectExpiry > 0 {
+		if url, ok := s.blobs.RedirectURL(ctx, dgst, s.opts.RedirectExpiry); ok {
+			return &BlobContent{Blob: b, ReadCloser: io.NopCloser(nil), RedirectURL: url}, nil
+		}
 	}
 	rc, err := s.blobs.Open(ctx, dgst, 0)
 	if errors.Is(err, storage.ErrNotFound) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/storage"
@@ -36,6 +37,9 @@ type Options struct {
 	MaxManifestSize int64
 	// DeleteEnabled allows deleting manifests, tags and blobs.
 	DeleteEnabled bool
+	// RedirectExpiry, when not zero, makes blob downloads redirects to
+	// the storage driver's presigned URLs (drivers that can), valid this long.
+	RedirectExpiry time.Duration
 }
 
 // Service implements the registry operations.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -33,6 +34,17 @@ func UploadPath(id string) string { return "uploads/" + id }
 // Open reads a verified blob from offset.
 func (b *Blobs) Open(ctx context.Context, dgst digest.Digest, offset int64) (io.ReadCloser, error) {
 	return b.d.Reader(ctx, BlobPath(dgst), offset)
+}
+
+// RedirectURL returns a URL the client can download a blob from directly,
+// if the driver can make one (see Redirector).
+func (b *Blobs) RedirectURL(ctx context.Context, dgst digest.Digest, expires time.Duration) (string, bool) {
+	r, ok := b.d.(Redirector)
+	if !ok {
+		return "", false
+	}
+	url, err := r.RedirectURL(ctx, BlobPath(dgst), expires)
+	return url, err == nil
 }
 
 // Stat describes a verified blob.

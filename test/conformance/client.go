@@ -30,6 +30,9 @@ type response struct {
 	StatusText string
 	Header     http.Header
 	Body       []byte
+	// RegistryHeader is the header of the registry's redirect response
+	// when the request was redirected (blob downloads may be), else nil.
+	RegistryHeader http.Header
 }
 
 func (r *response) String() string {
@@ -200,6 +203,11 @@ func (s *suite) send(t *testing.T, req *http.Request, body []byte, n int64) *res
 	if resp.Request != nil && resp.Request.URL.String() != req.URL.String() {
 		r.StatusText += " (after redirect to " + resp.Request.URL.String() + ")"
 		r.URL = resp.Request.URL
+		// Keep the registry's own redirect response: its headers (such as
+		// Docker-Content-Digest) are the registry's answer.
+		for prev := resp.Request.Response; prev != nil; prev = prev.Request.Response {
+			r.RegistryHeader = prev.Header
+		}
 	}
 	if err != nil {
 		t.Fatalf("reading the response body failed (%v): the body is shorter than its Content-Length, or the connection broke\n%s", err, r)
@@ -250,6 +258,9 @@ func wantHeader(t *testing.T, r *response, name, value string) {
 func wantDigestHeader(t *testing.T, r *response, c content) {
 	t.Helper()
 	got := r.Header.Values("Docker-Content-Digest")
+	if r.RegistryHeader != nil {
+		got = r.RegistryHeader.Values("Docker-Content-Digest")
+	}
 	if len(got) != 1 {
 		t.Errorf("want one Docker-Content-Digest header naming %s, got %q\n%s", c.digest, got, r)
 		return

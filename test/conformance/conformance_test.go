@@ -8,10 +8,13 @@ import (
 	"github.com/berth-registry/berth/internal/app/apptest"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
+	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 )
 
-// TestMain stops the PostgreSQL server TestConformancePostgres starts.
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain stops the PostgreSQL and MinIO servers the tests start.
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.Run(func() int { return s3test.Main(m) }))
+}
 
 // TestConformancePostgres runs the whole suite against an in-process Berth
 // whose metadata store is a real PostgreSQL.
@@ -23,6 +26,27 @@ func TestConformancePostgres(t *testing.T) {
 	srv := apptest.Start(t, func(c *config.Config) {
 		c.Database.Driver = "postgres"
 		c.Database.Postgres.DSN = dsn
+	})
+	Run(t, srv.URL)
+}
+
+// TestConformanceScaleOut runs the whole suite against the scale-out
+// configuration: PostgreSQL metadata and blobs in a real S3 server (MinIO),
+// with blob downloads redirected to presigned URLs.
+func TestConformanceScaleOut(t *testing.T) {
+	if os.Getenv("CONFORMANCE_URL") != "" {
+		t.Skip("CONFORMANCE_URL names an external registry")
+	}
+	dsn := pgtest.Start(t)
+	s3cfg := s3test.Start(t)
+	srv := apptest.Start(t, func(c *config.Config) {
+		c.Database.Driver = "postgres"
+		c.Database.Postgres.DSN = dsn
+		c.Storage.Driver = "s3"
+		c.Storage.S3 = config.S3{
+			Bucket: s3cfg.Bucket, Region: s3cfg.Region, Endpoint: s3cfg.Endpoint, PathStyle: s3cfg.PathStyle,
+			AccessKey: s3cfg.AccessKey, SecretKey: s3cfg.SecretKey, PartSize: config.ByteSize(s3cfg.PartSize),
+		}
 	})
 	Run(t, srv.URL)
 }

@@ -39,6 +39,12 @@ func (h *Handlers) GetBlob(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer blob.Close()
 	hdr.Set("Docker-Content-Digest", dgst.String())
+	if blob.RedirectURL != "" {
+		// The bytes come from the object store; Range goes with the client.
+		hdr.Set("Location", blob.RedirectURL)
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		return nil
+	}
 	hdr.Set("Accept-Ranges", "bytes")
 	hdr.Set("ETag", etag)
 	hdr.Set("Cache-Control", "max-age=31536000")

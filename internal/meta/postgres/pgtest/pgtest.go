@@ -48,11 +48,16 @@ var (
 
 // Main runs the tests, stops the server if one was started, and exits. Call
 // it from TestMain in every package that uses Start.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m.Run)) }
+
+// Run is Main for a test binary that combines several such helpers: it
+// calls run (m.Run, or another helper's Main wrapping it), stops the server
+// if one was started, and returns the exit code.
+func Run(run func() int) int {
 	mu.Lock()
 	inMain = true
 	mu.Unlock()
-	code := m.Run()
+	code := run()
 	mu.Lock()
 	s := current
 	current = nil
@@ -65,7 +70,7 @@ func Main(m *testing.M) {
 			}
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // Start returns the DSN of a new, empty database owned by the superuser,
