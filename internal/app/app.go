@@ -49,6 +49,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		MaxManifestSize: int64(cfg.Registry.MaxManifestSize),
 		DeleteEnabled:   cfg.Registry.DeleteEnabled,
 		RedirectExpiry:  redirectExpiry(cfg.Storage.Redirect),
+		CacheBytes:      int64(cfg.Registry.ManifestCacheSize),
+		// Tags may be cached only when no other instance can move them.
+		CacheTags: cfg.Database.Driver == "sqlite",
 	}, log)
 	a.metrics = newMetrics(store)
 	a.handler = a.routes()

@@ -130,6 +130,8 @@ type SQLite struct {
 type Registry struct {
 	MaxManifestSize ByteSize `yaml:"max_manifest_size"`
 	DeleteEnabled   bool     `yaml:"delete_enabled"`
+	// ManifestCacheSize bounds the in-memory cache of manifests (0: off).
+	ManifestCacheSize ByteSize `yaml:"manifest_cache_size"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -146,7 +148,7 @@ func Default() *Config {
 		Log:      Log{Level: "info", Format: "json", Access: true},
 		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
 		Database: Database{Driver: "sqlite"},
-		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true},
+		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20},
 	}
 }
 

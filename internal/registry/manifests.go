@@ -178,6 +178,11 @@ func (s *Service) PutManifest(ctx context.Context, repo, ref string, extraTags [
 		return PutResult{}, err
 	}
 	m.Repository, m.Digest = repo, dgst
+	if len(tags) > 0 {
+		// Before and after: a read racing the write cannot re-cache the old tag.
+		s.cache.forgetTags(repo)
+		defer s.cache.forgetTags(repo)
+	}
 	if err := s.meta.PutManifest(ctx, m, tags); err != nil {
 		var missing *meta.MissingError
 		if errors.As(err, &missing) {
@@ -208,9 +213,15 @@ func (s *Service) GetManifest(ctx context.Context, repo, ref string) (*meta.Mani
 	if err != nil {
 		return nil, err
 	}
+	if m := s.cache.manifest(repo, dgst); m != nil {
+		return m, nil
+	}
 	m, err := s.meta.Manifest(ctx, repo, dgst)
 	if errors.Is(err, meta.ErrNotFound) {
 		return nil, s.unknown(ctx, repo, ErrManifestUnknown, ref)
+	}
+	if err == nil {
+		s.cache.putManifest(m)
 	}
 	return m, err
 }
@@ -225,7 +236,11 @@ func (s *Service) DeleteManifest(ctx context.Context, repo, ref string) error {
 	if err != nil {
 		return err
 	}
+	s.cache.forgetTags(repo)
+	defer s.cache.forgetTags(repo)
 	if isDigest {
+		s.cache.forgetManifest(repo, d)
+		defer s.cache.forgetManifest(repo, d)
 		err = s.meta.DeleteManifest(ctx, repo, d)
 	} else {
 		err = s.meta.DeleteTag(ctx, repo, ref)
@@ -242,9 +257,16 @@ func (s *Service) resolve(ctx context.Context, repo, ref string) (digest.Digest,
 	if err != nil || isDigest {
 		return d, err
 	}
+	d, gen, ok := s.cache.tag(repo, ref)
+	if ok {
+		return d, nil
+	}
 	d, err = s.meta.ResolveTag(ctx, repo, ref)
 	if errors.Is(err, meta.ErrNotFound) {
 		return "", s.unknown(ctx, repo, ErrManifestUnknown, ref)
+	}
+	if err == nil {
+		s.cache.putTag(repo, ref, d, gen)
 	}
 	return d, err
 }

@@ -37,6 +37,11 @@ type Options struct {
 	MaxManifestSize int64
 	// DeleteEnabled allows deleting manifests, tags and blobs.
 	DeleteEnabled bool
+	// CacheBytes bounds the in-memory manifest cache (0: no cache).
+	CacheBytes int64
+	// CacheTags caches tag resolutions too. Only safe when this process
+	// is the only writer of the metadata store (SQLite).
+	CacheTags bool
 	// RedirectExpiry, when not zero, makes blob downloads redirects to
 	// the storage driver's presigned URLs (drivers that can), valid this long.
 	RedirectExpiry time.Duration
@@ -48,6 +53,7 @@ type Service struct {
 	blobs *storage.Blobs
 	opts  Options
 	log   *slog.Logger
+	cache *cache // nil when disabled
 
 	// uploadLocks serialises requests on one upload session within this
 	// process; the metadata store's conditional update catches the rest.
@@ -59,7 +65,11 @@ func New(m meta.Store, b *storage.Blobs, opts Options, log *slog.Logger) *Servic
 	if opts.MaxManifestSize <= 0 {
 		opts.MaxManifestSize = 4 << 20
 	}
-	return &Service{meta: m, blobs: b, opts: opts, log: log}
+	s := &Service{meta: m, blobs: b, opts: opts, log: log}
+	if opts.CacheBytes > 0 {
+		s.cache = newCache(opts.CacheBytes, opts.CacheTags)
+	}
+	return s
 }
 
 // MaxManifestSize is the largest manifest the service accepts.
