@@ -63,7 +63,12 @@ func TestCacheTagGenerations(t *testing.T) {
 	if !ok {
 		t.Fatal("forgetting another repository dropped this one")
 	}
-	if nc := newCache(1<<20, false); func() bool { _, g, _ := nc.tag("r", "t"); nc.putTag("r", "t", d1, g); _, _, ok := nc.tag("r", "t"); return ok }() {
+	if nc := newCache(1<<20, false); func() bool {
+		_, g, _ := nc.tag("r", "t")
+		nc.putTag("r", "t", d1, g)
+		_, _, ok := nc.tag("r", "t")
+		return ok
+	}() {
 		t.Fatal("tags cached with tag caching off")
 	}
 }
