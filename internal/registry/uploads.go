@@ -161,10 +161,13 @@ func (s *Service) PushBlob(ctx context.Context, repo string, dgst digest.Digest,
 }
 
 // appendUpload writes body at the end of the upload, hashing it into the
-// session's running digest, and saves the new state even when the body
-// breaks off (so the client can resume). With sync, the data is also made
-// durable. It returns the digest of everything uploaded so far.
-func (s *Service) appendUpload(ctx context.Context, u *Upload, body io.Reader, sync bool) (digest.Digest, error) {
+// session's running digest. A chunk (finish false) saves the new state even
+// when the body breaks off, so the client can resume. The last chunk
+// (finish true) is made durable instead, and its state is not saved: the
+// session is completed or discarded next, and on a failure the client
+// retries the whole request from the saved state. It returns the digest of
+// everything uploaded so far.
+func (s *Service) appendUpload(ctx context.Context, u *Upload, body io.Reader, finish bool) (digest.Digest, error) {
 	h, err := oci.NewHash(u.Algorithm)
 	if err != nil {
 		return "", err
@@ -182,7 +185,7 @@ func (s *Service) appendUpload(ctx context.Context, u *Upload, body io.Reader, s
 		n, cerr = hashCopy(w, body, h)
 	}
 	var werr error
-	if sync && cerr == nil {
+	if finish && cerr == nil {
 		werr = w.Commit(ctx)
 	} else {
 		werr = w.Close()
@@ -196,12 +199,14 @@ func (s *Service) appendUpload(ctx context.Context, u *Upload, body io.Reader, s
 	if n > 0 {
 		prev := u.Size
 		u.Size += n
-		if u.HashState, err = marshalHash(h); err != nil {
-			return "", err
-		}
-		// Save progress even if the client went away.
-		if err := s.meta.UpdateUpload(context.WithoutCancel(ctx), *u, prev); err != nil {
-			return "", uploadErr(err, u.ID)
+		if !finish {
+			if u.HashState, err = marshalHash(h); err != nil {
+				return "", err
+			}
+			// Save progress even if the client went away.
+			if err := s.meta.UpdateUpload(context.WithoutCancel(ctx), *u, prev); err != nil {
+				return "", uploadErr(err, u.ID)
+			}
 		}
 	}
 	if cerr != nil {
