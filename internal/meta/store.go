@@ -133,7 +133,9 @@ type Store interface {
 	// artifactType when it is not empty, ordered by digest.
 	Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]Descriptor, error)
 
-	// CreateUpload records a new upload session.
+	// CreateUpload records a new upload session. Session bookkeeping
+	// (CreateUpload, UpdateUpload) need not be durable: a session lost in a
+	// crash is restarted by the client, which gets BLOB_UPLOAD_UNKNOWN.
 	CreateUpload(ctx context.Context, u Upload) error
 	// Upload returns an upload session of repo.
 	Upload(ctx context.Context, repo, id string) (Upload, error)

@@ -88,12 +88,15 @@ func (s *Store) BlobStats(ctx context.Context) (count, bytes int64, err error) {
 	return count, bytes, err
 }
 
-// CreateUpload implements meta.Store.
+// CreateUpload implements meta.Store, without waiting for the disk (see
+// the interface).
 func (s *Store) CreateUpload(ctx context.Context, u meta.Upload) error {
 	t := now()
-	_, err := s.w.ExecContext(ctx, `INSERT INTO uploads (id, repository, algorithm, size, hash_state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, u.ID, u.Repository, string(u.Algorithm), u.Size, u.HashState, t, t)
-	return err
+	return s.lazyTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO uploads (id, repository, algorithm, size, hash_state, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, u.ID, u.Repository, string(u.Algorithm), u.Size, u.HashState, t, t)
+		return err
+	})
 }
 
 // Upload implements meta.Store.
@@ -110,9 +113,9 @@ func (s *Store) Upload(ctx context.Context, repo, id string) (meta.Upload, error
 	return u, nil
 }
 
-// UpdateUpload implements meta.Store.
+// UpdateUpload implements meta.Store, without waiting for the disk.
 func (s *Store) UpdateUpload(ctx context.Context, u meta.Upload, prevSize int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.lazyTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE uploads SET size = ?, hash_state = ?, updated_at = ?
 			WHERE id = ? AND repository = ? AND size = ?`, u.Size, u.HashState, now(), u.ID, u.Repository, prevSize)
 		if err != nil {

@@ -38,3 +38,20 @@ func TestReopenKeepsDataAndMigrationsOnce(t *testing.T) {
 		t.Fatal("data lost on reopen")
 	}
 }
+
+// TestLazyCommitsLeaveSyncOn: after the bookkeeping writes that commit
+// lazily, the writer connection is back to synchronous=FULL.
+func TestLazyCommitsLeaveSyncOn(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateUpload(ctx, meta.Upload{ID: "u", Repository: "r", Algorithm: "sha256"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sqlite.WriterSynchronous(t, s); got != 2 { // 2 = FULL
+		t.Fatalf("synchronous = %d after a lazy commit, want 2 (FULL)", got)
+	}
+}
