@@ -1,0 +1,223 @@
+package main
+
+// Starting and stopping the servers under test, readiness, and memory
+// (VmRSS / VmHWM from /proc/PID/status).
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// serverSpec says how to start one side of the comparison.
+type serverSpec struct {
+	label string // "Berth" or "Distribution"
+	kind  string // "berth", "distribution" or "minhttp"
+	bin   string
+}
+
+type server struct {
+	spec  serverSpec
+	cmd   *exec.Cmd
+	url   string
+	dir   string
+	ready time.Duration // from exec to first 200 on /v2/
+	log   *os.File
+	done  chan struct{}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+const distConfig = `version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+  secret: berth-bench-secret
+`
+
+// startServer starts spec on a free port with data directory dir (created
+// if needed), logging to logPath, and waits until GET /v2/ (or / for
+// minhttp) returns 200.
+func startServer(spec serverSpec, dir, logPath string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var cmd *exec.Cmd
+	probe := "/v2/"
+	switch spec.kind {
+	case "berth":
+		cmd = exec.Command(spec.bin, "serve", "--addr", addr, "--data", dir)
+		cmd.Env = append(os.Environ(), "BERTH_LOG_LEVEL=warn")
+	case "distribution":
+		cfg := filepath.Join(filepath.Dir(dir), filepath.Base(dir)+"-config.yml")
+		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(distConfig, dir, addr)), 0o644); err != nil {
+			return nil, err
+		}
+		cmd = exec.Command(spec.bin, "serve", cfg)
+		cmd.Env = os.Environ()
+	case "minhttp":
+		cmd = exec.Command(spec.bin, "minhttp", "-addr", addr)
+		probe = "/"
+	default:
+		return nil, fmt.Errorf("unknown server kind %q", spec.kind)
+	}
+	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	s := &server{spec: spec, cmd: cmd, url: "http://" + addr, dir: dir, log: lf, done: make(chan struct{})}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		lf.Close()
+		return nil, err
+	}
+	running.Store(s, true)
+	go func() { _ = cmd.Wait(); running.Delete(s); close(s.done) }()
+	for {
+		resp, err := hc.Get(s.url + probe)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				s.ready = time.Since(t0)
+				return s, nil
+			}
+		}
+		select {
+		case <-s.done:
+			lf.Close()
+			return nil, fmt.Errorf("%s exited before it was ready (see %s)", spec.label, logPath)
+		case <-time.After(time.Millisecond):
+		}
+		if time.Since(t0) > 30*time.Second {
+			s.stop()
+			return nil, fmt.Errorf("%s not ready after 30 s (see %s)", spec.label, logPath)
+		}
+	}
+}
+
+// stop sends SIGTERM to the process this harness started, and SIGKILL if
+// it has not exited after 10 s.
+func (s *server) stop() {
+	if s == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.log.Close()
+}
+
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+// running holds the servers this process started and has not stopped.
+var running sync.Map
+
+// killAll kills every server this process started (on interrupt or
+// timeout), by PID.
+func killAll() {
+	running.Range(func(k, _ any) bool {
+		_ = k.(*server).cmd.Process.Kill()
+		return true
+	})
+}
+
+// procMem returns VmRSS and VmHWM of pid in MiB.
+func procMem(pid int) (rss, hwm float64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		if k == "VmRSS" {
+			rss = kb / 1024
+		} else {
+			hwm = kb / 1024
+		}
+	}
+	return rss, hwm, sc.Err()
+}
+
+// memSampler records the peak VmRSS of a process while a workload runs.
+type memSampler struct {
+	pid  int
+	stop chan struct{}
+	wg   sync.WaitGroup
+	peak float64
+}
+
+func sampleMem(pid int) *memSampler {
+	m := &memSampler{pid: pid, stop: make(chan struct{})}
+	if pid <= 0 {
+		return m
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if rss, _, err := procMem(m.pid); err == nil && rss > m.peak {
+				m.peak = rss
+			}
+			select {
+			case <-m.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return m
+}
+
+// done stops sampling and returns the peak VmRSS in MiB.
+func (m *memSampler) done() float64 {
+	close(m.stop)
+	m.wg.Wait()
+	if rss, _, err := procMem(m.pid); err == nil && rss > m.peak {
+		m.peak = rss
+	}
+	return m.peak
+}
