@@ -14,7 +14,7 @@ import (
 func (s *Store) Blob(ctx context.Context, repo string, dgst digest.Digest) (meta.Blob, error) {
 	var b meta.Blob
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT b.size, b.created_at FROM blobs b
+	err := s.readRow(ctx, `SELECT b.size, b.created_at FROM blobs b
 		JOIN repository_blobs rb ON rb.digest = b.digest
 		JOIN repositories r ON r.id = rb.repository_id
 		WHERE r.name = ? AND b.digest = ?`, repo, dgst.String()).Scan(&b.Size, &created)
@@ -29,7 +29,7 @@ func (s *Store) Blob(ctx context.Context, repo string, dgst digest.Digest) (meta
 func (s *Store) AnyBlob(ctx context.Context, dgst digest.Digest) (meta.Blob, error) {
 	var b meta.Blob
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT size, created_at FROM blobs WHERE digest = ?`, dgst.String()).Scan(&b.Size, &created)
+	err := s.readRow(ctx, `SELECT size, created_at FROM blobs WHERE digest = ?`, dgst.String()).Scan(&b.Size, &created)
 	if err != nil {
 		return meta.Blob{}, notFound(err, "blob "+dgst.String())
 	}
@@ -84,7 +84,7 @@ func (s *Store) UnlinkBlob(ctx context.Context, repo string, dgst digest.Digest)
 
 // BlobStats implements meta.Store.
 func (s *Store) BlobStats(ctx context.Context) (count, bytes int64, err error) {
-	err = s.r.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs`).Scan(&count, &bytes)
+	err = s.readRow(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs`).Scan(&count, &bytes)
 	return count, bytes, err
 }
 
@@ -104,7 +104,7 @@ func (s *Store) Upload(ctx context.Context, repo, id string) (meta.Upload, error
 	u := meta.Upload{ID: id, Repository: repo}
 	var alg string
 	var created, updated int64
-	err := s.r.QueryRowContext(ctx, `SELECT algorithm, size, hash_state, created_at, updated_at FROM uploads
+	err := s.readRow(ctx, `SELECT algorithm, size, hash_state, created_at, updated_at FROM uploads
 		WHERE id = ? AND repository = ?`, id, repo).Scan(&alg, &u.Size, &u.HashState, &created, &updated)
 	if err != nil {
 		return meta.Upload{}, notFound(err, "upload "+id)

@@ -94,7 +94,7 @@ func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (
 	m := &meta.Manifest{Repository: repo, Digest: dgst}
 	var subject, annotations string
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT m.media_type, m.artifact_type, m.subject, m.annotations, m.content, m.created_at
+	err := s.readRow(ctx, `SELECT m.media_type, m.artifact_type, m.subject, m.annotations, m.content, m.created_at
 		FROM manifests m JOIN repositories r ON r.id = m.repository_id
 		WHERE r.name = ? AND m.digest = ?`, repo, dgst.String()).Scan(&m.MediaType, &m.ArtifactType, &subject, &annotations, &m.Content, &created)
 	if err != nil {
@@ -112,7 +112,7 @@ func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (
 // ResolveTag implements meta.Store.
 func (s *Store) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error) {
 	var d string
-	err := s.r.QueryRowContext(ctx, `SELECT m.digest FROM tags t
+	err := s.readRow(ctx, `SELECT m.digest FROM tags t
 		JOIN repositories r ON r.id = t.repository_id
 		JOIN manifests m ON m.id = t.manifest_id
 		WHERE r.name = ? AND t.name = ?`, repo, tag).Scan(&d)
@@ -140,7 +140,7 @@ func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
 // Tags implements meta.Store.
 func (s *Store) Tags(ctx context.Context, repo, last string, n int) ([]string, error) {
 	var id int64
-	if err := s.r.QueryRowContext(ctx, `SELECT id FROM repositories WHERE name = ?`, repo).Scan(&id); err != nil {
+	if err := s.readRow(ctx, `SELECT id FROM repositories WHERE name = ?`, repo).Scan(&id); err != nil {
 		return nil, notFound(err, "repository "+repo)
 	}
 	return s.strings(ctx, `SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?`, id, last, n)
@@ -156,7 +156,7 @@ func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Diges
 		q += ` AND m.artifact_type = ?`
 		args = append(args, artifactType)
 	}
-	rows, err := s.r.QueryContext(ctx, q+` ORDER BY m.digest`, args...)
+	rows, err := s.readRows(ctx, q+` ORDER BY m.digest`, args...)
 	if err != nil {
 		return nil, err
 	}
