@@ -27,6 +27,7 @@ var errorCodes = []struct {
 	{registry.ErrSizeInvalid, oci.CodeSizeInvalid, 0},
 	{registry.ErrRangeInvalid, oci.CodeBlobUploadInvalid, http.StatusRequestedRangeNotSatisfiable},
 	{oci.ErrRangeInvalid, oci.CodeBlobUploadInvalid, http.StatusRequestedRangeNotSatisfiable},
+	{registry.ErrUploadBusy, oci.CodeBlobUploadInvalid, http.StatusRequestedRangeNotSatisfiable},
 	{registry.ErrManifestUnknown, oci.CodeManifestUnknown, 0},
 	{registry.ErrManifestBlobUnknown, oci.CodeManifestBlobUnknown, 0},
 	{registry.ErrManifestInvalid, oci.CodeManifestInvalid, 0},

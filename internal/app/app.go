@@ -45,14 +45,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, meta: store, blobs: storage.NewBlobs(driver)}
-	a.svc = registry.New(store, a.blobs, registry.Options{
+	opts := registry.Options{
 		MaxManifestSize: int64(cfg.Registry.MaxManifestSize),
 		DeleteEnabled:   cfg.Registry.DeleteEnabled,
 		RedirectExpiry:  redirectExpiry(cfg.Storage.Redirect),
-		CacheBytes:      int64(cfg.Registry.ManifestCacheSize),
-		// Tags may be cached only when no other instance can move them.
-		CacheTags: cfg.Database.Driver == "sqlite",
-	}, log)
+		UploadLease:     cfg.Registry.UploadLease,
+	}
+	if cfg.Database.Driver == "sqlite" {
+		// Caches are exact only while this process is the one writer of the
+		// metadata: with PostgreSQL another instance may delete a manifest
+		// or move a tag at any time, so every read asks the database.
+		opts.CacheBytes = int64(cfg.Registry.ManifestCacheSize)
+		opts.CacheTags = true
+	}
+	a.svc = registry.New(store, a.blobs, opts, log)
 	a.metrics = newMetrics(store)
 	a.handler = a.routes()
 	return a, nil

@@ -3,13 +3,17 @@ package app_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/app/apptest"
+	"github.com/berth-registry/berth/internal/config"
 )
 
 // TestPostThenPutUnderLoad: an upload session is usable by the very next
@@ -49,4 +53,72 @@ func TestPostThenPutUnderLoad(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestUploadBusyOnAnotherInstance: while a chunk streams into one instance,
+// a request for the same session on another instance (sharing the stores)
+// gets 416 BLOB_UPLOAD_INVALID with the session's Range and Location, and
+// continues it once the first is done.
+func TestUploadBusyOnAnotherInstance(t *testing.T) {
+	s1 := apptest.Start(t, nil)
+	s2 := apptest.Start(t, func(c *config.Config) {
+		c.Database.SQLite.Path = s1.Config.Database.SQLite.Path
+		c.Storage.Filesystem.Root = s1.Config.Storage.Filesystem.Root
+	})
+	send := func(srv *apptest.Server, method, path string, body io.Reader, hdr ...string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, _ := send(s1, "POST", "/v2/busy/app/blobs/uploads/", nil)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusAccepted || !strings.HasPrefix(loc, "/v2/busy/app/blobs/uploads/") {
+		t.Fatalf("POST: %s, Location %q", resp.Status, loc)
+	}
+	if resp, _ := send(s1, "PATCH", loc, strings.NewReader("0123456789"), "Content-Range", "0-9"); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("first chunk: %s", resp.Status)
+	}
+
+	pr, pw := io.Pipe()
+	streamed := make(chan *http.Response, 1)
+	go func() {
+		resp, _ := send(s1, "PATCH", loc, pr)
+		streamed <- resp
+	}()
+	pw.Write([]byte("streaming"))
+	// Probe with a chunk at a wrong offset: harmless if it gets the lease.
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(body, "being written by another request") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the other instance never reported the session busy; last answer %s %s", resp.Status, body)
+		}
+		resp, body = send(s2, "PATCH", loc, strings.NewReader("x"), "Content-Range", "100-100")
+		if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
+			t.Fatalf("probe: %s %s", resp.Status, body)
+		}
+	}
+	if !strings.Contains(body, `"BLOB_UPLOAD_INVALID"`) || resp.Header.Get("Range") != "0-9" || resp.Header.Get("Location") != loc {
+		t.Fatalf("busy answer: Range %q, Location %q, body %s", resp.Header.Get("Range"), resp.Header.Get("Location"), body)
+	}
+	pw.Close()
+	if resp := <-streamed; resp.StatusCode != http.StatusAccepted || resp.Header.Get("Range") != "0-18" {
+		t.Fatalf("streamed chunk: %s, Range %q", resp.Status, resp.Header.Get("Range"))
+	}
+	dgst := digest.FromString("0123456789streaming!")
+	if resp, body := send(s2, "PUT", loc+"?digest="+dgst.String(), strings.NewReader("!"), "Content-Range", "19-19"); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT on the other instance: %s %s", resp.Status, body)
+	}
 }

@@ -132,6 +132,10 @@ type Registry struct {
 	DeleteEnabled   bool     `yaml:"delete_enabled"`
 	// ManifestCacheSize bounds the in-memory cache of manifests (0: off).
 	ManifestCacheSize ByteSize `yaml:"manifest_cache_size"`
+	// UploadLease is how long an upload session stays reserved for the
+	// instance writing it (renewed while it writes), so a session whose
+	// writer died is writable again after this long.
+	UploadLease time.Duration `yaml:"upload_lease"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -148,7 +152,7 @@ func Default() *Config {
 		Log:      Log{Level: "info", Format: "json", Access: true},
 		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
 		Database: Database{Driver: "sqlite"},
-		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20},
+		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
 	}
 }
 
@@ -281,6 +285,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Registry.MaxManifestSize < 1024 || c.Registry.MaxManifestSize > 64<<20 {
 		bad("registry.max_manifest_size: %d is outside 1KiB..64MiB", c.Registry.MaxManifestSize)
+	}
+	if c.Registry.UploadLease < time.Second || c.Registry.UploadLease > time.Hour {
+		bad("registry.upload_lease: %v is outside 1s..1h", c.Registry.UploadLease)
 	}
 	return errors.Join(errs...)
 }

@@ -71,6 +71,7 @@ func TestErrors(t *testing.T) {
 		{"tls half", "http:\n  tls:\n    certificate: c.pem\n", nil, "http.tls"},
 		{"bad size", "registry:\n  max_manifest_size: lots\n", nil, "invalid size"},
 		{"tiny size", "registry:\n  max_manifest_size: 10\n", nil, "max_manifest_size"},
+		{"short lease", "registry:\n  upload_lease: 10ms\n", nil, "upload_lease"},
 		{"two documents", "version: 1\n---\nversion: 1\n", nil, "more than one"},
 		{"unknown env", "", []string{"BERTH_HTTP_ADRESS=:1"}, "BERTH_HTTP_ADRESS"},
 		{"bad env value", "", []string{"BERTH_HTTP_IDLE_TIMEOUT=never"}, "BERTH_HTTP_IDLE_TIMEOUT"},

@@ -142,6 +142,17 @@ type Store interface {
 	// UpdateUpload saves an upload's size and hash state, but only if its
 	// size is still prevSize (else ErrConflict).
 	UpdateUpload(ctx context.Context, u Upload, prevSize int64) error
+	// AcquireUpload takes or renews the lease on an upload session for
+	// owner, valid for ttl from now, and returns the session. A lease is
+	// granted when it is free, expired, or already owner's; while another
+	// owner holds it, ErrConflict; for an unknown session, ErrNotFound.
+	// Instances lease a session while they write it, so two never write
+	// the same session at once. Like the other session bookkeeping, leases
+	// need not be durable.
+	AcquireUpload(ctx context.Context, repo, id, owner string, ttl time.Duration) (Upload, error)
+	// ReleaseUpload gives up owner's lease on an upload session. It does
+	// nothing when owner does not hold the lease or the session is gone.
+	ReleaseUpload(ctx context.Context, repo, id, owner string) error
 	// DeleteUpload removes an upload session.
 	DeleteUpload(ctx context.Context, repo, id string) error
 	// CompleteUpload records the verified blob, links it to the upload's

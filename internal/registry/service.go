@@ -20,6 +20,7 @@ var (
 	ErrBlobUnknown         = errors.New("blob unknown to registry")
 	ErrUploadUnknown       = errors.New("blob upload unknown to registry")
 	ErrUploadInvalid       = errors.New("blob upload invalid")
+	ErrUploadBusy          = errors.New("blob upload is being written by another request")
 	ErrDigestInvalid       = errors.New("digest invalid")
 	ErrSizeInvalid         = errors.New("size invalid")
 	ErrRangeInvalid        = errors.New("range not satisfiable")
@@ -45,6 +46,10 @@ type Options struct {
 	// RedirectExpiry, when not zero, makes blob downloads redirects to
 	// the storage driver's presigned URLs (drivers that can), valid this long.
 	RedirectExpiry time.Duration
+	// UploadLease is how long an instance's lease on an upload session
+	// lasts (renewed while it writes): a session whose writer died is
+	// writable again after this long. Default one minute.
+	UploadLease time.Duration
 }
 
 // Service implements the registry operations.
@@ -56,8 +61,10 @@ type Service struct {
 	cache *cache // nil when disabled
 
 	// uploadLocks serialises requests on one upload session within this
-	// process; the metadata store's conditional update catches the rest.
+	// process; the session's lease in the metadata store, held by owner,
+	// serialises them across processes.
 	uploadLocks sync.Map // id -> *sync.Mutex
+	owner       string   // this instance's lease owner id, random
 }
 
 // New returns a service over a metadata store and a blob store.
@@ -65,7 +72,10 @@ func New(m meta.Store, b *storage.Blobs, opts Options, log *slog.Logger) *Servic
 	if opts.MaxManifestSize <= 0 {
 		opts.MaxManifestSize = 4 << 20
 	}
-	s := &Service{meta: m, blobs: b, opts: opts, log: log}
+	if opts.UploadLease <= 0 {
+		opts.UploadLease = time.Minute
+	}
+	s := &Service{meta: m, blobs: b, opts: opts, log: log, owner: newUploadID()}
 	if opts.CacheBytes > 0 {
 		s.cache = newCache(opts.CacheBytes, opts.CacheTags)
 	}
@@ -74,14 +84,3 @@ func New(m meta.Store, b *storage.Blobs, opts Options, log *slog.Logger) *Servic
 
 // MaxManifestSize is the largest manifest the service accepts.
 func (s *Service) MaxManifestSize() int64 { return s.opts.MaxManifestSize }
-
-// lockUpload serialises work on one upload session and returns the unlock.
-func (s *Service) lockUpload(id string) func() {
-	v, _ := s.uploadLocks.LoadOrStore(id, &sync.Mutex{})
-	mu := v.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
-}
-
-// forgetUpload drops the lock of a finished upload session.
-func (s *Service) forgetUpload(id string) { s.uploadLocks.Delete(id) }

@@ -60,17 +60,18 @@ func (s *Service) UploadStatus(ctx context.Context, repo, id string) (Upload, er
 // WriteUpload appends a chunk to an upload session. start is where the
 // client says the chunk begins (-1 when it sent no Content-Range); a chunk
 // that does not continue the upload exactly is refused with ErrRangeInvalid
-// and the current state, so the client can resume from there.
+// and the current state, so the client can resume from there. While
+// another instance writes the session, ErrUploadBusy.
 func (s *Service) WriteUpload(ctx context.Context, repo, id string, start int64, body io.Reader) (Upload, error) {
-	defer s.lockUpload(id)()
-	u, err := s.meta.Upload(ctx, repo, id)
+	u, l, err := s.acquireUpload(ctx, repo, id)
 	if err != nil {
-		return Upload{}, uploadErr(err, id)
+		return Upload{}, err
 	}
+	defer l.release()
 	if start >= 0 && start != u.Size {
 		return u, fmt.Errorf("%w: chunk starts at %d, upload has %d bytes", ErrRangeInvalid, start, u.Size)
 	}
-	_, err = s.appendUpload(ctx, &u, body, false)
+	_, err = s.appendUpload(l, &u, body, false)
 	return u, err
 }
 
@@ -78,18 +79,19 @@ func (s *Service) WriteUpload(ctx context.Context, repo, id string, start int64,
 // against dgst, and makes it a blob of the repository. When the content
 // does not match dgst, the session and its bytes are discarded.
 func (s *Service) FinishUpload(ctx context.Context, repo, id string, dgst digest.Digest, start int64, body io.Reader) (meta.Blob, error) {
-	defer s.lockUpload(id)()
-	u, err := s.meta.Upload(ctx, repo, id)
-	if err != nil {
-		return meta.Blob{}, uploadErr(err, id)
-	}
-	if start >= 0 && start != u.Size {
-		return meta.Blob{}, fmt.Errorf("%w: chunk starts at %d, upload has %d bytes", ErrRangeInvalid, start, u.Size)
-	}
-	sum, err := s.appendUpload(ctx, &u, body, true)
+	u, l, err := s.acquireUpload(ctx, repo, id)
 	if err != nil {
 		return meta.Blob{}, err
 	}
+	defer l.release()
+	if start >= 0 && start != u.Size {
+		return meta.Blob{}, fmt.Errorf("%w: chunk starts at %d, upload has %d bytes", ErrRangeInvalid, start, u.Size)
+	}
+	sum, err := s.appendUpload(l, &u, body, true)
+	if err != nil {
+		return meta.Blob{}, err
+	}
+	ctx = l.ctx // cancelled should the lease be lost
 	if dgst.Algorithm() != u.Algorithm {
 		// The session hashed with another algorithm: hash the bytes again.
 		if sum, err = s.rehashUpload(ctx, id, dgst.Algorithm()); err != nil {
@@ -98,6 +100,7 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, dgst digest
 	}
 	if sum != dgst {
 		s.discardUpload(ctx, u)
+		l.ended = true
 		return meta.Blob{}, fmt.Errorf("%w: content has digest %s, not %s", ErrDigestInvalid, sum, dgst)
 	}
 	b := meta.Blob{Digest: dgst, Size: u.Size}
@@ -107,18 +110,20 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, dgst digest
 	if err := s.meta.CompleteUpload(context.WithoutCancel(ctx), u, b); err != nil {
 		return meta.Blob{}, uploadErr(err, id)
 	}
+	l.ended = true
 	s.forgetUpload(id)
 	return b, nil
 }
 
 // CancelUpload discards an upload session and its bytes.
 func (s *Service) CancelUpload(ctx context.Context, repo, id string) error {
-	defer s.lockUpload(id)()
-	u, err := s.meta.Upload(ctx, repo, id)
+	u, l, err := s.acquireUpload(ctx, repo, id)
 	if err != nil {
-		return uploadErr(err, id)
+		return err
 	}
+	defer l.release()
 	s.discardUpload(ctx, u)
+	l.ended = true
 	return nil
 }
 
@@ -167,7 +172,8 @@ func (s *Service) PushBlob(ctx context.Context, repo string, dgst digest.Digest,
 // session is completed or discarded next, and on a failure the client
 // retries the whole request from the saved state. It returns the digest of
 // everything uploaded so far.
-func (s *Service) appendUpload(ctx context.Context, u *Upload, body io.Reader, finish bool) (digest.Digest, error) {
+func (s *Service) appendUpload(l *uploadLease, u *Upload, body io.Reader, finish bool) (digest.Digest, error) {
+	ctx := l.ctx
 	h, err := oci.NewHash(u.Algorithm)
 	if err != nil {
 		return "", err
@@ -182,7 +188,14 @@ func (s *Service) appendUpload(ctx context.Context, u *Upload, body io.Reader, f
 	var n int64
 	var cerr error
 	if body != nil {
-		n, cerr = hashCopy(w, body, h)
+		n, cerr = hashCopy(w, leasedReader{l, body}, h)
+	}
+	if err := l.lost(); err != nil {
+		// Another instance has taken the session over: closing the writer
+		// or saving the state now would overwrite what it writes. Leave
+		// both; the next writer drops whatever this one wrote past the
+		// saved state.
+		return "", err
 	}
 	var werr error
 	if finish && cerr == nil {

@@ -60,7 +60,8 @@ func (h *Handlers) UploadStatus(w http.ResponseWriter, r *http.Request) error {
 
 // PatchUpload serves PATCH /v2/<name>/blobs/uploads/<id>: a chunk with a
 // Content-Range, or a stream without one. A chunk that does not start where
-// the upload ends gets 416 with the current Range.
+// the upload ends, or that arrives while another request (on any instance)
+// writes the session, gets 416 with the current Range.
 // Spec: "Pushing a blob in chunks".
 func (h *Handlers) PatchUpload(w http.ResponseWriter, r *http.Request) error {
 	start, err := chunkStart(r)
@@ -68,11 +69,13 @@ func (h *Handlers) PatchUpload(w http.ResponseWriter, r *http.Request) error {
 		return h.rangeError(w, r, err)
 	}
 	u, err := h.svc.WriteUpload(r.Context(), r.PathValue("name"), r.PathValue("ref"), start, r.Body)
-	if errors.Is(err, registry.ErrRangeInvalid) {
+	switch {
+	case errors.Is(err, registry.ErrRangeInvalid):
 		setUploadHeaders(w, u)
 		return err
-	}
-	if err != nil {
+	case errors.Is(err, registry.ErrUploadBusy):
+		return h.rangeError(w, r, err)
+	case err != nil:
 		return err
 	}
 	setUploadHeaders(w, u)
@@ -98,7 +101,7 @@ func (h *Handlers) FinishUpload(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	b, err := h.svc.FinishUpload(r.Context(), name, r.PathValue("ref"), dgst, start, r.Body)
 	if err != nil {
-		if errors.Is(err, registry.ErrRangeInvalid) {
+		if errors.Is(err, registry.ErrRangeInvalid) || errors.Is(err, registry.ErrUploadBusy) {
 			return h.rangeError(w, r, err)
 		}
 		return err
@@ -106,9 +109,14 @@ func (h *Handlers) FinishUpload(w http.ResponseWriter, r *http.Request) error {
 	return blobCreated(w, name, b.Digest)
 }
 
-// CancelUpload serves DELETE /v2/<name>/blobs/uploads/<id>.
+// CancelUpload serves DELETE /v2/<name>/blobs/uploads/<id>. A session
+// another request is writing gets 416 with its current state.
 func (h *Handlers) CancelUpload(w http.ResponseWriter, r *http.Request) error {
-	if err := h.svc.CancelUpload(r.Context(), r.PathValue("name"), r.PathValue("ref")); err != nil {
+	err := h.svc.CancelUpload(r.Context(), r.PathValue("name"), r.PathValue("ref"))
+	if errors.Is(err, registry.ErrUploadBusy) {
+		return h.rangeError(w, r, err)
+	}
+	if err != nil {
 		return err
 	}
 	return noContent(w, http.StatusNoContent)

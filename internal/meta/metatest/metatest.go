@@ -1,5 +1,5 @@
 // Package metatest is the behavioural suite every meta.Store must pass
-// (SQLite now, PostgreSQL later). A store's test calls Run with a
+// (SQLite and PostgreSQL). A store's test calls Run with a
 // constructor for a fresh, empty store.
 package metatest
 
@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -27,6 +28,8 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"UnlinkBlob", testUnlink},
 		{"Uploads", testUploads},
 		{"UploadConflict", testUploadConflict},
+		{"UploadLease", testUploadLease},
+		{"UploadLeaseRace", testUploadLeaseRace},
 		{"PutManifestIsAtomic", testManifestAtomic},
 		{"ManifestTagsAndDelete", testManifestTags},
 		{"IndexNeedsChildren", testIndexChildren},
@@ -159,6 +162,104 @@ func testUploadConflict(t *testing.T, s meta.Store) {
 	}
 	if err := s.UpdateUpload(ctx, meta.Upload{ID: "nope", Repository: "r"}, 0); !errors.Is(err, meta.ErrNotFound) {
 		t.Fatalf("update of unknown upload = %v", err)
+	}
+}
+
+func testUploadLease(t *testing.T, s meta.Store) {
+	if _, err := s.AcquireUpload(ctx, "r", "nope", "a", time.Minute); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("acquire unknown upload = %v, want ErrNotFound", err)
+	}
+	if err := s.ReleaseUpload(ctx, "r", "nope", "a"); err != nil {
+		t.Fatalf("release unknown upload = %v", err)
+	}
+	u := meta.Upload{ID: "u3", Repository: "r", Algorithm: digest.SHA256, HashState: []byte("h0")}
+	if err := s.CreateUpload(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	u.Size, u.HashState = 7, []byte("h7")
+	if err := s.UpdateUpload(ctx, u, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AcquireUpload(ctx, "r", "u3", "a", time.Minute)
+	if err != nil || got.Size != 7 || string(got.HashState) != "h7" || got.Algorithm != digest.SHA256 || got.ID != "u3" || got.Repository != "r" {
+		t.Fatalf("acquire free lease = %+v, %v", got, err)
+	}
+	if _, err := s.AcquireUpload(ctx, "other", "u3", "a", time.Minute); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("acquire from another repo = %v, want ErrNotFound", err)
+	}
+	if _, err := s.AcquireUpload(ctx, "r", "u3", "b", time.Minute); !errors.Is(err, meta.ErrConflict) {
+		t.Fatalf("acquire held lease = %v, want ErrConflict", err)
+	}
+	if _, err := s.AcquireUpload(ctx, "r", "u3", "a", time.Minute); err != nil {
+		t.Fatalf("owner renewing its lease = %v", err)
+	}
+	// Saving progress is independent of the lease.
+	u.Size = 9
+	if err := s.UpdateUpload(ctx, u, 7); err != nil {
+		t.Fatal(err)
+	}
+	// Only the owner releases.
+	if err := s.ReleaseUpload(ctx, "r", "u3", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AcquireUpload(ctx, "r", "u3", "b", time.Minute); !errors.Is(err, meta.ErrConflict) {
+		t.Fatalf("lease released by a non-owner = %v, want ErrConflict", err)
+	}
+	if err := s.ReleaseUpload(ctx, "r", "u3", "a"); err != nil {
+		t.Fatal(err)
+	}
+	// Released: b takes it, briefly; once that expires, a takes it back.
+	if got, err := s.AcquireUpload(ctx, "r", "u3", "b", 200*time.Millisecond); err != nil || got.Size != 9 {
+		t.Fatalf("acquire released lease = %+v, %v", got, err)
+	}
+	if _, err := s.AcquireUpload(ctx, "r", "u3", "a", time.Minute); !errors.Is(err, meta.ErrConflict) {
+		t.Fatalf("acquire before expiry = %v, want ErrConflict", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, err := s.AcquireUpload(ctx, "r", "u3", "a", time.Minute); err != nil {
+		t.Fatalf("acquire expired lease = %v", err)
+	}
+	if err := s.DeleteUpload(ctx, "r", "u3"); err != nil {
+		t.Fatalf("delete leased upload: %v", err)
+	}
+	if _, err := s.AcquireUpload(ctx, "r", "u3", "a", time.Minute); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("acquire deleted upload = %v, want ErrNotFound", err)
+	}
+}
+
+// testUploadLeaseRace: of writers racing for a free lease, exactly one wins.
+func testUploadLeaseRace(t *testing.T, s meta.Store) {
+	for round := range 5 {
+		id := fmt.Sprintf("race-%d", round)
+		if err := s.CreateUpload(ctx, meta.Upload{ID: id, Repository: "r", Algorithm: digest.SHA256}); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var winners []string
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				owner := fmt.Sprintf("w%d", i)
+				_, err := s.AcquireUpload(ctx, "r", id, owner, time.Minute)
+				switch {
+				case err == nil:
+					mu.Lock()
+					winners = append(winners, owner)
+					mu.Unlock()
+				case !errors.Is(err, meta.ErrConflict):
+					t.Errorf("%s: %v", owner, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if len(winners) != 1 {
+			t.Fatalf("round %d: lease granted to %v, want exactly one writer", round, winners)
+		}
 	}
 }
 

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/opencontainers/go-digest"
@@ -127,6 +129,46 @@ func (s *Store) UpdateUpload(ctx context.Context, u meta.Upload, prevSize int64)
 		return fmt.Errorf("%w: upload %s", meta.ErrNotFound, u.ID)
 	}
 	return fmt.Errorf("%w: upload %s was written concurrently", meta.ErrConflict, u.ID)
+}
+
+// dbNow is the database's clock in Unix nanoseconds. Leases are timed by
+// it, not by the instances' clocks, so instances whose clocks disagree
+// still agree on when a lease expires.
+const dbNow = `(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000000)::BIGINT`
+
+// AcquireUpload implements meta.Store. The conditional UPDATE is atomic: of
+// two instances racing for a free lease, the second re-checks the row the
+// first updated and is refused.
+func (s *Store) AcquireUpload(ctx context.Context, repo, id, owner string, ttl time.Duration) (meta.Upload, error) {
+	u := meta.Upload{ID: id, Repository: repo}
+	var alg string
+	var created, updated int64
+	err := s.pool.QueryRow(ctx, `UPDATE uploads SET lease_owner = $3, lease_until = `+dbNow+` + $4
+		WHERE id = $1 AND repository = $2 AND (lease_owner = $3 OR lease_until <= `+dbNow+`)
+		RETURNING algorithm, size, hash_state, created_at, updated_at`,
+		id, repo, owner, int64(ttl)).Scan(&alg, &u.Size, &u.HashState, &created, &updated)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var exists bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM uploads WHERE id = $1 AND repository = $2)`, id, repo).Scan(&exists); err != nil {
+			return meta.Upload{}, err
+		}
+		if !exists {
+			return meta.Upload{}, fmt.Errorf("%w: upload %s", meta.ErrNotFound, id)
+		}
+		return meta.Upload{}, fmt.Errorf("%w: upload %s is leased by another writer", meta.ErrConflict, id)
+	}
+	if err != nil {
+		return meta.Upload{}, err
+	}
+	u.Algorithm, u.CreatedAt, u.UpdatedAt = digest.Algorithm(alg), fromNanos(created), fromNanos(updated)
+	return u, nil
+}
+
+// ReleaseUpload implements meta.Store.
+func (s *Store) ReleaseUpload(ctx context.Context, repo, id, owner string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE uploads SET lease_owner = '', lease_until = 0
+		WHERE id = $1 AND repository = $2 AND lease_owner = $3`, id, repo, owner)
+	return err
 }
 
 // DeleteUpload implements meta.Store.

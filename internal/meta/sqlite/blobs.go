@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -132,6 +134,49 @@ func (s *Store) UpdateUpload(ctx context.Context, u meta.Upload, prevSize int64)
 			return fmt.Errorf("%w: upload %s", meta.ErrNotFound, u.ID)
 		}
 		return fmt.Errorf("%w: upload %s was written concurrently", meta.ErrConflict, u.ID)
+	})
+}
+
+// AcquireUpload implements meta.Store, without waiting for the disk. The
+// single writer makes the conditional UPDATE and the check after it atomic.
+func (s *Store) AcquireUpload(ctx context.Context, repo, id, owner string, ttl time.Duration) (meta.Upload, error) {
+	u := meta.Upload{ID: id, Repository: repo}
+	err := s.lazyTx(ctx, func(tx *sql.Tx) error {
+		t := now()
+		var alg string
+		var created, updated int64
+		err := tx.QueryRowContext(ctx, `UPDATE uploads SET lease_owner = ?, lease_until = ?
+			WHERE id = ? AND repository = ? AND (lease_owner = ? OR lease_until <= ?)
+			RETURNING algorithm, size, hash_state, created_at, updated_at`,
+			owner, t+int64(ttl), id, repo, owner, t).Scan(&alg, &u.Size, &u.HashState, &created, &updated)
+		if err == nil {
+			u.Algorithm, u.CreatedAt, u.UpdatedAt = digest.Algorithm(alg), fromNanos(created), fromNanos(updated)
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM uploads WHERE id = ? AND repository = ?`, id, repo).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: upload %s", meta.ErrNotFound, id)
+		}
+		return fmt.Errorf("%w: upload %s is leased by another writer", meta.ErrConflict, id)
+	})
+	if err != nil {
+		return meta.Upload{}, err
+	}
+	return u, nil
+}
+
+// ReleaseUpload implements meta.Store, without waiting for the disk.
+func (s *Store) ReleaseUpload(ctx context.Context, repo, id, owner string) error {
+	return s.lazyTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE uploads SET lease_owner = '', lease_until = 0
+			WHERE id = ? AND repository = ? AND lease_owner = ?`, id, repo, owner)
+		return err
 	})
 }
 

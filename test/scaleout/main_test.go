@@ -1,0 +1,72 @@
+// Package scaleout runs Berth the way it scales out, end to end: two
+// `berth serve` processes built from ./cmd/berth share one PostgreSQL
+// (pgtest) and one S3 bucket (MinIO, s3test), behind nginx that terminates
+// TLS with a certificate made by the test and balances with least_conn.
+// Everything listens on 127.0.0.1 on free ports.
+//
+// TestScaleOut then, in order: runs the OCI conformance suite through
+// nginx; splits a chunked push across the instances by hand; pushes and
+// pulls with crane and skopeo through nginx; kills an instance in the
+// middle of a chunked push and resumes the push on the other; and checks
+// that /readyz reports a stopped MinIO.
+//
+// Tools are looked up in $REPO/.tools/bin and PATH: nginx, PostgreSQL and
+// MinIO are needed for the whole test, crane and skopeo for their parts.
+// A missing tool skips, or fails when CI=true.
+package scaleout
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
+	"github.com/berth-registry/berth/internal/storage/s3/s3test"
+)
+
+// repoRoot is the main module's directory.
+var repoRoot string
+
+func TestMain(m *testing.M) {
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scaleout:", err)
+		os.Exit(1)
+	}
+	repoRoot = filepath.Join(wd, "..", "..")
+	// Pinned tools live in .tools/bin; `make` puts it in PATH, a bare
+	// `go test` does not.
+	os.Setenv("PATH", filepath.Join(repoRoot, ".tools", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	os.Exit(pgtest.Run(func() int { return s3test.Main(m) }))
+}
+
+// needTool returns the path of a tool. A missing tool skips the test, or
+// fails it when CI=true (CI must run every scenario).
+func needTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found (make tools installs it): %v", name, err)
+		}
+		t.Skipf("%s not found (make tools installs it): %v", name, err)
+	}
+	return p
+}
+
+// buildBerth builds ./cmd/berth into dir.
+func buildBerth(t testing.TB, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "berth")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/berth")
+	cmd.Dir = repoRoot
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build ./cmd/berth: %v\n%s", err, out.String())
+	}
+	return bin
+}
