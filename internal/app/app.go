@@ -52,11 +52,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		UploadLease:     cfg.Registry.UploadLease,
 	}
 	if cfg.Database.Driver == "sqlite" {
-		// Caches are exact only while this process is the one writer of the
-		// metadata: with PostgreSQL another instance may delete a manifest
-		// or move a tag at any time, so every read asks the database.
+		// One process owns the metadata: caches are exact and upload
+		// sessions need no leases. With PostgreSQL another instance may
+		// delete a manifest, move a tag or write a session at any time, so
+		// every read asks the database and sessions are leased.
+		opts.SingleInstance = true
 		opts.CacheBytes = int64(cfg.Registry.ManifestCacheSize)
-		opts.CacheTags = true
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
 	a.metrics = newMetrics(store)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/app/apptest"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
 )
 
 // TestPostThenPutUnderLoad: an upload session is usable by the very next
@@ -60,9 +61,13 @@ func TestPostThenPutUnderLoad(t *testing.T) {
 // gets 416 BLOB_UPLOAD_INVALID with the session's Range and Location, and
 // continues it once the first is done.
 func TestUploadBusyOnAnotherInstance(t *testing.T) {
-	s1 := apptest.Start(t, nil)
+	// Two instances sharing PostgreSQL and one blob directory.
+	dsn := pgtest.Start(t)
+	s1 := apptest.Start(t, func(c *config.Config) {
+		c.Database.Driver, c.Database.Postgres.DSN = "postgres", dsn
+	})
 	s2 := apptest.Start(t, func(c *config.Config) {
-		c.Database.SQLite.Path = s1.Config.Database.SQLite.Path
+		c.Database.Driver, c.Database.Postgres.DSN = "postgres", dsn
 		c.Storage.Filesystem.Root = s1.Config.Storage.Filesystem.Root
 	})
 	send := func(srv *apptest.Server, method, path string, body io.Reader, hdr ...string) (*http.Response, string) {

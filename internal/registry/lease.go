@@ -31,12 +31,25 @@ type uploadLease struct {
 	// ended: the session is gone (completed or discarded), so there is
 	// no lease left to release.
 	ended bool
+	// local: only the in-process lock is held (SingleInstance).
+	local bool
 }
 
 // acquireUpload takes the upload session for one request and returns it
 // with the lease. ErrUploadBusy when another instance is writing it.
 func (s *Service) acquireUpload(ctx context.Context, repo, id string) (Upload, *uploadLease, error) {
 	unlock := s.lockUpload(id)
+	if s.opts.SingleInstance {
+		// No other instance: the in-process lock is the whole guard.
+		u, err := s.meta.Upload(ctx, repo, id)
+		if err != nil {
+			unlock()
+			return Upload{}, nil, uploadErr(err, id)
+		}
+		l := &uploadLease{s: s, repo: repo, id: id, stop: make(chan struct{}), unlock: unlock, local: true}
+		l.ctx, l.cancel = context.WithCancelCause(ctx)
+		return u, l, nil
+	}
 	u, err := s.meta.AcquireUpload(ctx, repo, id, s.owner, s.opts.UploadLease)
 	if err != nil {
 		unlock()
@@ -86,7 +99,7 @@ func (l *uploadLease) release() {
 	close(l.stop)
 	l.wg.Wait()
 	l.cancel(nil)
-	if !l.ended && l.lost() == nil {
+	if !l.ended && !l.local && l.lost() == nil {
 		ctx := context.WithoutCancel(l.ctx)
 		if err := l.s.meta.ReleaseUpload(ctx, l.repo, l.id, l.s.owner); err != nil {
 			// It expires by itself.

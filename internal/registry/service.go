@@ -40,9 +40,10 @@ type Options struct {
 	DeleteEnabled bool
 	// CacheBytes bounds the in-memory manifest cache (0: no cache).
 	CacheBytes int64
-	// CacheTags caches tag resolutions too. Only safe when this process
-	// is the only writer of the metadata store (SQLite).
-	CacheTags bool
+	// SingleInstance: this process is the only one using the metadata
+	// store (SQLite). Tags are then cached too, and upload sessions are
+	// guarded by an in-process lock alone, without store leases.
+	SingleInstance bool
 	// RedirectExpiry, when not zero, makes blob downloads redirects to
 	// the storage driver's presigned URLs (drivers that can), valid this long.
 	RedirectExpiry time.Duration
@@ -77,7 +78,7 @@ func New(m meta.Store, b *storage.Blobs, opts Options, log *slog.Logger) *Servic
 	}
 	s := &Service{meta: m, blobs: b, opts: opts, log: log, owner: newUploadID()}
 	if opts.CacheBytes > 0 {
-		s.cache = newCache(opts.CacheBytes, opts.CacheTags)
+		s.cache = newCache(opts.CacheBytes, opts.SingleInstance)
 	}
 	return s
 }
