@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -125,5 +127,40 @@ func TestUploadBusyOnAnotherInstance(t *testing.T) {
 	dgst := digest.FromString("0123456789streaming!")
 	if resp, body := send(s2, "PUT", loc+"?digest="+dgst.String(), strings.NewReader("!"), "Content-Range", "19-19"); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("PUT on the other instance: %s %s", resp.Status, body)
+	}
+}
+
+// TestUploadWithLostBytes: when the bytes a session counts are gone (a
+// crash lost unsynced chunks), the next chunk gets BLOB_UPLOAD_UNKNOWN so
+// the client starts over, not a server error.
+func TestUploadWithLostBytes(t *testing.T) {
+	s := apptest.Start(t, nil)
+	resp, err := http.Post(s.URL+"/v2/lost/blobs/uploads/", "", nil)
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("POST: %v %v", resp, err)
+	}
+	loc := resp.Header.Get("Location")
+	patch := func(body, rng string) *http.Response {
+		req, _ := http.NewRequest("PATCH", s.URL+loc, strings.NewReader(body))
+		req.Header.Set("Content-Range", rng)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := patch("0123456789", "0-9"); resp.StatusCode != 202 {
+		t.Fatalf("first chunk: %s", resp.Status)
+	}
+	id := loc[strings.LastIndex(loc, "/")+1:]
+	if err := os.Truncate(filepath.Join(s.Config.Storage.Filesystem.Root, "uploads", id), 4); err != nil {
+		t.Fatal(err)
+	}
+	if resp := patch("abc", "10-12"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("chunk after lost bytes: %s, want 404 BLOB_UPLOAD_UNKNOWN", resp.Status)
+	}
+	if resp := patch("abc", "10-12"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("session still there: %s", resp.Status)
 	}
 }

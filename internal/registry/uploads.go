@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/storage"
 )
 
 // Upload is the state of an upload session as the API reports it.
@@ -182,6 +183,13 @@ func (s *Service) appendUpload(l *uploadLease, u *Upload, body io.Reader, finish
 		return "", fmt.Errorf("upload %s: restoring hash state: %w", u.ID, err)
 	}
 	w, err := s.blobs.UploadWriter(ctx, u.ID, u.Size)
+	if errors.Is(err, storage.ErrInvalidOffset) {
+		// The bytes the session counts are gone (a machine crash lost
+		// unsynced chunks): the session cannot continue; the client
+		// starts the blob over.
+		s.discardUpload(ctx, *u)
+		return "", fmt.Errorf("%w: %s: its data was lost, start the upload again", ErrUploadUnknown, u.ID)
+	}
 	if err != nil {
 		return "", err
 	}
