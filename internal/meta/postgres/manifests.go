@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,13 +14,9 @@ import (
 
 // PutManifest implements meta.Store.
 func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string) error {
-	annotations := ""
-	if len(m.Annotations) > 0 {
-		b, err := json.Marshal(m.Annotations)
-		if err != nil {
-			return err
-		}
-		annotations = string(b)
+	annotations, err := meta.EncodeAnnotations(m.Annotations)
+	if err != nil {
+		return err
 	}
 	// Upserting tags in one order keeps two pushes that share tags from
 	// locking them in opposite orders (a deadlock); duplicates would make
@@ -143,10 +138,8 @@ func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (
 		return nil, notFound(err, "manifest "+dgst.String())
 	}
 	m.Subject, m.CreatedAt = digest.Digest(subject), fromNanos(created)
-	if annotations != "" {
-		if err := json.Unmarshal([]byte(annotations), &m.Annotations); err != nil {
-			return nil, err
-		}
+	if m.Annotations, err = meta.DecodeAnnotations(annotations); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -205,10 +198,8 @@ func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Diges
 			return d, err
 		}
 		d.Digest = digest.Digest(dg)
-		if annotations != "" {
-			if err := json.Unmarshal([]byte(annotations), &d.Annotations); err != nil {
-				return d, err
-			}
+		if d.Annotations, err = meta.DecodeAnnotations(annotations); err != nil {
+			return d, err
 		}
 		return d, nil
 	})

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 
 	"github.com/opencontainers/go-digest"
@@ -13,13 +12,9 @@ import (
 
 // PutManifest implements meta.Store.
 func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string) error {
-	annotations := ""
-	if len(m.Annotations) > 0 {
-		b, err := json.Marshal(m.Annotations)
-		if err != nil {
-			return err
-		}
-		annotations = string(b)
+	annotations, err := meta.EncodeAnnotations(m.Annotations)
+	if err != nil {
+		return err
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		repoID, err := ensureRepo(ctx, tx, m.Repository)
@@ -101,10 +96,8 @@ func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (
 		return nil, notFound(err, "manifest "+dgst.String())
 	}
 	m.Subject, m.CreatedAt = digest.Digest(subject), fromNanos(created)
-	if annotations != "" {
-		if err := json.Unmarshal([]byte(annotations), &m.Annotations); err != nil {
-			return nil, err
-		}
+	if m.Annotations, err = meta.DecodeAnnotations(annotations); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -169,10 +162,8 @@ func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Diges
 			return nil, err
 		}
 		d.Digest = digest.Digest(dg)
-		if annotations != "" {
-			if err := json.Unmarshal([]byte(annotations), &d.Annotations); err != nil {
-				return nil, err
-			}
+		if d.Annotations, err = meta.DecodeAnnotations(annotations); err != nil {
+			return nil, err
 		}
 		out = append(out, d)
 	}
