@@ -12,14 +12,17 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 )
 
+// qBlobInRepo reads a blob a repository may read (pushed or mounted there).
+const qBlobInRepo = `SELECT b.size, b.created_at FROM blobs b
+	JOIN repository_blobs rb ON rb.digest = b.digest
+	JOIN repositories r ON r.id = rb.repository_id
+	WHERE r.name = ? AND b.digest = ?`
+
 // Blob implements meta.Store.
 func (s *Store) Blob(ctx context.Context, repo string, dgst digest.Digest) (meta.Blob, error) {
 	var b meta.Blob
 	var created int64
-	err := s.readRow(ctx, `SELECT b.size, b.created_at FROM blobs b
-		JOIN repository_blobs rb ON rb.digest = b.digest
-		JOIN repositories r ON r.id = rb.repository_id
-		WHERE r.name = ? AND b.digest = ?`, repo, dgst.String()).Scan(&b.Size, &created)
+	err := s.readRow(ctx, qBlobInRepo, repo, dgst.String()).Scan(&b.Size, &created)
 	if err != nil {
 		return meta.Blob{}, notFound(err, "blob "+dgst.String())
 	}
@@ -64,10 +67,7 @@ func (s *Store) MountBlob(ctx context.Context, repo, from string, dgst digest.Di
 	var b meta.Blob
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var created int64
-		err := tx.QueryRowContext(ctx, `SELECT b.size, b.created_at FROM blobs b
-			JOIN repository_blobs rb ON rb.digest = b.digest
-			JOIN repositories r ON r.id = rb.repository_id
-			WHERE r.name = ? AND b.digest = ?`, from, dgst.String()).Scan(&b.Size, &created)
+		err := tx.QueryRowContext(ctx, qBlobInRepo, from, dgst.String()).Scan(&b.Size, &created)
 		if err != nil {
 			return notFound(err, fmt.Sprintf("blob %s in %s", dgst, from))
 		}
