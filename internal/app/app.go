@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
@@ -112,6 +113,11 @@ func Migrate(ctx context.Context, cfg *config.Config) error {
 	}
 	return s.Close()
 }
+
+// authorizeAPI checks a management route's permission. Until an
+// authentication mode is configured (issue #4) every caller passes.
+
+func (a *App) authorizeAPI(r *http.Request, perm manage.Permission) error { return nil }
 
 // Handler is the whole HTTP surface, with middleware.
 func (a *App) Handler() http.Handler { return a.handler }

@@ -143,3 +143,11 @@ func TestDeleteDisabled(t *testing.T) {
 		t.Fatalf("delete with deletion off: %d", resp.StatusCode)
 	}
 }
+
+func TestAPIPing(t *testing.T) {
+	s := apptest.Start(t, nil)
+	resp := do(t, "GET", s.URL+"/api/v1/ping", nil, nil)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("ping: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}

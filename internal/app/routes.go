@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/berth-registry/berth/internal/api/manage"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
 )
 
@@ -34,6 +35,15 @@ func v2Routes(h *v2.Handlers) []v2.Route {
 	}
 }
 
+// apiRoutes is the route table of the JSON management API (docs/api.md).
+// Each entry names the route, its method and path, the permission its
+// caller needs, and its handler.
+func (a *App) apiRoutes() []manage.Route {
+	return []manage.Route{
+		{Name: "api_ping", Method: http.MethodGet, Pattern: "/api/v1/ping", Perm: manage.PermPublic, Handle: a.apiPing},
+	}
+}
+
 // routes is the whole HTTP surface of Berth. /v2/ goes straight to its
 // router: http.ServeMux would clean ".." out of paths and redirect, which
 // would turn an invalid repository name into another, valid one.
@@ -43,6 +53,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(a.healthz)))
 	mux.Handle("GET /readyz", named("readyz", http.HandlerFunc(a.readyz)))
 	mux.Handle("GET /metrics", named("metrics", promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{})))
+	manage.Mount(mux, a.apiRoutes(), a.authorizeAPI, a.log)
 	return a.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
 			v2router.ServeHTTP(w, r)
@@ -50,4 +61,9 @@ func (a *App) routes() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	}))
+}
+
+// apiPing answers the management API's liveness check.
+func (a *App) apiPing(w http.ResponseWriter, r *http.Request) error {
+	return manage.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
