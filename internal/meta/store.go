@@ -158,4 +158,6 @@ type Store interface {
 	// CompleteUpload records the verified blob, links it to the upload's
 	// repository and removes the session, in one transaction.
 	CompleteUpload(ctx context.Context, u Upload, b Blob) error
+
+	ProxyStore
 }

@@ -150,7 +150,7 @@ func checkSchema(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	tables, err := pgx.CollectRows(r, pgx.RowTo[string])
-	want := []string{"blobs", "manifest_blobs", "manifest_children", "manifests", "repositories", "repository_blobs", "schema_migrations", "tags", "uploads"}
+	want := []string{"blobs", "manifest_blobs", "manifest_children", "manifests", "proxy_manifests", "proxy_tags", "repositories", "repository_blobs", "schema_migrations", "tags", "uploads"}
 	if err != nil || !slices.Equal(tables, want) {
 		t.Errorf("tables = %v, %v; want %v", tables, err, want)
 	}
