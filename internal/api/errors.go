@@ -34,6 +34,9 @@ var errorCodes = []struct {
 	{registry.ErrManifestTooLarge, oci.CodeManifestInvalid, http.StatusRequestEntityTooLarge},
 	{registry.ErrTagInvalid, oci.CodeManifestInvalid, 0},
 	{registry.ErrUnsupported, oci.CodeUnsupported, 0},
+	{registry.ErrUpstreamUnavailable, oci.CodeUnknown, http.StatusBadGateway},
+	{registry.ErrUpstreamRateLimited, oci.CodeTooManyRequests, 0},
+	{registry.ErrProxyReadOnly, oci.CodeDenied, 0},
 }
 
 // ToOCI turns any error into the OCI error sent to the client. Unknown

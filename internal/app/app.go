@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
+	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
@@ -31,6 +32,7 @@ type App struct {
 	meta    meta.Store
 	blobs   *storage.Blobs
 	svc     *registry.Service
+	proxy   *proxy.Proxy
 	metrics *metrics
 	handler http.Handler
 }
@@ -60,8 +62,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		opts.SingleInstance = true
 		opts.CacheBytes = int64(cfg.Registry.ManifestCacheSize)
 	}
+	a.proxy, err = proxy.New(store, a.blobs, proxy.Options{Config: cfg.Proxy, MaxManifestSize: opts.MaxManifestSize}, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if a.proxy.Enabled() {
+		opts.Upstream = a.proxy
+	}
 	a.svc = registry.New(store, a.blobs, opts, log)
 	a.metrics = newMetrics(store)
+	if a.proxy.Enabled() {
+		a.metrics.registry.MustRegister(a.proxy)
+	}
 	a.handler = a.routes()
 	return a, nil
 }
@@ -122,8 +135,11 @@ func (a *App) authorizeAPI(r *http.Request, perm manage.Permission) error { retu
 // Handler is the whole HTTP surface, with middleware.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close releases the stores.
-func (a *App) Close() error { return a.meta.Close() }
+// Close stops the proxy's downloads and releases the stores.
+func (a *App) Close() error {
+	a.proxy.Close()
+	return a.meta.Close()
+}
 
 // Serve serves on ln until ctx is done, then shuts down gracefully: it stops
 // accepting connections and waits (up to http.shutdown_timeout) for requests
@@ -145,6 +161,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
+	go a.proxy.Run(ctx) // cache size and age limits
 	errc := make(chan error, 1)
 	go func() {
 		if tlsOn {

@@ -41,6 +41,7 @@ func v2Routes(h *v2.Handlers) []v2.Route {
 func (a *App) apiRoutes() []manage.Route {
 	return []manage.Route{
 		{Name: "api_ping", Method: http.MethodGet, Pattern: "/api/v1/ping", Perm: manage.PermPublic, Handle: a.apiPing},
+		{Name: "proxy_upstreams", Method: http.MethodGet, Pattern: "/api/v1/proxy/upstreams", Perm: manage.PermSystemAdmin, Handle: a.proxy.HandleUpstreams},
 	}
 }
 

@@ -31,6 +31,7 @@ type Config struct {
 	Storage  Storage  `yaml:"storage"`
 	Database Database `yaml:"database"`
 	Registry Registry `yaml:"registry"`
+	Proxy    Proxy    `yaml:"proxy"`
 	Debug    Debug    `yaml:"debug"`
 }
 
@@ -223,6 +224,7 @@ func (c *Config) derive() {
 	if c.Database.SQLite.Path == "" {
 		c.Database.SQLite.Path = filepath.Join(c.Data, "berth.db")
 	}
+	c.Proxy.derive(c.Data)
 }
 
 // Validate checks the configuration as a whole.
@@ -289,5 +291,6 @@ func (c *Config) Validate() error {
 	if c.Registry.UploadLease < time.Second || c.Registry.UploadLease > time.Hour {
 		bad("registry.upload_lease: %v is outside 1s..1h", c.Registry.UploadLease)
 	}
+	c.Proxy.validate(bad)
 	return errors.Join(errs...)
 }

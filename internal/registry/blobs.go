@@ -17,9 +17,16 @@ import (
 // (as Docker's registry serves them), so a manifest of the repository is
 // found by its digest as well.
 func (s *Service) StatBlob(ctx context.Context, repo string, dgst digest.Digest) (meta.Blob, error) {
+	r, proxied := s.proxyRoute(ctx, repo)
+	if proxied {
+		repo = r.Repo
+	}
 	b, err := s.meta.Blob(ctx, repo, dgst)
 	if errors.Is(err, meta.ErrNotFound) {
 		b, _, err = s.manifestAsBlob(ctx, repo, dgst)
+	}
+	if proxied && errors.Is(err, ErrBlobUnknown) {
+		return s.opts.Upstream.StatBlob(ctx, r, dgst)
 	}
 	return b, err
 }
@@ -32,8 +39,24 @@ type BlobContent struct {
 	RedirectURL string
 }
 
-// OpenBlob opens a blob the repository may read.
+// OpenBlob opens a blob the repository may read. A proxied repository's
+// blob that is not cached yet comes from its upstream.
 func (s *Service) OpenBlob(ctx context.Context, repo string, dgst digest.Digest) (*BlobContent, error) {
+	r, proxied := s.proxyRoute(ctx, repo)
+	if !proxied {
+		return s.openBlob(ctx, repo, dgst)
+	}
+	c, err := s.openBlob(ctx, r.Repo, dgst)
+	if errors.Is(err, ErrBlobUnknown) {
+		return s.opts.Upstream.FetchBlob(ctx, r, dgst)
+	}
+	if err == nil {
+		s.opts.Upstream.BlobHit(r)
+	}
+	return c, err
+}
+
+func (s *Service) openBlob(ctx context.Context, repo string, dgst digest.Digest) (*BlobContent, error) {
 	b, err := s.meta.Blob(ctx, repo, dgst)
 	if errors.Is(err, meta.ErrNotFound) {
 		b, content, err := s.manifestAsBlob(ctx, repo, dgst)
@@ -86,6 +109,9 @@ func (s *Service) DeleteBlob(ctx context.Context, repo string, dgst digest.Diges
 // ErrBlobUnknown when from cannot read it, so the caller can fall back to a
 // normal upload.
 func (s *Service) MountBlob(ctx context.Context, repo, from string, dgst digest.Digest) (meta.Blob, error) {
+	if err := s.checkWritable(repo); err != nil {
+		return meta.Blob{}, err
+	}
 	b, err := s.meta.MountBlob(ctx, repo, from, dgst)
 	return b, blobErr(err, dgst)
 }

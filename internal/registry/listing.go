@@ -32,6 +32,9 @@ func pageSize(n int) int {
 
 // Tags lists a repository's tags after last.
 func (s *Service) Tags(ctx context.Context, repo, last string, n int) (Page, error) {
+	if r, ok := s.proxyRoute(ctx, repo); ok {
+		repo = r.Repo // the tags cached so far
+	}
 	limit := pageSize(n)
 	items, err := s.meta.Tags(ctx, repo, last, limit+1)
 	if errors.Is(err, meta.ErrNotFound) {
@@ -61,6 +64,9 @@ func page(items []string, limit int) Page {
 // filtered by artifactType when it is not empty. An unknown subject has an
 // empty list, not an error.
 func (s *Service) Referrers(ctx context.Context, repo string, dgst digest.Digest, artifactType string) (*v1.Index, error) {
+	if r, ok := s.proxyRoute(ctx, repo); ok {
+		repo = r.Repo
+	}
 	descs, err := s.meta.Referrers(ctx, repo, dgst, artifactType)
 	if err != nil {
 		return nil, err

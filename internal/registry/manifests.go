@@ -148,6 +148,9 @@ type PutResult struct {
 // the URL; extraTags are the ?tag= parameters of a push by digest. The whole
 // push is one transaction: on any error nothing changed.
 func (s *Service) PutManifest(ctx context.Context, repo, ref string, extraTags []string, contentType string, body []byte) (PutResult, error) {
+	if err := s.checkWritable(repo); err != nil {
+		return PutResult{}, err
+	}
 	if int64(len(body)) > s.opts.MaxManifestSize {
 		return PutResult{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrManifestTooLarge, len(body), s.opts.MaxManifestSize)
 	}
@@ -209,6 +212,9 @@ func (e *MissingReferenceError) Unwrap() error { return ErrManifestBlobUnknown }
 
 // GetManifest returns a manifest by tag or digest.
 func (s *Service) GetManifest(ctx context.Context, repo, ref string) (*meta.Manifest, error) {
+	if r, ok := s.proxyRoute(ctx, repo); ok {
+		return s.opts.Upstream.Manifest(ctx, r, ref)
+	}
 	dgst, err := s.resolve(ctx, repo, ref)
 	if err != nil {
 		return nil, err

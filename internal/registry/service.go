@@ -51,6 +51,9 @@ type Options struct {
 	// lasts (renewed while it writes): a session whose writer died is
 	// writable again after this long. Default one minute.
 	UploadLease time.Duration
+	// Upstream, when set, serves pulls of proxied repositories that are
+	// not cached yet (the pull-through cache, internal/proxy).
+	Upstream Upstream
 }
 
 // Service implements the registry operations.

@@ -34,6 +34,9 @@ func newUploadID() string {
 // StartUpload opens an upload session whose running digest uses alg
 // (sha256 when empty).
 func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algorithm) (Upload, error) {
+	if err := s.checkWritable(repo); err != nil {
+		return Upload{}, err
+	}
 	if alg == "" {
 		alg = oci.SHA256
 	}
@@ -132,6 +135,9 @@ func (s *Service) CancelUpload(ctx context.Context, repo, id string) error {
 // bytes go to a private upload file that becomes the blob only once its
 // digest and size are verified; on any failure nothing remains.
 func (s *Service) PushBlob(ctx context.Context, repo string, dgst digest.Digest, size int64, body io.Reader) (meta.Blob, error) {
+	if err := s.checkWritable(repo); err != nil {
+		return meta.Blob{}, err
+	}
 	h, err := oci.NewHash(dgst.Algorithm())
 	if err != nil {
 		return meta.Blob{}, fmt.Errorf("%w: %v", ErrDigestInvalid, err)

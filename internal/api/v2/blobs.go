@@ -18,10 +18,11 @@ func (h *Handlers) GetBlob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := r.PathValue("name")
+	ctx, _ := h.pullContext(w, r)
 	hdr := w.Header()
 	etag := `"` + dgst.String() + `"`
 	if r.Method == http.MethodHead {
-		b, err := h.svc.StatBlob(r.Context(), name, dgst)
+		b, err := h.svc.StatBlob(ctx, name, dgst)
 		if err != nil {
 			return err
 		}
@@ -33,7 +34,7 @@ func (h *Handlers) GetBlob(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	blob, err := h.svc.OpenBlob(r.Context(), name, dgst)
+	blob, err := h.svc.OpenBlob(ctx, name, dgst)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,8 @@ func (h *Handlers) Tags(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := r.PathValue("name")
-	p, err := h.svc.Tags(r.Context(), name, last, n)
+	ctx, _ := h.pullContext(w, r)
+	p, err := h.svc.Tags(ctx, name, last, n)
 	if err != nil {
 		return err
 	}

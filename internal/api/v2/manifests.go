@@ -13,10 +13,12 @@ import (
 // Accept header lists: Berth never converts manifests.
 // Spec: "Pulling manifests", "Checking if content exists in the registry".
 func (h *Handlers) GetManifest(w http.ResponseWriter, r *http.Request) error {
-	m, err := h.svc.GetManifest(r.Context(), r.PathValue("name"), r.PathValue("ref"))
+	ctx, warnings := h.pullContext(w, r)
+	m, err := h.svc.GetManifest(ctx, r.PathValue("name"), r.PathValue("ref"))
 	if err != nil {
 		return err
 	}
+	setWarnings(w, warnings)
 	hdr := w.Header()
 	hdr.Set("Content-Type", m.MediaType)
 	hdr.Set("Content-Length", strconv.Itoa(len(m.Content)))

@@ -15,7 +15,8 @@ func (h *Handlers) Referrers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	artifactType := r.URL.Query().Get("artifactType")
-	idx, err := h.svc.Referrers(r.Context(), r.PathValue("name"), dgst, artifactType)
+	ctx, _ := h.pullContext(w, r)
+	idx, err := h.svc.Referrers(ctx, r.PathValue("name"), dgst, artifactType)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,79 @@
+package proxy
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/berth-registry/berth/internal/api/manage"
+)
+
+// UpstreamStatus is one upstream in GET /api/v1/proxy/upstreams.
+type UpstreamStatus struct {
+	Name        string   `json:"name"`
+	URL         string   `json:"url"`
+	Project     string   `json:"project"`
+	Namespaces  []string `json:"namespaces"`
+	Mirror      bool     `json:"mirror"`
+	ManifestTTL string   `json:"manifest_ttl"`
+	CacheSize   int64    `json:"cache_size"`
+	MaxAge      string   `json:"max_age"`
+	// CacheBytes is what the cache holds now.
+	CacheBytes int64 `json:"cache_bytes"`
+	// Counters since this instance started.
+	Pulls          int64      `json:"pulls"`
+	ManifestHits   int64      `json:"manifest_hits"`
+	ManifestMisses int64      `json:"manifest_misses"`
+	StaleServed    int64      `json:"stale_served"`
+	BlobHits       int64      `json:"blob_hits"`
+	BlobMisses     int64      `json:"blob_misses"`
+	BlobFetches    int64      `json:"blob_fetches"`
+	BytesFetched   int64      `json:"bytes_fetched"`
+	Errors         int64      `json:"errors"`
+	Evicted        int64      `json:"evicted_manifests"`
+	LastError      *LastError `json:"last_error,omitempty"`
+}
+
+// LastError is the latest upstream failure.
+type LastError struct {
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
+
+// Upstreams reports every upstream's configuration (without credentials),
+// cache usage and counters.
+func (p *Proxy) Upstreams(r *http.Request) ([]UpstreamStatus, error) {
+	out := make([]UpstreamStatus, 0, len(p.ups))
+	for _, u := range p.ups {
+		usage, err := p.meta.CacheUsage(r.Context(), u.cfg.Project)
+		if err != nil {
+			return nil, err
+		}
+		s := &u.stats
+		st := UpstreamStatus{
+			Name: u.cfg.Name, URL: u.cfg.URL, Project: u.cfg.Project, Namespaces: u.cfg.Namespaces, Mirror: u.cfg.Mirror,
+			ManifestTTL: u.cfg.ManifestTTL.String(), CacheSize: int64(u.cfg.CacheSize), MaxAge: u.cfg.MaxAge.String(),
+			CacheBytes:   usage,
+			ManifestHits: s.manifestHits.Load(), ManifestMisses: s.manifestMisses.Load(), StaleServed: s.manifestStale.Load(),
+			BlobHits: s.blobHits.Load(), BlobMisses: s.blobMisses.Load(), BlobFetches: s.blobFetches.Load(),
+			BytesFetched: s.bytesFetched.Load(), Errors: s.errors.Load(), Evicted: s.evicted.Load(),
+		}
+		st.Pulls = st.ManifestHits + st.ManifestMisses + st.StaleServed
+		if st.Namespaces == nil {
+			st.Namespaces = []string{}
+		}
+		if msg, at := s.last(); msg != "" {
+			st.LastError = &LastError{Message: msg, At: at}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// HandleUpstreams serves GET /api/v1/proxy/upstreams.
+func (p *Proxy) HandleUpstreams(w http.ResponseWriter, r *http.Request) error {
+	list, err := p.Upstreams(r)
+	if err != nil {
+		return err
+	}
+	return manage.WriteJSON(w, http.StatusOK, map[string]any{"upstreams": list})
+}
