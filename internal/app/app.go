@@ -132,6 +132,9 @@ func Migrate(ctx context.Context, cfg *config.Config) error {
 
 func (a *App) authorizeAPI(r *http.Request, perm manage.Permission) error { return nil }
 
+// Proxy is the pull-through cache (for tests and commands).
+func (a *App) Proxy() *proxy.Proxy { return a.proxy }
+
 // Handler is the whole HTTP surface, with middleware.
 func (a *App) Handler() http.Handler { return a.handler }
 

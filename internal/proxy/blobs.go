@@ -96,10 +96,7 @@ func (p *Proxy) blobErr(ctx context.Context, u *upstream, err error, dgst digest
 		return ctx.Err()
 	}
 	u.stats.fail(err.Error(), p.now())
-	if errors.Is(err, errNotFound) {
-		return fmt.Errorf("%w: %s: %v", registry.ErrBlobUnknown, dgst, err)
-	}
-	return err
+	return unknownErr(registry.ErrBlobUnknown, fmt.Errorf("%s: %w", dgst, err))
 }
 
 // runFetch downloads one blob, then leaves the table of fetches: from then

@@ -125,10 +125,7 @@ func (p *Proxy) fetchManifest(ctx context.Context, u *upstream, r registry.Proxy
 		if !shared {
 			u.stats.fail(err.Error(), p.now())
 		}
-		if errors.Is(err, errNotFound) {
-			return nil, fmt.Errorf("%w: %v", registry.ErrManifestUnknown, err)
-		}
-		return nil, err
+		return nil, unknownErr(registry.ErrManifestUnknown, err)
 	}
 	u.stats.manifestMisses.Add(1)
 	return v.(*meta.Manifest), nil
@@ -160,6 +157,17 @@ func (p *Proxy) downloadManifest(ctx context.Context, u *upstream, r registry.Pr
 	}
 	p.log.InfoContext(ctx, "proxy: cached a manifest", "upstream", u.cfg.Name, "repo", r.Repo, "ref", ref, "digest", dgst.String())
 	return m, nil
+}
+
+// unknownErr reports a failure of the upstream for something never cached
+// as not found, with a message naming the upstream and its problem: a 4xx,
+// because Docker, podman and skopeo print the message of a 4xx and hide
+// that of a 5xx. A rate limit stays a 429.
+func unknownErr(notFound, err error) error {
+	if errors.Is(err, errNotFound) || errors.Is(err, registry.ErrUpstreamUnavailable) {
+		return fmt.Errorf("%w: %w", notFound, err)
+	}
+	return err
 }
 
 // detach keeps a shared upstream request going when the client that

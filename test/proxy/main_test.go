@@ -239,8 +239,9 @@ type front struct {
 	counts map[string]int // "GET /v2/<name>/blobs/<digest>" -> requests
 
 	down     atomic.Bool  // close every connection at once
-	status   atomic.Int32 // answer every /v2/<name>/ request with this status
-	cutAfter atomic.Int64 // cut the next blob GET after this many bytes (0: off)
+	status   atomic.Int32 // answer every request with this status
+	cutAfter atomic.Int64 // cut the next GET of cutPath after this many bytes (0: off)
+	cutPath  atomic.Value // string: suffix of the path to cut
 }
 
 func startFront(t *testing.T, target string) *front {
@@ -275,15 +276,21 @@ func (f *front) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.counts[key]++
 	f.mu.Unlock()
-	if s := f.status.Load(); s != 0 && r.URL.Path != "/v2/" {
+	if s := f.status.Load(); s != 0 {
 		w.WriteHeader(int(s))
 		return
 	}
-	if n := f.cutAfter.Load(); n > 0 && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") &&
+	if n := f.cutAfter.Load(); n > 0 && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, f.cutPath.Load().(string)) &&
 		f.cutAfter.CompareAndSwap(n, 0) {
 		w = &cuttingWriter{ResponseWriter: w, left: n}
 	}
 	f.rp.ServeHTTP(w, r)
+}
+
+// cut makes the next GET of a path ending in suffix break off after n bytes.
+func (f *front) cut(suffix string, n int64) {
+	f.cutPath.Store(suffix)
+	f.cutAfter.Store(n)
 }
 
 // count returns how many requests of method to paths ending in suffix
