@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/oci"
@@ -61,6 +62,11 @@ type Upstream struct {
 	CAFile   string `yaml:"ca_file"`
 }
 
+// oneComponent: a short name that is one repository name component.
+func oneComponent(s string) bool {
+	return oci.ValidName(s) && !strings.Contains(s, "/") && len(s) <= 64
+}
+
 func (p *Proxy) derive(data string) {
 	if p.SpoolDir == "" {
 		p.SpoolDir = filepath.Join(data, "proxy-spool")
@@ -93,7 +99,7 @@ func (p *Proxy) validate(bad func(string, ...any)) {
 	}
 	for i, u := range p.Upstreams {
 		at := fmt.Sprintf("proxy.upstreams[%d]", i)
-		if !oci.ValidName(u.Name) || len(u.Name) > 64 {
+		if !oneComponent(u.Name) {
 			bad("%s.name: %q must be a short lower-case name ([a-z0-9._-])", at, u.Name)
 		} else if names[u.Name] {
 			bad("%s.name: %q is used twice", at, u.Name)
@@ -103,7 +109,7 @@ func (p *Proxy) validate(bad func(string, ...any)) {
 			(pu.Path != "" && pu.Path != "/") || pu.User != nil || pu.RawQuery != "" {
 			bad("%s.url: %q must be http(s)://host[:port], without a path or credentials", at, u.URL)
 		}
-		if !oci.ValidName(u.Project) || len(u.Project) > 64 {
+		if !oneComponent(u.Project) {
 			bad("%s.project: %q is not a valid repository name component", at, u.Project)
 		} else if projects[u.Project] {
 			bad("%s.project: %q is used by another upstream", at, u.Project)

@@ -150,7 +150,7 @@ func (p *Proxy) Route(repo, ns string) (registry.ProxyRoute, bool) {
 		}
 		return registry.ProxyRoute{}, false
 	}
-	if project, rest, ok := strings.Cut(repo, "/"); ok {
+	if project, rest, ok := strings.Cut(repo, "/"); ok && rest != "" {
 		if u := p.byProject[project]; u != nil {
 			return u.route(rest, false), true
 		}
