@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Referrers", testReferrers},
 		{"Pagination", testPagination},
 		{"ConcurrentManifestPushes", testConcurrentPushes},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
