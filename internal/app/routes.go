@@ -41,6 +41,7 @@ func v2Routes(h *v2.Handlers) []v2.Route {
 func (a *App) apiRoutes() []manage.Route {
 	return []manage.Route{
 		{Name: "api_ping", Method: http.MethodGet, Pattern: "/api/v1/ping", Perm: manage.PermPublic, Handle: a.apiPing},
+		{Name: "audit_list", Method: http.MethodGet, Pattern: "/api/v1/audit", Perm: manage.PermSystemAdmin, Handle: a.auditEvents},
 	}
 }
 
