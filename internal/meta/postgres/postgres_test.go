@@ -150,9 +150,12 @@ func checkSchema(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	tables, err := pgx.CollectRows(r, pgx.RowTo[string])
+	// Features add tables of their own: check the core ones are there.
 	want := []string{"blobs", "manifest_blobs", "manifest_children", "manifests", "repositories", "repository_blobs", "schema_migrations", "tags", "uploads"}
-	if err != nil || !slices.Equal(tables, want) {
-		t.Errorf("tables = %v, %v; want %v", tables, err, want)
+	for _, w := range want {
+		if err != nil || !slices.Contains(tables, w) {
+			t.Errorf("tables = %v, %v; want %s among them", tables, err, w)
+		}
 	}
 }
 
