@@ -17,7 +17,7 @@ import (
 
 type auditLine struct {
 	Action, User, Image, Repository, Reference, Digest, Status string
-	HTTPStatus                                                 int `json:"http_status"`
+	HTTPStatus                                                 int    `json:"http_status"`
 	RequestID                                                  string `json:"request_id"`
 	ClientIP                                                   string `json:"client_ip"`
 }

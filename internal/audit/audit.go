@@ -42,8 +42,12 @@ type Log struct {
 	once    sync.Once
 }
 
-// batch bounds one database write.
-const batch = 512
+// batch bounds one database write; gatherDelay is how long the writer
+// waits for more events after the first before writing a batch.
+const (
+	batch       = 1024
+	gatherDelay = 100 * time.Millisecond
+)
 
 // New opens the log's output; Run writes the events.
 func New(store meta.AuditStore, cfg Config, log *slog.Logger) (*Log, error) {
@@ -98,8 +102,22 @@ func (l *Log) Run(ctx context.Context) {
 	for {
 		select {
 		case e := <-l.events:
+			// Gather what arrives in the next moment into one batch: one
+			// transaction per event would cost more than the requests.
 			buf = append(buf[:0], e)
-			buf = l.drain(buf)
+			gather := time.NewTimer(gatherDelay)
+		gathering:
+			for len(buf) < batch {
+				select {
+				case e := <-l.events:
+					buf = append(buf, e)
+				case <-gather.C:
+					break gathering
+				case <-ctx.Done():
+					break gathering
+				}
+			}
+			gather.Stop()
 			l.write(context.WithoutCancel(ctx), buf)
 		case <-purge.C:
 			l.purge(ctx)

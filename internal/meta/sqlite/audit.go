@@ -17,17 +17,24 @@ func (s *Store) AppendAudit(ctx context.Context, events []meta.AuditEvent) error
 		return nil
 	}
 	return s.lazyTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (at, action, username, repository, reference,
-			digest, status, http_status, duration_ns, client_ip, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, e := range events {
-			if _, err := st.ExecContext(ctx, e.Time.UnixNano(), e.Action, e.User, e.Repository, e.Reference,
-				e.Digest, e.Status, e.HTTPStatus, int64(e.Duration), e.ClientIP, e.RequestID); err != nil {
+		// Many rows per statement: per-statement overhead dominates
+		// inserting small rows one by one.
+		const perStmt = 64
+		args := make([]any, 0, perStmt*11)
+		for len(events) > 0 {
+			n := min(len(events), perStmt)
+			args = args[:0]
+			for _, e := range events[:n] {
+				args = append(args, e.Time.UnixNano(), e.Action, e.User, e.Repository, e.Reference,
+					e.Digest, e.Status, e.HTTPStatus, int64(e.Duration), e.ClientIP, e.RequestID)
+			}
+			q := `INSERT INTO audit_events (at, action, username, repository, reference, digest, status,
+				http_status, duration_ns, client_ip, request_id) VALUES ` +
+				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),", n), ",")
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
+			events = events[n:]
 		}
 		return nil
 	})
