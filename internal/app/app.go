@@ -13,7 +13,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/berth-registry/berth/internal/api/manage"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
@@ -34,6 +37,8 @@ type App struct {
 	svc     *registry.Service
 	proxy   *proxy.Proxy
 	metrics *metrics
+	audit   *audit.Log // nil when audit.enabled is off
+	stop    context.CancelFunc
 	handler http.Handler
 }
 
@@ -71,9 +76,29 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		opts.Upstream = a.proxy
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
+	// Background work lives until Close, not until ctx (New's ctx only
+	// bounds building).
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stop = stop
+	if cfg.Audit.Enabled {
+		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention, Buffer: cfg.Audit.Buffer}, log)
+		if err != nil {
+			stop()
+			store.Close()
+			return nil, err
+		}
+		go a.audit.Run(bg)
+	}
 	a.metrics = newMetrics(store)
 	if a.proxy.Enabled() {
 		a.metrics.registry.MustRegister(a.proxy)
+	}
+	if a.audit != nil {
+		a.metrics.registry.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_audit_events_written_total", Help: "Audit events stored."},
+				func() float64 { return float64(a.audit.Written()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_audit_events_dropped_total", Help: "Audit events dropped (queue full or database failing)."},
+				func() float64 { return float64(a.audit.Dropped()) }))
 	}
 	a.handler = a.routes()
 	return a, nil
@@ -138,10 +163,16 @@ func (a *App) Proxy() *proxy.Proxy { return a.proxy }
 // Handler is the whole HTTP surface, with middleware.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close stops the proxy's downloads and releases the stores.
+// Close stops background work (the proxy's downloads; writing what the
+// audit log still holds) and releases the stores.
 func (a *App) Close() error {
+	a.stop()
 	a.proxy.Close()
-	return a.meta.Close()
+	var err error
+	if a.audit != nil {
+		err = a.audit.Close()
+	}
+	return errors.Join(err, a.meta.Close())
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully: it stops

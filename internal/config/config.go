@@ -32,6 +32,7 @@ type Config struct {
 	Database Database `yaml:"database"`
 	Registry Registry `yaml:"registry"`
 	Proxy    Proxy    `yaml:"proxy"`
+	Audit    Audit    `yaml:"audit"`
 	Debug    Debug    `yaml:"debug"`
 }
 
@@ -154,6 +155,7 @@ func Default() *Config {
 		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
+		Audit:    defaultAudit(),
 	}
 }
 
@@ -292,5 +294,6 @@ func (c *Config) Validate() error {
 		bad("registry.upload_lease: %v is outside 1s..1h", c.Registry.UploadLease)
 	}
 	c.Proxy.validate(bad)
+	c.Audit.validate(bad)
 	return errors.Join(errs...)
 }

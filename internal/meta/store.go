@@ -87,6 +87,9 @@ type Upload struct {
 
 // Store is the metadata store.
 type Store interface {
+	AuditStore
+	JobStore
+
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -38,7 +38,9 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"ConcurrentManifestPushes", testConcurrentPushes},
 		{"ProxyCache", testProxyCache},
 		{"ProxyEviction", testProxyEviction},
+		{"Audit", testAudit},
 	}
+	tests = append(tests, jobTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
