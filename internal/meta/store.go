@@ -87,6 +87,7 @@ type Upload struct {
 
 // Store is the metadata store.
 type Store interface {
+	GCStore
 	JobStore
 
 	// Ping checks the database answers (readiness).

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"ConcurrentManifestPushes", testConcurrentPushes},
 	}
 	tests = append(tests, jobTests...)
+	tests = append(tests, gcTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

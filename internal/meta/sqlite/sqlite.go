@@ -38,6 +38,7 @@ type Store struct {
 	// readStmts caches the readers' prepared statements by query text:
 	// parsing SQL is a fifth of the CPU of a busy registry otherwise.
 	readStmts sync.Map // string -> *sql.Stmt
+	blobCheck meta.BlobCheck // see meta.GCStore.SetBlobCheck
 }
 
 var _ meta.Store = (*Store)(nil)
