@@ -15,10 +15,13 @@ import (
 
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
 	"github.com/berth-registry/berth/internal/storage/s3"
@@ -33,6 +36,9 @@ type App struct {
 	svc     *registry.Service
 	metrics *metrics
 	handler http.Handler
+	gc      *gc.Collector
+	scrub   *scrub.Scrubber
+	jobs    *jobs.Scheduler
 }
 
 // New builds every component from cfg. Close releases them.
@@ -62,6 +68,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
 	a.metrics = newMetrics(store)
+	a.newLifecycle()
 	a.handler = a.routes()
 	return a, nil
 }
@@ -122,8 +129,11 @@ func (a *App) authorizeAPI(r *http.Request, perm manage.Permission) error { retu
 // Handler is the whole HTTP surface, with middleware.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close releases the stores.
-func (a *App) Close() error { return a.meta.Close() }
+// Close stops the background jobs and releases the stores.
+func (a *App) Close() error {
+	a.jobs.Stop()
+	return a.meta.Close()
+}
 
 // Serve serves on ln until ctx is done, then shuts down gracefully: it stops
 // accepting connections and waits (up to http.shutdown_timeout) for requests
@@ -145,6 +155,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
+	a.StartJobs(ctx)
 	errc := make(chan error, 1)
 	go func() {
 		if tlsOn {

@@ -31,6 +31,9 @@ type Config struct {
 	Storage  Storage  `yaml:"storage"`
 	Database Database `yaml:"database"`
 	Registry Registry `yaml:"registry"`
+	GC       GC       `yaml:"gc"`
+	Scrub    Scrub    `yaml:"scrub"`
+	Jobs     Jobs     `yaml:"jobs"`
 	Debug    Debug    `yaml:"debug"`
 }
 
@@ -153,6 +156,8 @@ func Default() *Config {
 		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
+		GC:       defaultGC(),
+		Jobs:     defaultJobs(),
 	}
 }
 
@@ -288,6 +293,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Registry.UploadLease < time.Second || c.Registry.UploadLease > time.Hour {
 		bad("registry.upload_lease: %v is outside 1s..1h", c.Registry.UploadLease)
+	}
+	if err := c.validateGC(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
