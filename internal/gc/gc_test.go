@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/internal/app/apptest"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/gc/gctest"
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
 	"github.com/berth-registry/berth/internal/storage"
 )
@@ -39,7 +40,18 @@ func backends(t *testing.T, edit func(*config.Config), fn func(t *testing.T, s *
 	})
 }
 
-func newClient(s *apptest.Server) *client { return &client{base: s.URL, http: s.Client()} }
+func newClient(s *apptest.Server) *gctest.Client {
+	return &gctest.Client{Base: s.URL, HTTP: s.Client()}
+}
+
+func mustDo(t *testing.T, c *gctest.Client, method, path string, body string) (int, string) {
+	t.Helper()
+	resp, b, err := c.Do(method, path, http.Header{"Content-Type": {"application/json"}}, []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
 
 // storedBlobs lists the blob files in storage.
 func storedBlobs(t *testing.T, s *apptest.Server) []digest.Digest {
@@ -72,14 +84,14 @@ func TestCollect(t *testing.T) {
 	backends(t, func(c *config.Config) { c.GC.GracePeriod = 0 }, func(t *testing.T, s *apptest.Server) {
 		c := newClient(s)
 		shared := []byte("shared layer")
-		keep := newImage("app/web", "v1", shared, []byte("keep layer"))
-		drop := newImage("app/web", "v0", shared, []byte("drop layer"))
-		for _, img := range []*image{keep, drop} {
-			if err := c.push(img, ""); err != nil {
+		keep := gctest.NewImage("app/web", "v1", shared, []byte("keep layer"))
+		drop := gctest.NewImage("app/web", "v0", shared, []byte("drop layer"))
+		for _, img := range []*gctest.Image{keep, drop} {
+			if err := c.Push(img, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := c.deleteTag("app/web", "v0"); err != nil {
+		if err := c.DeleteTag("app/web", "v0"); err != nil {
 			t.Fatal(err)
 		}
 		root := s.Config.Storage.Filesystem.Root
@@ -117,24 +129,24 @@ func TestCollect(t *testing.T) {
 			t.Fatalf("report = %+v", rep)
 		}
 		want := []digest.Digest{}
-		for d := range keep.blobs {
+		for d := range keep.Blobs {
 			want = append(want, d)
 		}
 		slices.Sort(want)
 		if got := storedBlobs(t, s); !slices.Equal(got, want) {
 			t.Fatalf("stored blobs after gc = %v, want %v", got, want)
 		}
-		if err := c.pull(keep); err != nil {
+		if err := c.Pull(keep); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Stat(filepath.Join(root, "uploads", "live")); err != nil {
 			t.Fatalf("fresh upload file deleted: %v", err)
 		}
 		// The dropped image can be pushed again (its blobs come back).
-		if err := c.push(drop, ""); err != nil {
+		if err := c.Push(drop, ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.pull(drop); err != nil {
+		if err := c.Pull(drop); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -145,14 +157,14 @@ func TestCollect(t *testing.T) {
 func TestGracePeriodProtectsNewContent(t *testing.T) {
 	backends(t, nil, func(t *testing.T, s *apptest.Server) {
 		c := newClient(s)
-		if err := c.pushBlob("r", []byte("layer pushed before its manifest"), ""); err != nil {
+		if err := c.PushBlob("r", []byte("layer pushed before its manifest"), ""); err != nil {
 			t.Fatal(err)
 		}
-		img := newImage("r", "t", []byte("l"))
-		if err := c.push(img, ""); err != nil {
+		img := gctest.NewImage("r", "t", []byte("l"))
+		if err := c.Push(img, ""); err != nil {
 			t.Fatal(err)
 		}
-		c.deleteTag("r", "t")
+		c.DeleteTag("r", "t")
 		rep, err := s.App.GC().Run(ctx, false, "", nil)
 		if err != nil || rep.Manifests+rep.Links+rep.Blobs != 0 {
 			t.Fatalf("gc within the grace period: %+v, %v", rep, err)
@@ -166,11 +178,11 @@ func TestResume(t *testing.T) {
 	s := apptest.Start(t, func(c *config.Config) { c.GC.GracePeriod, c.GC.BatchSize = 0, 2 })
 	c := newClient(s)
 	for i := range 6 {
-		img := newImage("r", "t", []byte{byte(i)}, []byte{byte(i), 1})
-		if err := c.push(img, ""); err != nil {
+		img := gctest.NewImage("r", "t", []byte{byte(i)}, []byte{byte(i), 1})
+		if err := c.Push(img, ""); err != nil {
 			t.Fatal(err)
 		}
-		c.deleteTag("r", "t")
+		c.DeleteTag("r", "t")
 	}
 	var saved string
 	var rep gc.Report
@@ -206,9 +218,9 @@ func TestResume(t *testing.T) {
 func TestAPI(t *testing.T) {
 	s := apptest.Start(t, func(c *config.Config) { c.GC.GracePeriod, c.Jobs.Poll = 0, 50*time.Millisecond })
 	c := newClient(s)
-	img := newImage("r", "t", []byte("layer"))
-	c.push(img, "")
-	c.deleteTag("r", "t")
+	img := gctest.NewImage("r", "t", []byte("layer"))
+	c.Push(img, "")
+	c.DeleteTag("r", "t")
 	if code, body := mustDo(t, c, "POST", "/api/v1/gc", `{"dry_run": tru}`); code != 400 {
 		t.Fatalf("bad body: %d %s", code, body)
 	}
@@ -247,8 +259,8 @@ func TestAPI(t *testing.T) {
 	if n := len(storedBlobs(t, s)); n != 0 {
 		t.Fatalf("%d blobs left", n)
 	}
-	resp, _, _ := c.do("GET", "/metrics", nil, nil)
-	_, metrics, _ := c.do("GET", "/metrics", nil, nil)
+	resp, _, _ := c.Do("GET", "/metrics", nil, nil)
+	_, metrics, _ := c.Do("GET", "/metrics", nil, nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(metrics), `berth_gc_deleted_total{kind="blob"} 2`) ||
 		!strings.Contains(string(metrics), `berth_gc_runs_total{result="dry_run"} 1`) {
 		t.Fatalf("metrics:\n%s", metrics)
@@ -262,11 +274,11 @@ func TestDeleteRepository(t *testing.T) {
 	backends(t, func(c *config.Config) { c.GC.GracePeriod = 0 }, func(t *testing.T, s *apptest.Server) {
 		c := newClient(s)
 		shared := []byte("base")
-		gone := newImage("proj/app", "v1", shared, []byte("app"))
-		other := newImage("proj/other", "v1", shared, []byte("other"))
-		top := newImage("toplevel", "v1", []byte("top"))
-		for _, img := range []*image{gone, other, top} {
-			if err := c.push(img, ""); err != nil {
+		gone := gctest.NewImage("proj/app", "v1", shared, []byte("app"))
+		other := gctest.NewImage("proj/other", "v1", shared, []byte("other"))
+		top := gctest.NewImage("toplevel", "v1", []byte("top"))
+		for _, img := range []*gctest.Image{gone, other, top} {
+			if err := c.Push(img, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -296,7 +308,7 @@ func TestDeleteRepository(t *testing.T) {
 		if err != nil || rep.Blobs != 4 { // gone's config and layer, top's config and layer
 			t.Fatalf("gc after repository delete = %+v, %v", rep, err)
 		}
-		if err := c.pull(other); err != nil {
+		if err := c.Pull(other); err != nil {
 			t.Fatal(err)
 		}
 		if entries, _ := os.ReadDir(filepath.Join(s.Config.Storage.Filesystem.Root, "uploads")); len(entries) != 0 {
@@ -310,9 +322,9 @@ func TestDeleteRepository(t *testing.T) {
 func TestDeletion(t *testing.T) {
 	s := apptest.Start(t, func(c *config.Config) { c.Registry.DeleteEnabled = false })
 	c := newClient(s)
-	img := newImage("r", "t", []byte("l"))
-	c.push(img, "")
-	for _, path := range []string{"/v2/r/manifests/t", "/v2/r/manifests/" + img.digest.String(),
+	img := gctest.NewImage("r", "t", []byte("l"))
+	c.Push(img, "")
+	for _, path := range []string{"/v2/r/manifests/t", "/v2/r/manifests/" + img.Digest.String(),
 		"/v2/r/blobs/" + digest.FromBytes([]byte("l")).String(), "/api/v1/repositories/r"} {
 		if code, body := mustDo(t, c, "DELETE", path, ""); code != http.StatusMethodNotAllowed || !strings.Contains(body, "UNSUPPORTED") {
 			t.Errorf("DELETE %s with deletion off: %d %s", path, code, body)
@@ -321,17 +333,17 @@ func TestDeletion(t *testing.T) {
 
 	s = apptest.Start(t, nil)
 	c = newClient(s)
-	img.tag = "a"
-	c.push(img, "")
-	img.tag = "b"
-	c.push(img, "")
-	if err := c.deleteTag("r", "a"); err != nil {
+	img.Tag = "a"
+	c.Push(img, "")
+	img.Tag = "b"
+	c.Push(img, "")
+	if err := c.DeleteTag("r", "a"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.pull(img); err != nil { // b still names the manifest
+	if err := c.Pull(img); err != nil { // b still names the manifest
 		t.Fatal(err)
 	}
-	if code, _ := mustDo(t, c, "DELETE", "/v2/r/manifests/"+img.digest.String(), ""); code != http.StatusAccepted {
+	if code, _ := mustDo(t, c, "DELETE", "/v2/r/manifests/"+img.Digest.String(), ""); code != http.StatusAccepted {
 		t.Fatalf("delete by digest: %d", code)
 	}
 	if code, _ := mustDo(t, c, "GET", "/v2/r/manifests/b", ""); code != http.StatusNotFound {

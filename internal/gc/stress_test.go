@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/app/apptest"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/gc/gctest"
 )
 
 // stressGrace is the grace period of the stress test: tiny, so that GC
@@ -39,7 +40,7 @@ func stress(t *testing.T, s *apptest.Server, d time.Duration) {
 	}
 	var (
 		mu      sync.Mutex
-		live    = map[string]*image{} // repo:tag -> image whose push succeeded and was not deleted
+		live    = map[string]*gctest.Image{} // repo:tag -> image whose push succeeded and was not deleted
 		deleted = map[string]bool{}
 		pushes  int
 		failed  int
@@ -48,10 +49,10 @@ func stress(t *testing.T, s *apptest.Server, d time.Duration) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	// Protected images, pushed first and never deleted, pulled all along.
-	var protected []*image
+	var protected []*gctest.Image
 	for i := range 3 {
-		img := newImage(fmt.Sprintf("base/p%d", i), "stable", shared[i], fmt.Appendf(nil, "protected %d", i))
-		if err := c.push(img, ""); err != nil {
+		img := gctest.NewImage(fmt.Sprintf("base/p%d", i), "stable", shared[i], fmt.Appendf(nil, "protected %d", i))
+		if err := c.Push(img, ""); err != nil {
 			t.Fatal(err)
 		}
 		protected = append(protected, img)
@@ -66,17 +67,17 @@ func stress(t *testing.T, s *apptest.Server, d time.Duration) {
 				default:
 				}
 				repo := fmt.Sprintf("team%d/app%d", w, n%3)
-				img := newImage(repo, fmt.Sprintf("v%d", n),
+				img := gctest.NewImage(repo, fmt.Sprintf("v%d", n),
 					shared[rng.IntN(len(shared))], shared[rng.IntN(len(shared))], fmt.Appendf(nil, "own %d %d", w, n))
 				from := ""
 				if n%2 == 1 {
 					from = fmt.Sprintf("base/p%d", rng.IntN(3))
 				}
-				err := c.push(img, from)
+				err := c.Push(img, from)
 				mu.Lock()
 				pushes++
 				if err == nil {
-					live[img.repo+":"+img.tag] = img
+					live[img.Repo+":"+img.Tag] = img
 				} else {
 					failed++ // MANIFEST_BLOB_UNKNOWN after GC took a link, or a 503: allowed
 					if failed <= 3 {
@@ -110,7 +111,7 @@ func stress(t *testing.T, s *apptest.Server, d time.Duration) {
 			delete(live, k)
 			deleted[k] = true
 			mu.Unlock()
-			if err := c.deleteTag(img.repo, img.tag); err != nil {
+			if err := c.DeleteTag(img.Repo, img.Tag); err != nil {
 				t.Errorf("delete %s: %v", k, err)
 			}
 		}
@@ -139,7 +140,7 @@ func stress(t *testing.T, s *apptest.Server, d time.Duration) {
 					return
 				default:
 				}
-				if err := c.pull(img); err != nil {
+				if err := c.Pull(img); err != nil {
 					t.Errorf("pull of a protected image during GC: %v", err)
 					return
 				}
@@ -157,10 +158,10 @@ func stress(t *testing.T, s *apptest.Server, d time.Duration) {
 	// Every image whose push succeeded and that was not deleted pulls in full.
 	want := map[digest.Digest]bool{}
 	for _, img := range append(protected, mapValues(live)...) {
-		if err := c.pull(img); err != nil {
+		if err := c.Pull(img); err != nil {
 			t.Errorf("image lost: %v", err)
 		}
-		for d := range img.blobs {
+		for d := range img.Blobs {
 			want[d] = true
 		}
 	}
@@ -180,14 +181,14 @@ func stress(t *testing.T, s *apptest.Server, d time.Duration) {
 		t.Fatalf("storage holds %d blobs, %d referenced; unreferenced: %v", len(got), len(want), extra)
 	}
 	for _, img := range append(protected, mapValues(live)...) {
-		if err := c.pull(img); err != nil {
+		if err := c.Pull(img); err != nil {
 			t.Errorf("image lost by the last GC: %v", err)
 		}
 	}
 }
 
-func mapValues(m map[string]*image) []*image {
-	var out []*image
+func mapValues(m map[string]*gctest.Image) []*gctest.Image {
+	var out []*gctest.Image
 	for _, v := range m {
 		out = append(out, v)
 	}
