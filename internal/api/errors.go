@@ -34,6 +34,7 @@ var errorCodes = []struct {
 	{registry.ErrManifestTooLarge, oci.CodeManifestInvalid, http.StatusRequestEntityTooLarge},
 	{registry.ErrTagInvalid, oci.CodeManifestInvalid, 0},
 	{registry.ErrUnsupported, oci.CodeUnsupported, 0},
+	{registry.ErrRetry, oci.CodeUnknown, http.StatusServiceUnavailable},
 }
 
 // ToOCI turns any error into the OCI error sent to the client. Unknown

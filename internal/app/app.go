@@ -18,10 +18,13 @@ import (
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
 	"github.com/berth-registry/berth/internal/storage/s3"
@@ -38,6 +41,9 @@ type App struct {
 	audit   *audit.Log // nil when audit.enabled is off
 	stop    context.CancelFunc
 	handler http.Handler
+	gc      *gc.Collector
+	scrub   *scrub.Scrubber
+	jobs    *jobs.Scheduler
 }
 
 // New builds every component from cfg. Close releases them.
@@ -87,6 +93,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_audit_events_dropped_total", Help: "Audit events dropped (queue full or database failing)."},
 				func() float64 { return float64(a.audit.Dropped()) }))
 	}
+	a.newLifecycle()
 	a.handler = a.routes()
 	return a, nil
 }
@@ -147,9 +154,10 @@ func (a *App) authorizeAPI(r *http.Request, perm manage.Permission) error { retu
 // Handler is the whole HTTP surface, with middleware.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close stops background work (writing what the audit log still holds)
-// and releases the stores.
+// Close stops background work (the jobs; the audit log writes what it
+// still holds) and releases the stores.
 func (a *App) Close() error {
+	a.jobs.Stop()
 	a.stop()
 	var err error
 	if a.audit != nil {
@@ -178,6 +186,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
+	a.StartJobs(ctx)
 	errc := make(chan error, 1)
 	go func() {
 		if tlsOn {

@@ -39,10 +39,12 @@ func v2Routes(h *v2.Handlers) []v2.Route {
 // Each entry names the route, its method and path, the permission its
 // caller needs, and its handler.
 func (a *App) apiRoutes() []manage.Route {
-	return []manage.Route{
+	routes := []manage.Route{
 		{Name: "api_ping", Method: http.MethodGet, Pattern: "/api/v1/ping", Perm: manage.PermPublic, Handle: a.apiPing},
 		{Name: "audit_list", Method: http.MethodGet, Pattern: "/api/v1/audit", Perm: manage.PermSystemAdmin, Handle: a.auditEvents},
 	}
+	routes = append(routes, a.gcRoutes()...)
+	return routes
 }
 
 // routes is the whole HTTP surface of Berth. /v2/ goes straight to its

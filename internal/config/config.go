@@ -32,6 +32,9 @@ type Config struct {
 	Database Database `yaml:"database"`
 	Registry Registry `yaml:"registry"`
 	Audit    Audit    `yaml:"audit"`
+	GC       GC       `yaml:"gc"`
+	Scrub    Scrub    `yaml:"scrub"`
+	Jobs     Jobs     `yaml:"jobs"`
 	Debug    Debug    `yaml:"debug"`
 }
 
@@ -155,6 +158,8 @@ func Default() *Config {
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
 		Audit:    defaultAudit(),
+		GC:       defaultGC(),
+		Jobs:     defaultJobs(),
 	}
 }
 
@@ -292,5 +297,8 @@ func (c *Config) Validate() error {
 		bad("registry.upload_lease: %v is outside 1s..1h", c.Registry.UploadLease)
 	}
 	c.Audit.validate(bad)
+	if err := c.validateGC(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }

@@ -88,6 +88,7 @@ type Upload struct {
 // Store is the metadata store.
 type Store interface {
 	AuditStore
+	GCStore
 	JobStore
 
 	// Ping checks the database answers (readiness).
