@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
+	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
@@ -31,6 +32,8 @@ type App struct {
 	meta    meta.Store
 	blobs   *storage.Blobs
 	svc     *registry.Service
+	policy  *policy.Engine
+	retain  *policy.Retention
 	metrics *metrics
 	handler http.Handler
 }
@@ -46,7 +49,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, meta: store, blobs: storage.NewBlobs(driver)}
+	a.policy = policy.New(store, policy.Options{UsageCache: cfg.Policy.QuotaUsageCache, UntaggedGrace: cfg.Policy.UntaggedGrace}, log)
 	opts := registry.Options{
+		Policy:          a.policy,
 		MaxManifestSize: int64(cfg.Registry.MaxManifestSize),
 		DeleteEnabled:   cfg.Registry.DeleteEnabled,
 		RedirectExpiry:  redirectExpiry(cfg.Storage.Redirect),
@@ -61,7 +66,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		opts.CacheBytes = int64(cfg.Registry.ManifestCacheSize)
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
+	a.retain = policy.NewRetention(a.policy, a.svc)
 	a.metrics = newMetrics(store)
+	a.metrics.registry.MustRegister(policy.NewCollector(a.policy, cfg.Policy.MetricsProjects, 15*time.Second))
 	a.handler = a.routes()
 	return a, nil
 }

@@ -31,6 +31,7 @@ type Config struct {
 	Storage  Storage  `yaml:"storage"`
 	Database Database `yaml:"database"`
 	Registry Registry `yaml:"registry"`
+	Policy   Policy   `yaml:"policy"`
 	Debug    Debug    `yaml:"debug"`
 }
 
@@ -153,6 +154,7 @@ func Default() *Config {
 		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
+		Policy:   defaultPolicy(),
 	}
 }
 
@@ -289,5 +291,6 @@ func (c *Config) Validate() error {
 	if c.Registry.UploadLease < time.Second || c.Registry.UploadLease > time.Hour {
 		bad("registry.upload_lease: %v is outside 1s..1h", c.Registry.UploadLease)
 	}
+	c.Policy.validate(bad)
 	return errors.Join(errs...)
 }
