@@ -16,7 +16,7 @@ const maxPattern = 1024
 //
 //	**              everything
 //	v*              v1, v1.2.3, vnext (tags have no "/": * and ** match alike)
-//	app/**          app/api, app/web/ui (repositories, relative to the project)
+//	app/**          app, app/api, app/web/ui (repositories, relative to the project)
 //	{main,dev}-*    main-123, dev-abc
 //	v1.*,latest     either
 //	!*-rc*          every tag without -rc
