@@ -26,6 +26,9 @@ type QuotaError struct {
 	Max     int64  // the quota
 	Used    int64  // the project's usage
 	Adding  int64  // what the push adds (0: the project is already at its quota)
+	// AtLeast: the push was stopped while it streamed, after Adding
+	// bytes; it adds more.
+	AtLeast bool
 }
 
 func (e *QuotaError) Error() string {
@@ -34,8 +37,12 @@ func (e *QuotaError) Error() string {
 			return fmt.Sprintf("project %s is at its storage quota: %s used of %s; delete images or ask for a larger quota",
 				e.Project, HumanBytes(e.Used), HumanBytes(e.Max))
 		}
-		return fmt.Sprintf("project %s storage quota exceeded: %s used of %s, this push adds %s",
-			e.Project, HumanBytes(e.Used), HumanBytes(e.Max), HumanBytes(e.Adding))
+		adds := "adds"
+		if e.AtLeast {
+			adds = "adds more than"
+		}
+		return fmt.Sprintf("project %s storage quota exceeded: %s used of %s, this push %s %s",
+			e.Project, HumanBytes(e.Used), HumanBytes(e.Max), adds, HumanBytes(e.Adding))
 	}
 	return fmt.Sprintf("project %s %s quota exceeded: %d of %d used, this push adds %d",
 		e.Project, e.Limit, e.Used, e.Max, e.Adding)
@@ -90,9 +97,10 @@ func (b Budget) Remaining() int64 {
 	return max(b.Limit-b.Used, 0)
 }
 
-// Exceeded is the error for a body that turned out to add adding bytes.
+// Exceeded is the error for a body stopped after adding bytes, with more
+// to come.
 func (b Budget) Exceeded(adding int64) error {
-	return &QuotaError{Project: b.Project, Limit: LimitStorage, Max: b.Limit, Used: b.Used, Adding: adding}
+	return &QuotaError{Project: b.Project, Limit: LimitStorage, Max: b.Limit, Used: b.Used, Adding: adding, AtLeast: true}
 }
 
 // cachedUsage is a project's usage as last computed, and what checks

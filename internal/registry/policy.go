@@ -56,7 +56,7 @@ func (q *quotaReader) Read(p []byte) (int, error) {
 		var one [1]byte
 		n, err := q.r.Read(one[:])
 		if n > 0 {
-			return 0, q.budget.Exceeded(q.have + q.read + 1)
+			return 0, q.budget.Exceeded(q.have + q.read)
 		}
 		return 0, err
 	}
