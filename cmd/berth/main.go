@@ -40,6 +40,7 @@ Usage:
   berth migrate [--config FILE]                                 apply metadata database migrations
   berth gc [--config FILE] [--data DIR] [--dry-run]             collect garbage now (docs/gc.md)
   berth scrub [--config FILE] [--data DIR] [--repair]           re-hash stored blobs, report (and repair) damage
+  berth retention run PROJECT [--dry-run] [--config FILE]       run a project's retention rules now
   berth config check FILE                                       validate a configuration file
   berth version                                                 print the version
 
@@ -63,6 +64,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return runGC(ctx, args[1:], env, stdout, stderr)
 	case "scrub":
 		return runScrub(ctx, args[1:], env, stdout, stderr)
+	case "retention":
+		return retention(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "berth", versionString())
 		return nil

@@ -23,6 +23,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
+	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/storage"
@@ -37,6 +38,8 @@ type App struct {
 	meta    meta.Store
 	blobs   *storage.Blobs
 	svc     *registry.Service
+	policy  *policy.Engine
+	retain  *policy.Retention
 	metrics *metrics
 	audit   *audit.Log // nil when audit.enabled is off
 	stop    context.CancelFunc
@@ -57,7 +60,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, meta: store, blobs: storage.NewBlobs(driver)}
+	a.policy = policy.New(store, policy.Options{UsageCache: cfg.Policy.QuotaUsageCache, UntaggedGrace: cfg.Policy.UntaggedGrace}, log)
 	opts := registry.Options{
+		Policy:          a.policy,
 		MaxManifestSize: int64(cfg.Registry.MaxManifestSize),
 		DeleteEnabled:   cfg.Registry.DeleteEnabled,
 		RedirectExpiry:  redirectExpiry(cfg.Storage.Redirect),
@@ -72,6 +77,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		opts.CacheBytes = int64(cfg.Registry.ManifestCacheSize)
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
+	a.retain = policy.NewRetention(a.policy, a.svc)
 	// Background work lives until Close, not until ctx (New's ctx only
 	// bounds building).
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -86,6 +92,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		go a.audit.Run(bg)
 	}
 	a.metrics = newMetrics(store)
+	a.metrics.registry.MustRegister(policy.NewCollector(a.policy, cfg.Policy.MetricsProjects, 15*time.Second))
 	if a.audit != nil {
 		a.metrics.registry.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_audit_events_written_total", Help: "Audit events stored."},

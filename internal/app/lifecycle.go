@@ -8,7 +8,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/oci"
@@ -78,19 +77,6 @@ func (a *App) deleteRepositoryNamed(w http.ResponseWriter, r *http.Request, name
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// gcRoutes are the management API's storage lifecycle routes.
-func (a *App) gcRoutes() []manage.Route {
-	api := &gc.API{Jobs: a.jobs}
-	return []manage.Route{
-		{Name: "gc_start", Method: http.MethodPost, Pattern: "/api/v1/gc", Perm: manage.PermSystemAdmin, Handle: api.Start},
-		{Name: "gc_status", Method: http.MethodGet, Pattern: "/api/v1/gc", Perm: manage.PermSystemAdmin, Handle: api.Get},
-		{Name: "repository_delete", Method: http.MethodDelete, Pattern: "/api/v1/projects/{project}/repositories/{repository...}",
-			Perm: manage.PermProjectAdmin, Handle: a.deleteRepository},
-		{Name: "repository_delete_any", Method: http.MethodDelete, Pattern: "/api/v1/repositories/{name...}",
-			Perm: manage.PermSystemAdmin, Handle: a.deleteAnyRepository},
-	}
 }
 
 // gcMetrics are garbage collection's Prometheus metrics.

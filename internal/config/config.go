@@ -35,6 +35,7 @@ type Config struct {
 	GC       GC       `yaml:"gc"`
 	Scrub    Scrub    `yaml:"scrub"`
 	Jobs     Jobs     `yaml:"jobs"`
+	Policy   Policy   `yaml:"policy"`
 	Debug    Debug    `yaml:"debug"`
 }
 
@@ -160,6 +161,7 @@ func Default() *Config {
 		Audit:    defaultAudit(),
 		GC:       defaultGC(),
 		Jobs:     defaultJobs(),
+		Policy:   defaultPolicy(),
 	}
 }
 
@@ -300,5 +302,6 @@ func (c *Config) Validate() error {
 	if err := c.validateGC(); err != nil {
 		errs = append(errs, err)
 	}
+	c.Policy.validate(bad)
 	return errors.Join(errs...)
 }

@@ -90,6 +90,7 @@ type Store interface {
 	AuditStore
 	GCStore
 	JobStore
+	PolicyStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
