@@ -18,11 +18,15 @@ import (
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
+	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
 	"github.com/berth-registry/berth/internal/storage/s3"
@@ -36,10 +40,15 @@ type App struct {
 	blobs   *storage.Blobs
 	svc     *registry.Service
 	proxy   *proxy.Proxy
+	policy  *policy.Engine
+	retain  *policy.Retention
 	metrics *metrics
 	audit   *audit.Log // nil when audit.enabled is off
 	stop    context.CancelFunc
 	handler http.Handler
+	gc      *gc.Collector
+	scrub   *scrub.Scrubber
+	jobs    *jobs.Scheduler
 }
 
 // New builds every component from cfg. Close releases them.
@@ -53,7 +62,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, meta: store, blobs: storage.NewBlobs(driver)}
+	a.policy = policy.New(store, policy.Options{UsageCache: cfg.Policy.QuotaUsageCache, UntaggedGrace: cfg.Policy.UntaggedGrace}, log)
 	opts := registry.Options{
+		Policy:          a.policy,
 		MaxManifestSize: int64(cfg.Registry.MaxManifestSize),
 		DeleteEnabled:   cfg.Registry.DeleteEnabled,
 		RedirectExpiry:  redirectExpiry(cfg.Storage.Redirect),
@@ -76,6 +87,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		opts.Upstream = a.proxy
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
+	a.retain = policy.NewRetention(a.policy, a.svc)
 	// Background work lives until Close, not until ctx (New's ctx only
 	// bounds building).
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -93,6 +105,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if a.proxy.Enabled() {
 		a.metrics.registry.MustRegister(a.proxy)
 	}
+	a.metrics.registry.MustRegister(policy.NewCollector(a.policy, cfg.Policy.MetricsProjects, 15*time.Second))
 	if a.audit != nil {
 		a.metrics.registry.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_audit_events_written_total", Help: "Audit events stored."},
@@ -100,6 +113,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_audit_events_dropped_total", Help: "Audit events dropped (queue full or database failing)."},
 				func() float64 { return float64(a.audit.Dropped()) }))
 	}
+	a.newLifecycle()
 	a.handler = a.routes()
 	return a, nil
 }
@@ -163,9 +177,10 @@ func (a *App) Proxy() *proxy.Proxy { return a.proxy }
 // Handler is the whole HTTP surface, with middleware.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close stops background work (the proxy's downloads; writing what the
-// audit log still holds) and releases the stores.
+// Close stops background work (the jobs; the proxy's downloads; the audit
+// log writes what it still holds) and releases the stores.
 func (a *App) Close() error {
+	a.jobs.Stop()
 	a.stop()
 	a.proxy.Close()
 	var err error
@@ -195,6 +210,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
+	a.StartJobs(ctx)
 	go a.proxy.Run(ctx) // cache size and age limits
 	errc := make(chan error, 1)
 	go func() {

@@ -33,6 +33,10 @@ type Config struct {
 	Registry Registry `yaml:"registry"`
 	Proxy    Proxy    `yaml:"proxy"`
 	Audit    Audit    `yaml:"audit"`
+	GC       GC       `yaml:"gc"`
+	Scrub    Scrub    `yaml:"scrub"`
+	Jobs     Jobs     `yaml:"jobs"`
+	Policy   Policy   `yaml:"policy"`
 	Debug    Debug    `yaml:"debug"`
 }
 
@@ -156,6 +160,9 @@ func Default() *Config {
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
 		Audit:    defaultAudit(),
+		GC:       defaultGC(),
+		Jobs:     defaultJobs(),
+		Policy:   defaultPolicy(),
 	}
 }
 
@@ -295,5 +302,9 @@ func (c *Config) Validate() error {
 	}
 	c.Proxy.validate(bad)
 	c.Audit.validate(bad)
+	if err := c.validateGC(); err != nil {
+		errs = append(errs, err)
+	}
+	c.Policy.validate(bad)
 	return errors.Join(errs...)
 }

@@ -88,7 +88,9 @@ type Upload struct {
 // Store is the metadata store.
 type Store interface {
 	AuditStore
+	GCStore
 	JobStore
+	PolicyStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/storage"
 )
 
@@ -54,6 +55,9 @@ type Options struct {
 	// Upstream, when set, serves pulls of proxied repositories that are
 	// not cached yet (the pull-through cache, internal/proxy).
 	Upstream Upstream
+	// Policy, when not nil, enforces project quotas and tag immutability
+	// on pushes and deletes.
+	Policy *policy.Engine
 }
 
 // Service implements the registry operations.

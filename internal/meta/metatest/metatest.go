@@ -41,6 +41,8 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Audit", testAudit},
 	}
 	tests = append(tests, jobTests...)
+	tests = append(tests, gcTests...)
+	tests = append(tests, policyTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
