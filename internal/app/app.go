@@ -211,7 +211,6 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
 	a.StartJobs(ctx)
-	go a.proxy.Run(ctx) // cache size and age limits
 	errc := make(chan error, 1)
 	go func() {
 		if tlsOn {

@@ -10,6 +10,7 @@ import (
 	"github.com/berth-registry/berth/internal/api/policyapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
 	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/proxy"
 )
 
 // v2Routes is the route table of the OCI Distribution API. Each entry names
@@ -43,10 +44,15 @@ func v2Routes(h *v2.Handlers) []v2.Route {
 func (a *App) apiRoutes() []manage.Route {
 	pol := policyapi.New(a.policy, a.retain)
 	gcAPI := &gc.API{Jobs: a.jobs}
+	proxySync := &proxy.SyncAPI{Proxy: a.proxy, Jobs: a.jobs}
 	const project = "/api/v1/projects/{project}"
 	return []manage.Route{
 		{Name: "api_ping", Method: http.MethodGet, Pattern: "/api/v1/ping", Perm: manage.PermPublic, Handle: a.apiPing},
+
+		// Pull-through cache (docs/proxy.md).
 		{Name: "proxy_upstreams", Method: http.MethodGet, Pattern: "/api/v1/proxy/upstreams", Perm: manage.PermSystemAdmin, Handle: a.proxy.HandleUpstreams},
+		{Name: "proxy_sync_start", Method: http.MethodPost, Pattern: "/api/v1/proxy/upstreams/{name}/sync", Perm: manage.PermSystemAdmin, Handle: proxySync.Start},
+		{Name: "proxy_sync_status", Method: http.MethodGet, Pattern: "/api/v1/proxy/upstreams/{name}/sync", Perm: manage.PermSystemAdmin, Handle: proxySync.Get},
 		{Name: "audit_list", Method: http.MethodGet, Pattern: "/api/v1/audit", Perm: manage.PermSystemAdmin, Handle: a.auditEvents},
 
 		// Garbage collection and deletion (docs/gc.md).

@@ -5,8 +5,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
+
+	"github.com/Masterminds/semver/v3"
 
 	"github.com/berth-registry/berth/internal/oci"
 )
@@ -60,6 +63,25 @@ type Upstream struct {
 	// Insecure skips TLS certificate verification; CAFile adds a CA.
 	Insecure bool   `yaml:"insecure"`
 	CAFile   string `yaml:"ca_file"`
+	// Sync lists repositories kept in sync from this upstream on a
+	// schedule (pull replication), every SyncInterval.
+	Sync         []SyncRule    `yaml:"sync"`
+	SyncInterval time.Duration `yaml:"sync_interval"`
+}
+
+// SyncRule selects tags of one upstream repository to mirror ahead of pulls.
+// The filters apply in order: Tags, then Semver, then Latest.
+type SyncRule struct {
+	// Repository is the name at the upstream (library/nginx).
+	Repository string `yaml:"repository"`
+	// Tags is a regular expression a tag must match as a whole ("" all).
+	Tags string `yaml:"tags"`
+	// Semver is a version range a tag must satisfy, e.g. ">=1.25, <2" or
+	// "~1.27" ("" any; tags that are not versions never satisfy one).
+	Semver string `yaml:"semver"`
+	// Latest keeps only the N highest tags: by version when they are
+	// versions, else in reverse lexical order (0: all).
+	Latest int `yaml:"latest"`
 }
 
 // oneComponent: a short name that is one repository name component.
@@ -87,6 +109,9 @@ func (p *Proxy) derive(data string) {
 		}
 		if u.Timeout == 0 {
 			u.Timeout = 30 * time.Second
+		}
+		if u.SyncInterval == 0 && len(u.Sync) > 0 {
+			u.SyncInterval = time.Hour
 		}
 	}
 }
@@ -134,6 +159,26 @@ func (p *Proxy) validate(bad func(string, ...any)) {
 		}
 		if u.ManifestTTL < 0 || u.MaxAge < 0 || u.Timeout < 0 || u.CacheSize < 0 {
 			bad("%s: manifest_ttl, max_age, timeout and cache_size must not be negative", at)
+		}
+		for j, s := range u.Sync {
+			where := fmt.Sprintf("%s.sync[%d]", at, j)
+			if !oci.ValidName(s.Repository) {
+				bad("%s.repository: %q is not a valid repository name", where, s.Repository)
+			}
+			if _, err := regexp.Compile(s.Tags); err != nil {
+				bad("%s.tags: %v", where, err)
+			}
+			if s.Semver != "" {
+				if _, err := semver.NewConstraint(s.Semver); err != nil {
+					bad("%s.semver: %q: %v", where, s.Semver, err)
+				}
+			}
+			if s.Latest < 0 {
+				bad("%s.latest: must not be negative", where)
+			}
+		}
+		if u.SyncInterval < 0 {
+			bad("%s.sync_interval: must not be negative", at)
 		}
 		if u.CAFile != "" {
 			if _, err := os.Stat(u.CAFile); err != nil {

@@ -1,10 +1,15 @@
 package proxy
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/berth-registry/berth/internal/api/manage"
+	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/oci"
 )
 
 // UpstreamStatus is one upstream in GET /api/v1/proxy/upstreams.
@@ -76,4 +81,92 @@ func (p *Proxy) HandleUpstreams(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return manage.WriteJSON(w, http.StatusOK, map[string]any{"upstreams": list})
+}
+
+// Scheduler runs the proxy's jobs (jobs.Scheduler).
+type Scheduler interface {
+	Trigger(ctx context.Context, name, request string) error
+	Status(ctx context.Context, name string) (jobs.Status, error)
+}
+
+// SyncAPI serves the sync endpoints of the management API.
+type SyncAPI struct {
+	Proxy *Proxy
+	Jobs  Scheduler
+}
+
+// SyncStatus is an upstream's scheduled mirroring as the API reports it.
+type SyncStatus struct {
+	Upstream   string      `json:"upstream"`
+	Interval   string      `json:"interval"`
+	Running    bool        `json:"running"`
+	Pending    bool        `json:"pending"` // a run was asked for and has not started
+	StartedAt  *time.Time  `json:"started_at,omitempty"`
+	FinishedAt *time.Time  `json:"finished_at,omitempty"`
+	LastReport *SyncReport `json:"last_report,omitempty"`
+}
+
+// Start serves POST /api/v1/proxy/upstreams/{name}/sync: a sync run of
+// the upstream, now, on whichever instance takes the job.
+func (a *SyncAPI) Start(w http.ResponseWriter, r *http.Request) error {
+	u, err := a.syncing(r)
+	if err != nil {
+		return err
+	}
+	if err := a.Jobs.Trigger(r.Context(), SyncJob(u.cfg.Name), ""); err != nil {
+		return err
+	}
+	st, err := a.status(r, u)
+	if err != nil {
+		return err
+	}
+	st.Pending = true
+	return manage.WriteJSON(w, http.StatusAccepted, st)
+}
+
+// Get serves GET /api/v1/proxy/upstreams/{name}/sync: the run in flight
+// and the last run's report.
+func (a *SyncAPI) Get(w http.ResponseWriter, r *http.Request) error {
+	u, err := a.syncing(r)
+	if err != nil {
+		return err
+	}
+	st, err := a.status(r, u)
+	if err != nil {
+		return err
+	}
+	return manage.WriteJSON(w, http.StatusOK, st)
+}
+
+func (a *SyncAPI) syncing(r *http.Request) (*upstream, error) {
+	name := r.PathValue("name")
+	u := a.Proxy.byName[name]
+	if u == nil {
+		return nil, &oci.Error{Code: oci.CodeNameUnknown, Status: http.StatusNotFound, Message: "no upstream " + strconv.Quote(name)}
+	}
+	if len(u.cfg.Sync) == 0 {
+		return nil, &oci.Error{Code: oci.CodeNameUnknown, Status: http.StatusNotFound, Message: "upstream " + name + " has no sync rules"}
+	}
+	return u, nil
+}
+
+func (a *SyncAPI) status(r *http.Request, u *upstream) (*SyncStatus, error) {
+	js, err := a.Jobs.Status(r.Context(), SyncJob(u.cfg.Name))
+	if err != nil {
+		return nil, err
+	}
+	st := &SyncStatus{Upstream: u.cfg.Name, Interval: u.cfg.SyncInterval.String(), Running: js.Running, Pending: js.Pending}
+	if !js.StartedAt.IsZero() {
+		st.StartedAt = &js.StartedAt
+	}
+	if !js.FinishedAt.IsZero() {
+		st.FinishedAt = &js.FinishedAt
+	}
+	if js.Report != "" {
+		var rep SyncReport
+		if err := json.Unmarshal([]byte(js.Report), &rep); err == nil {
+			st.LastReport = &rep
+		}
+	}
+	return st, nil
 }

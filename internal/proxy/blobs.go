@@ -65,17 +65,7 @@ func (p *Proxy) FetchBlob(ctx context.Context, r registry.ProxyRoute, dgst diges
 		u.stats.blobHits.Add(1)
 		return &registry.BlobContent{Blob: b, ReadCloser: rc}, nil
 	}
-	key := r.Upstream + "/" + r.Remote + "@" + dgst.String()
-	p.fetchMu.Lock()
-	f, ok := p.fetches[key]
-	if !ok {
-		f = newFetch(dgst)
-		p.fetches[key] = f
-		u.stats.blobFetches.Add(1)
-		go p.runFetch(u, r, key, f)
-	}
-	f.hold() // before unlocking: the fetch cannot close the spool under us
-	p.fetchMu.Unlock()
+	f := p.startFetch(u, r, dgst)
 	if err := f.waitStarted(ctx); err != nil {
 		f.release()
 		if ctx.Err() != nil {
@@ -88,6 +78,23 @@ func (p *Proxy) FetchBlob(ctx context.Context, r registry.ProxyRoute, dgst diges
 		Blob:       meta.Blob{Digest: dgst, Size: f.size},
 		ReadCloser: f.reader(ctx),
 	}, nil
+}
+
+// startFetch joins the download of a blob in flight, or starts it, and
+// holds it (the caller releases it).
+func (p *Proxy) startFetch(u *upstream, r registry.ProxyRoute, dgst digest.Digest) *fetch {
+	key := r.Upstream + "/" + r.Remote + "@" + dgst.String()
+	p.fetchMu.Lock()
+	defer p.fetchMu.Unlock()
+	f, ok := p.fetches[key]
+	if !ok {
+		f = newFetch(dgst)
+		p.fetches[key] = f
+		u.stats.blobFetches.Add(1)
+		go p.runFetch(u, r, key, f)
+	}
+	f.hold() // before unlocking: the fetch cannot close the spool under us
+	return f
 }
 
 // blobErr maps an upstream failure of a blob request for the client.
@@ -290,6 +297,21 @@ func (f *fetch) waitStarted(ctx context.Context) error {
 		return f.err
 	}
 	return nil
+}
+
+// waitDone waits until the download ended and returns its error.
+func (f *fetch) waitDone(ctx context.Context) error {
+	stop := f.wake(ctx)
+	defer stop()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for !f.done {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f.cond.Wait()
+	}
+	return f.err
 }
 
 // reader reads the blob from the spool as the download writes it. Its

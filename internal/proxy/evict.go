@@ -3,28 +3,9 @@ package proxy
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/berth-registry/berth/internal/meta"
 )
-
-// Run enforces the cache limits every proxy.eviction_interval until ctx
-// ends. With several instances each runs it; evicting twice is harmless.
-func (p *Proxy) Run(ctx context.Context) {
-	if len(p.ups) == 0 || p.opts.Config.EvictionInterval <= 0 {
-		return
-	}
-	t := time.NewTicker(p.opts.Config.EvictionInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			p.EnforceLimits(ctx)
-		}
-	}
-}
 
 // EnforceLimits evicts, for every upstream with limits, the images not
 // pulled for max_age, then the least recently pulled ones until the cache

@@ -192,6 +192,21 @@ func (c *client) getManifest(ctx context.Context, repo, ref string) ([]byte, str
 	return d.Manifest, string(d.MediaType), nil
 }
 
+// listTags lists every tag of a repository (all pages).
+func (c *client) listTags(ctx context.Context, repo string) ([]string, error) {
+	t, err := c.transport(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	tags, err := remote.List(c.reg.Repo(repo), remote.WithTransport(t), remote.WithContext(ctx))
+	if err != nil {
+		return nil, c.wrap(err, repo)
+	}
+	return tags, nil
+}
+
 // blobURL is the upstream URL of a blob; the transport fixes the scheme.
 func (c *client) blobURL(repo string, dgst digest.Digest) string {
 	return c.reg.Scheme() + "://" + c.reg.RegistryStr() + "/v2/" + repo + "/blobs/" + dgst.String()
