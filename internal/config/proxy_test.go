@@ -26,6 +26,10 @@ proxy:
       token: abc
       project: gh
       manifest_ttl: 1m
+      sync:
+        - repository: org/tool
+          semver: ">=1.2, <2"
+          latest: 3
 `)
 	c, err := Load(p, nil, Overrides{})
 	if err != nil {
@@ -33,7 +37,8 @@ proxy:
 	}
 	ups := c.Proxy.Upstreams
 	if len(ups) != 2 || ups[0].Project != "dockerhub" || ups[0].ManifestTTL != 5*time.Minute || ups[0].CacheSize != 50<<30 ||
-		ups[1].Project != "gh" || ups[1].ManifestTTL != time.Minute || ups[1].Timeout != 30*time.Second {
+		ups[1].Project != "gh" || ups[1].ManifestTTL != time.Minute || ups[1].Timeout != 30*time.Second ||
+		ups[1].SyncInterval != time.Hour || ups[0].SyncInterval != 0 || ups[1].Sync[0].Latest != 3 {
 		t.Fatalf("upstreams: %+v", ups)
 	}
 	if c.Proxy.SpoolDir != filepath.Join("/srv/berth", "proxy-spool") || c.Proxy.EvictionInterval != time.Minute {
@@ -61,6 +66,10 @@ func TestProxyConfigInvalid(t *testing.T) {
 		{`[{name: a, url: "https://x.io", username: u}]`, "together"},
 		{`[{name: a, url: "https://x.io", max_age: -1s}]`, "negative"},
 		{`[{name: a, url: "https://x.io", ca_file: /nonexistent.pem}]`, "ca_file"},
+		{`[{name: a, url: "https://x.io", sync: [{repository: "Bad"}]}]`, "sync[0].repository"},
+		{`[{name: a, url: "https://x.io", sync: [{repository: a, tags: "("}]}]`, "sync[0].tags"},
+		{`[{name: a, url: "https://x.io", sync: [{repository: a, semver: "one"}]}]`, "sync[0].semver"},
+		{`[{name: a, url: "https://x.io", sync: [{repository: a, latest: -1}]}]`, "sync[0].latest"},
 	} {
 		_, err := Load("", []string{"BERTH_PROXY_UPSTREAMS=" + tc.yaml}, Overrides{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
