@@ -160,31 +160,33 @@ func (p *Proxy) download(u *upstream, r registry.ProxyRoute, f *fetch) (err erro
 			w.Cancel(context.WithoutCancel(ctx))
 		}
 	}()
-	buf := make([]byte, 256<<10)
-	var n int64
-	for {
-		m, rerr := body.Read(buf)
-		if m > 0 {
-			if n+int64(m) > f.size {
-				return fmt.Errorf("%w: upstream %s sent more than the %d bytes of blob %s", registry.ErrUpstreamUnavailable, u.cfg.Name, f.size, f.dgst)
+	// Readers need the spool only: the hash and the storage upload are
+	// written on a second goroutine, through a ring of buffers, so that
+	// they overlap with reading the network.
+	free := make(chan []byte, storeBufs)
+	for range storeBufs {
+		free <- make([]byte, storeBufSize)
+	}
+	work := make(chan []byte, storeBufs)
+	stored := make(chan error, 1)
+	go func() {
+		var werr error
+		for b := range work {
+			if werr == nil {
+				h.Write(b)
+				_, werr = w.Write(b)
 			}
-			if _, err := spool.WriteAt(buf[:m], n); err != nil {
-				return err
-			}
-			n += int64(m)
-			f.advance(n)
-			u.stats.bytesFetched.Add(int64(m))
-			h.Write(buf[:m])
-			if _, err := w.Write(buf[:m]); err != nil {
-				return err
-			}
+			free <- b[:cap(b)]
 		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return fmt.Errorf("%w: upstream %s: reading blob %s after %d bytes: %v", registry.ErrUpstreamUnavailable, u.cfg.Name, f.dgst, n, rerr)
-		}
+		stored <- werr
+	}()
+	n, err := p.readInto(u, f, body, spool, free, work)
+	close(work)
+	if werr := <-stored; err == nil {
+		err = werr
+	}
+	if err != nil {
+		return err
 	}
 	if n != f.size {
 		return fmt.Errorf("%w: upstream %s sent %d of the %d bytes of blob %s", registry.ErrUpstreamUnavailable, u.cfg.Name, n, f.size, f.dgst)
@@ -202,6 +204,42 @@ func (p *Proxy) download(u *upstream, r registry.ProxyRoute, f *fetch) (err erro
 		return err
 	}
 	return p.meta.PutBlob(context.WithoutCancel(ctx), r.Repo, meta.Blob{Digest: f.dgst, Size: n})
+}
+
+// The ring of buffers between the download and the storage writer.
+const (
+	storeBufs    = 4
+	storeBufSize = 256 << 10
+)
+
+// readInto copies the upstream body into the spool (advancing readers)
+// and hands each chunk to the storage writer through work.
+func (p *Proxy) readInto(u *upstream, f *fetch, body io.Reader, spool *os.File, free, work chan []byte) (int64, error) {
+	var n int64
+	for {
+		buf := <-free
+		m, rerr := body.Read(buf)
+		if m > 0 {
+			if n+int64(m) > f.size {
+				return n, fmt.Errorf("%w: upstream %s sent more than the %d bytes of blob %s", registry.ErrUpstreamUnavailable, u.cfg.Name, f.size, f.dgst)
+			}
+			if _, err := spool.WriteAt(buf[:m], n); err != nil {
+				return n, err
+			}
+			n += int64(m)
+			f.advance(n)
+			u.stats.bytesFetched.Add(int64(m))
+			work <- buf[:m]
+		} else {
+			free <- buf
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, fmt.Errorf("%w: upstream %s: reading blob %s after %d bytes: %v", registry.ErrUpstreamUnavailable, u.cfg.Name, f.dgst, n, rerr)
+		}
+	}
 }
 
 func newID() string {
