@@ -13,7 +13,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/berth-registry/berth/internal/api/manage"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
@@ -35,6 +38,8 @@ type App struct {
 	policy  *policy.Engine
 	retain  *policy.Retention
 	metrics *metrics
+	audit   *audit.Log // nil when audit.enabled is off
+	stop    context.CancelFunc
 	handler http.Handler
 }
 
@@ -67,8 +72,28 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
 	a.retain = policy.NewRetention(a.policy, a.svc)
+	// Background work lives until Close, not until ctx (New's ctx only
+	// bounds building).
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stop = stop
+	if cfg.Audit.Enabled {
+		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention, Buffer: cfg.Audit.Buffer}, log)
+		if err != nil {
+			stop()
+			store.Close()
+			return nil, err
+		}
+		go a.audit.Run(bg)
+	}
 	a.metrics = newMetrics(store)
 	a.metrics.registry.MustRegister(policy.NewCollector(a.policy, cfg.Policy.MetricsProjects, 15*time.Second))
+	if a.audit != nil {
+		a.metrics.registry.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_audit_events_written_total", Help: "Audit events stored."},
+				func() float64 { return float64(a.audit.Written()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_audit_events_dropped_total", Help: "Audit events dropped (queue full or database failing)."},
+				func() float64 { return float64(a.audit.Dropped()) }))
+	}
 	a.handler = a.routes()
 	return a, nil
 }
@@ -129,8 +154,16 @@ func (a *App) authorizeAPI(r *http.Request, perm manage.Permission) error { retu
 // Handler is the whole HTTP surface, with middleware.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close releases the stores.
-func (a *App) Close() error { return a.meta.Close() }
+// Close stops background work (writing what the audit log still holds)
+// and releases the stores.
+func (a *App) Close() error {
+	a.stop()
+	var err error
+	if a.audit != nil {
+		err = a.audit.Close()
+	}
+	return errors.Join(err, a.meta.Close())
+}
 
 // Serve serves on ln until ctx is done, then shuts down gracefully: it stops
 // accepting connections and waits (up to http.shutdown_timeout) for requests

@@ -32,6 +32,7 @@ type Config struct {
 	Database Database `yaml:"database"`
 	Registry Registry `yaml:"registry"`
 	Policy   Policy   `yaml:"policy"`
+	Audit    Audit    `yaml:"audit"`
 	Debug    Debug    `yaml:"debug"`
 }
 
@@ -155,6 +156,7 @@ func Default() *Config {
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
 		Policy:   defaultPolicy(),
+		Audit:    defaultAudit(),
 	}
 }
 
@@ -292,5 +294,6 @@ func (c *Config) Validate() error {
 		bad("registry.upload_lease: %v is outside 1s..1h", c.Registry.UploadLease)
 	}
 	c.Policy.validate(bad)
+	c.Audit.validate(bad)
 	return errors.Join(errs...)
 }

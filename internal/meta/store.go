@@ -88,6 +88,8 @@ type Upload struct {
 // Store is the metadata store.
 type Store interface {
 	PolicyStore
+	AuditStore
+	JobStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

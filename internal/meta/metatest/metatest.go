@@ -36,8 +36,10 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Referrers", testReferrers},
 		{"Pagination", testPagination},
 		{"ConcurrentManifestPushes", testConcurrentPushes},
+		{"Audit", testAudit},
 	}
 	tests = append(tests, policyTests...)
+	tests = append(tests, jobTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
