@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
@@ -37,6 +38,7 @@ type App struct {
 	svc     *registry.Service
 	policy  *policy.Engine
 	retain  *policy.Retention
+	jobs    *jobs.Scheduler // background jobs, started by Serve
 	metrics *metrics
 	audit   *audit.Log // nil when audit.enabled is off
 	stop    context.CancelFunc
@@ -72,6 +74,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
 	a.retain = policy.NewRetention(a.policy, a.svc)
+	a.jobs = jobs.New(store, jobs.Options{Log: log}, a.policyJobs()...)
 	// Background work lives until Close, not until ctx (New's ctx only
 	// bounds building).
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -193,6 +196,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
+	a.jobs.Start(ctx)
+	defer a.jobs.Stop()
 	a.log.Info("berth listening", "addr", ln.Addr().String(), "tls", tlsOn,
 		"storage", a.blobs.Driver().Name(), "database", a.cfg.Database.Driver)
 	select {
