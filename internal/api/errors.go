@@ -35,6 +35,7 @@ var errorCodes = []struct {
 	{registry.ErrManifestTooLarge, oci.CodeManifestInvalid, http.StatusRequestEntityTooLarge},
 	{registry.ErrTagInvalid, oci.CodeManifestInvalid, 0},
 	{registry.ErrUnsupported, oci.CodeUnsupported, 0},
+	{registry.ErrRetry, oci.CodeUnknown, http.StatusServiceUnavailable},
 	{policy.ErrQuotaExceeded, oci.CodeDenied, 0},
 	{policy.ErrTagImmutable, oci.CodeDenied, 0},
 	{policy.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},

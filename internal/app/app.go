@@ -18,12 +18,14 @@ import (
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
 	"github.com/berth-registry/berth/internal/storage/s3"
@@ -38,11 +40,13 @@ type App struct {
 	svc     *registry.Service
 	policy  *policy.Engine
 	retain  *policy.Retention
-	jobs    *jobs.Scheduler // background jobs, started by Serve
 	metrics *metrics
 	audit   *audit.Log // nil when audit.enabled is off
 	stop    context.CancelFunc
 	handler http.Handler
+	gc      *gc.Collector
+	scrub   *scrub.Scrubber
+	jobs    *jobs.Scheduler
 }
 
 // New builds every component from cfg. Close releases them.
@@ -74,7 +78,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
 	a.retain = policy.NewRetention(a.policy, a.svc)
-	a.jobs = jobs.New(store, jobs.Options{Log: log}, a.policyJobs()...)
 	// Background work lives until Close, not until ctx (New's ctx only
 	// bounds building).
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -97,6 +100,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_audit_events_dropped_total", Help: "Audit events dropped (queue full or database failing)."},
 				func() float64 { return float64(a.audit.Dropped()) }))
 	}
+	a.newLifecycle()
 	a.handler = a.routes()
 	return a, nil
 }
@@ -157,9 +161,10 @@ func (a *App) authorizeAPI(r *http.Request, perm manage.Permission) error { retu
 // Handler is the whole HTTP surface, with middleware.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close stops background work (writing what the audit log still holds)
-// and releases the stores.
+// Close stops background work (the jobs; the audit log writes what it
+// still holds) and releases the stores.
 func (a *App) Close() error {
+	a.jobs.Stop()
 	a.stop()
 	var err error
 	if a.audit != nil {
@@ -188,6 +193,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
+	a.StartJobs(ctx)
 	errc := make(chan error, 1)
 	go func() {
 		if tlsOn {
@@ -196,8 +202,6 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
-	a.jobs.Start(ctx)
-	defer a.jobs.Stop()
 	a.log.Info("berth listening", "addr", ln.Addr().String(), "tls", tlsOn,
 		"storage", a.blobs.Driver().Name(), "database", a.cfg.Database.Driver)
 	select {

@@ -9,6 +9,7 @@ import (
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/api/policyapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
+	"github.com/berth-registry/berth/internal/gc"
 )
 
 // v2Routes is the route table of the OCI Distribution API. Each entry names
@@ -41,10 +42,17 @@ func v2Routes(h *v2.Handlers) []v2.Route {
 // caller needs, and its handler.
 func (a *App) apiRoutes() []manage.Route {
 	pol := policyapi.New(a.policy, a.retain)
+	gcAPI := &gc.API{Jobs: a.jobs}
 	const project = "/api/v1/projects/{project}"
 	return []manage.Route{
 		{Name: "api_ping", Method: http.MethodGet, Pattern: "/api/v1/ping", Perm: manage.PermPublic, Handle: a.apiPing},
 		{Name: "audit_list", Method: http.MethodGet, Pattern: "/api/v1/audit", Perm: manage.PermSystemAdmin, Handle: a.auditEvents},
+
+		// Garbage collection and deletion (docs/gc.md).
+		{Name: "gc_start", Method: http.MethodPost, Pattern: "/api/v1/gc", Perm: manage.PermSystemAdmin, Handle: gcAPI.Start},
+		{Name: "gc_status", Method: http.MethodGet, Pattern: "/api/v1/gc", Perm: manage.PermSystemAdmin, Handle: gcAPI.Get},
+		{Name: "repository_delete", Method: http.MethodDelete, Pattern: project + "/repositories/{repository...}", Perm: manage.PermProjectAdmin, Handle: a.deleteRepository},
+		{Name: "repository_delete_any", Method: http.MethodDelete, Pattern: "/api/v1/repositories/{name...}", Perm: manage.PermSystemAdmin, Handle: a.deleteAnyRepository},
 
 		// Project policies (docs/api.md, "Project policies").
 		{Name: "immutable_rules_list", Method: http.MethodGet, Pattern: project + "/immutable-rules", Perm: manage.PermProjectRead, Handle: pol.ListImmutableRules},

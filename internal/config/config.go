@@ -31,8 +31,11 @@ type Config struct {
 	Storage  Storage  `yaml:"storage"`
 	Database Database `yaml:"database"`
 	Registry Registry `yaml:"registry"`
-	Policy   Policy   `yaml:"policy"`
 	Audit    Audit    `yaml:"audit"`
+	GC       GC       `yaml:"gc"`
+	Scrub    Scrub    `yaml:"scrub"`
+	Jobs     Jobs     `yaml:"jobs"`
+	Policy   Policy   `yaml:"policy"`
 	Debug    Debug    `yaml:"debug"`
 }
 
@@ -155,8 +158,10 @@ func Default() *Config {
 		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
-		Policy:   defaultPolicy(),
 		Audit:    defaultAudit(),
+		GC:       defaultGC(),
+		Jobs:     defaultJobs(),
+		Policy:   defaultPolicy(),
 	}
 }
 
@@ -293,7 +298,10 @@ func (c *Config) Validate() error {
 	if c.Registry.UploadLease < time.Second || c.Registry.UploadLease > time.Hour {
 		bad("registry.upload_lease: %v is outside 1s..1h", c.Registry.UploadLease)
 	}
-	c.Policy.validate(bad)
 	c.Audit.validate(bad)
+	if err := c.validateGC(); err != nil {
+		errs = append(errs, err)
+	}
+	c.Policy.validate(bad)
 	return errors.Join(errs...)
 }

@@ -34,7 +34,7 @@ func (p Policy) validate(bad func(format string, args ...any)) {
 		bad("policy.untagged_grace: must not be negative")
 	}
 	if p.RetentionCheck != 0 && (p.RetentionCheck < time.Minute || p.RetentionCheck > 24*time.Hour) {
-		bad("policy.retention_check: %v is outside 1m..24h (0: off)", p.RetentionCheck)
+		bad("policy.retention_check: %v is outside 1m..24h (0s: off)", p.RetentionCheck)
 	}
 	if p.MetricsProjects < 0 || p.MetricsProjects > 100000 {
 		bad("policy.metrics_projects: %d is outside 0..100000", p.MetricsProjects)

@@ -87,8 +87,8 @@ type TagDetail struct {
 	PushedAt time.Time
 }
 
-// ManifestRef names a manifest of a repository and when it was pushed.
-type ManifestRef struct {
+// UntaggedManifest names a manifest of a repository and when it was pushed.
+type UntaggedManifest struct {
 	Digest   digest.Digest
 	PushedAt time.Time
 }
@@ -147,7 +147,7 @@ type PolicyStore interface {
 	// UntaggedManifests lists a repository's manifests that no tag points
 	// at, no index of the repository lists, and that are not referrers of
 	// a manifest still in the repository: the manifests nothing keeps.
-	UntaggedManifests(ctx context.Context, repo string) ([]ManifestRef, error)
+	UntaggedManifests(ctx context.Context, repo string) ([]UntaggedManifest, error)
 	// DeleteTagIf removes a tag only while it still points at dgst:
 	// ErrConflict when it was moved meanwhile, ErrNotFound when it is gone.
 	DeleteTagIf(ctx context.Context, repo, tag string, dgst digest.Digest) error

@@ -87,9 +87,10 @@ type Upload struct {
 
 // Store is the metadata store.
 type Store interface {
-	PolicyStore
 	AuditStore
+	GCStore
 	JobStore
+	PolicyStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -152,7 +152,7 @@ type Verdict struct {
 // manifests. It returns nothing when no rule selects the repository: the
 // policy leaves it alone. Immutable tags are always kept; untagged
 // manifests pushed after graceStart too.
-func (p *RetentionPolicy) Evaluate(now time.Time, repo string, tags []meta.TagDetail, untagged []meta.ManifestRef,
+func (p *RetentionPolicy) Evaluate(now time.Time, repo string, tags []meta.TagDetail, untagged []meta.UntaggedManifest,
 	immutable *TagRules, graceStart time.Time) []Verdict {
 	rel := relative(repo)
 	var rules []int

@@ -39,7 +39,7 @@ func mustPolicy(t *testing.T, rules ...Rule) *RetentionPolicy {
 // repository and tag patterns, untagged manifests and immutable tags.
 func TestRetentionRules(t *testing.T) {
 	tags := tagsAt(map[string]float64{"v1": 40, "v2": 20, "v3": 3, "latest": 1, "dev-a": 10, "dev-b": 2, "v4-rc1": 0.5})
-	untagged := []meta.ManifestRef{
+	untagged := []meta.UntaggedManifest{
 		{Digest: digest.FromString("old"), PushedAt: daysAgo(5)},
 		{Digest: digest.FromString("fresh"), PushedAt: now.Add(-10 * time.Minute)},
 	}
@@ -217,6 +217,6 @@ func FuzzParseRetentionPolicy(f *testing.F) {
 			}
 			return
 		}
-		p.Evaluate(now, "p/app", tags, []meta.ManifestRef{{Digest: digest.FromString("u"), PushedAt: now}}, nil, now)
+		p.Evaluate(now, "p/app", tags, []meta.UntaggedManifest{{Digest: digest.FromString("u"), PushedAt: now}}, nil, now)
 	})
 }

@@ -94,6 +94,10 @@ func (s *Service) MountBlob(ctx context.Context, repo, from string, dgst digest.
 		return meta.Blob{}, err
 	}
 	b, err := s.meta.MountBlob(ctx, repo, from, dgst)
+	if errors.Is(err, meta.ErrBlobDeleting) {
+		// Being garbage collected: the client uploads it instead.
+		return meta.Blob{}, fmt.Errorf("%w: %s", ErrBlobUnknown, dgst)
+	}
 	return b, blobErr(err, dgst)
 }
 

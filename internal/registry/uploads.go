@@ -140,6 +140,13 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, dgst digest
 		return meta.Blob{}, err
 	}
 	if err := s.meta.CompleteUpload(context.WithoutCancel(ctx), u, b); err != nil {
+		if errors.Is(err, meta.ErrBlobDeleting) {
+			// Garbage collection deleted the blob's file just as this
+			// upload committed: the bytes are gone; the client retries.
+			s.discardUpload(ctx, u)
+			l.ended = true
+			return meta.Blob{}, fmt.Errorf("%w: %v", ErrRetry, err)
+		}
 		return meta.Blob{}, uploadErr(err, id)
 	}
 	l.ended = true
@@ -200,7 +207,13 @@ func (s *Service) PushBlob(ctx context.Context, repo string, dgst digest.Digest,
 		return meta.Blob{}, err
 	}
 	b := meta.Blob{Digest: dgst, Size: n}
-	return b, s.meta.PutBlob(context.WithoutCancel(ctx), repo, b)
+	if err := s.meta.PutBlob(context.WithoutCancel(ctx), repo, b); err != nil {
+		if errors.Is(err, meta.ErrBlobDeleting) {
+			return meta.Blob{}, fmt.Errorf("%w: %v", ErrRetry, err)
+		}
+		return meta.Blob{}, err
+	}
+	return b, nil
 }
 
 // appendUpload writes body at the end of the upload, hashing it into the

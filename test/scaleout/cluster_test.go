@@ -80,6 +80,13 @@ database:
     dsn: %q
 registry:
   upload_lease: %s
+gc:
+  interval: 0s
+  grace_period: 1s
+  batch_size: 20
+jobs:
+  lease: 3s
+  poll: 200ms
 `, s3.Bucket, s3.Region, s3.Endpoint, s3.AccessKey, s3.SecretKey, dsn, uploadLease))
 	for i := range c.inst {
 		in := &instance{name: fmt.Sprintf("berth%d", i+1), addr: freeAddr(t), bin: bin, conf: conf}

@@ -38,6 +38,7 @@ func TestScaleOut(t *testing.T) {
 	t.Run("skopeo", func(t *testing.T) { testSkopeo(t, c) })
 	t.Run("kill-during-push", func(t *testing.T) { testKillDuringPush(t, c) })
 	t.Run("rolling-restart", func(t *testing.T) { testRollingRestart(t, c) })
+	t.Run("kill-during-gc", func(t *testing.T) { testKillDuringGC(t, c) })
 	// Last: it stops MinIO.
 	t.Run("readyz-without-s3", func(t *testing.T) { testReadyWithoutS3(t, c) })
 }

@@ -38,8 +38,9 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"ConcurrentManifestPushes", testConcurrentPushes},
 		{"Audit", testAudit},
 	}
-	tests = append(tests, policyTests...)
 	tests = append(tests, jobTests...)
+	tests = append(tests, gcTests...)
+	tests = append(tests, policyTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

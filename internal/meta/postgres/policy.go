@@ -263,14 +263,14 @@ const untagged = `NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
 		WHERE s.repository_id = m.repository_id AND s.digest = m.subject))`
 
 // UntaggedManifests implements meta.PolicyStore.
-func (s *Store) UntaggedManifests(ctx context.Context, repo string) ([]meta.ManifestRef, error) {
+func (s *Store) UntaggedManifests(ctx context.Context, repo string) ([]meta.UntaggedManifest, error) {
 	rows, err := s.pool.Query(ctx, `SELECT m.digest, m.created_at FROM manifests m
 		WHERE m.repository_id = (SELECT id FROM repositories WHERE name = $1) AND `+untagged+` ORDER BY m.digest`, repo)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.AppendRows([]meta.ManifestRef{}, rows, func(row pgx.CollectableRow) (meta.ManifestRef, error) {
-		var m meta.ManifestRef
+	return pgx.AppendRows([]meta.UntaggedManifest{}, rows, func(row pgx.CollectableRow) (meta.UntaggedManifest, error) {
+		var m meta.UntaggedManifest
 		var d string
 		var created int64
 		err := row.Scan(&d, &created)

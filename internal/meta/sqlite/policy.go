@@ -290,16 +290,16 @@ const untagged = `NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
 		WHERE s.repository_id = m.repository_id AND s.digest = m.subject))`
 
 // UntaggedManifests implements meta.PolicyStore.
-func (s *Store) UntaggedManifests(ctx context.Context, repo string) ([]meta.ManifestRef, error) {
+func (s *Store) UntaggedManifests(ctx context.Context, repo string) ([]meta.UntaggedManifest, error) {
 	rows, err := s.readRows(ctx, `SELECT m.digest, m.created_at FROM manifests m
 		WHERE m.repository_id = (SELECT id FROM repositories WHERE name = ?) AND `+untagged+` ORDER BY m.digest`, repo)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []meta.ManifestRef{}
+	out := []meta.UntaggedManifest{}
 	for rows.Next() {
-		var m meta.ManifestRef
+		var m meta.UntaggedManifest
 		var d string
 		var created int64
 		if err := rows.Scan(&d, &created); err != nil {
