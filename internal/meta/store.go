@@ -87,6 +87,8 @@ type Upload struct {
 
 // Store is the metadata store.
 type Store interface {
+	AuthStore
+
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the database.

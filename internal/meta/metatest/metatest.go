@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Pagination", testPagination},
 		{"ConcurrentManifestPushes", testConcurrentPushes},
 	}
+	tests = append(tests, authTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
