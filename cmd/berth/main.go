@@ -109,8 +109,8 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	if !loopback(ln.Addr()) {
-		log.Warn("authentication is not configured: anyone who can reach this address can push and pull", "addr", ln.Addr().String())
+	if !loopback(ln.Addr()) && !cfg.Auth.Enabled() {
+		log.Warn("ACCESS CONTROL IS OFF (auth.mode: none): anyone who can reach this address can push, pull and delete; see docs/auth.md", "addr", ln.Addr().String())
 	}
 	return a.Serve(ctx, ln)
 }
