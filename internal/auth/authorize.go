@@ -60,7 +60,9 @@ func (s *Service) invalidToken() error {
 	return &challengeError{oe: oci.NewError(oci.CodeUnauthorized, "invalid or expired token"), challenge: "invalid_token"}
 }
 
-func denied() error { return oci.NewError(oci.CodeDenied, "requested access to the resource is denied") }
+func denied() error {
+	return oci.NewError(oci.CodeDenied, "requested access to the resource is denied")
+}
 
 // v2Error turns an authentication failure into the error sent on /v2/,
 // with a challenge naming scope when it is a 401.

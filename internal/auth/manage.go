@@ -67,7 +67,9 @@ func (m *Manager) CreateUser(ctx context.Context, name, password string, admin b
 func (m *Manager) Users(ctx context.Context) ([]meta.User, error) { return m.store.Users(ctx) }
 
 // User returns a builtin user.
-func (m *Manager) User(ctx context.Context, name string) (meta.User, error) { return m.store.User(ctx, name) }
+func (m *Manager) User(ctx context.Context, name string) (meta.User, error) {
+	return m.store.User(ctx, name)
+}
 
 // UpdateUser changes a user's password (when not empty) and admin flag
 // (when not nil). The last administrator cannot be demoted.

@@ -18,12 +18,12 @@ const TokenPath = "/token"
 // the subject; use and fpr on refresh tokens).
 type Claims struct {
 	jwt.RegisteredClaims
-	Access []Access  `json:"access,omitempty"`
-	Kind   Kind      `json:"berth_kind,omitempty"`
-	Admin  bool      `json:"berth_admin,omitempty"`
-	Groups []string  `json:"berth_groups,omitempty"`
-	Use    string    `json:"berth_use,omitempty"` // "refresh" on refresh tokens
-	Fpr    string    `json:"berth_fpr,omitempty"` // credential fingerprint (refresh tokens)
+	Access []Access `json:"access,omitempty"`
+	Kind   Kind     `json:"berth_kind,omitempty"`
+	Admin  bool     `json:"berth_admin,omitempty"`
+	Groups []string `json:"berth_groups,omitempty"`
+	Use    string   `json:"berth_use,omitempty"` // "refresh" on refresh tokens
+	Fpr    string   `json:"berth_fpr,omitempty"` // credential fingerprint (refresh tokens)
 	issuer *trustedIssuer
 }
 
