@@ -66,7 +66,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		opts.CacheBytes = int64(cfg.Registry.ManifestCacheSize)
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
-	mgr := auth.NewManager(store)
+	mgr := auth.NewManager(store, cfg.Auth.BcryptCost)
 	if cfg.Auth.Enabled() {
 		if a.auth, err = openAuth(ctx, cfg, store, log); err != nil {
 			store.Close()

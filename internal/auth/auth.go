@@ -141,7 +141,7 @@ func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logge
 	for _, m := range cfg.Modes() {
 		switch m {
 		case config.AuthBuiltin:
-			s.backends = append(s.backends, builtin{store})
+			s.backends = append(s.backends, builtin{store, cfg.BcryptCost})
 		case config.AuthHtpasswd:
 			h, err := newHtpasswd(cfg.Htpasswd.Path, log)
 			if err != nil {
@@ -191,7 +191,7 @@ func (s *Service) bootstrapAdmin(ctx context.Context) error {
 	if !errors.Is(err, meta.ErrNotFound) {
 		return err
 	}
-	hash, err := HashPassword(a.Password)
+	hash, err := HashPassword(a.Password, s.cfg.BcryptCost)
 	if err != nil {
 		return fmt.Errorf("auth.admin.password: %w", err)
 	}
@@ -204,14 +204,17 @@ func (s *Service) bootstrapAdmin(ctx context.Context) error {
 }
 
 // builtin is the database source of users.
-type builtin struct{ store meta.Store }
+type builtin struct {
+	store meta.Store
+	cost  int // of bcrypt
+}
 
 func (builtin) Name() string { return config.AuthBuiltin }
 
 func (b builtin) Authenticate(ctx context.Context, user, pw string) (*Subject, error) {
 	u, err := b.store.User(ctx, user)
 	if errors.Is(err, meta.ErrNotFound) {
-		checkBcrypt(string(dummyHash), pw)
+		dummyCheck(pw, b.cost)
 		return nil, errUnknownUser
 	}
 	if err != nil {

@@ -18,19 +18,21 @@ import (
 // the berth CLI both use it.
 type Manager struct {
 	store    meta.Store
+	cost     int // of bcrypt
 	now      func() time.Time
 	onChange func() // forget cached logins
 }
 
-// NewManager returns a manager over a store.
-func NewManager(store meta.Store) *Manager {
-	return &Manager{store: store, now: time.Now, onChange: func() {}}
+// NewManager returns a manager over a store; passwords are hashed with
+// bcrypt of work factor cost.
+func NewManager(store meta.Store, cost int) *Manager {
+	return &Manager{store: store, cost: cost, now: time.Now, onChange: func() {}}
 }
 
 // Manager returns the service's manager; its changes also end the
 // service's cached logins.
 func (s *Service) Manager() *Manager {
-	return &Manager{store: s.store, now: s.now, onChange: s.Invalidate}
+	return &Manager{store: s.store, cost: s.cfg.BcryptCost, now: s.now, onChange: s.Invalidate}
 }
 
 func invalid(format string, args ...any) error {
@@ -56,7 +58,7 @@ func (m *Manager) CreateUser(ctx context.Context, name, password string, admin b
 	if err := validUser(name); err != nil {
 		return err
 	}
-	hash, err := HashPassword(password)
+	hash, err := HashPassword(password, m.cost)
 	if err != nil {
 		return err
 	}
@@ -79,7 +81,7 @@ func (m *Manager) UpdateUser(ctx context.Context, name, password string, admin *
 		return err
 	}
 	if password != "" {
-		if u.PasswordHash, err = HashPassword(password); err != nil {
+		if u.PasswordHash, err = HashPassword(password, m.cost); err != nil {
 			return err
 		}
 	}

@@ -8,32 +8,43 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/bcrypt"
 )
 
-// bcryptCost is the work factor of password hashes (htpasswd -B uses 5 by
-// default; 10 is bcrypt's own default and ~50 ms here).
-const bcryptCost = bcrypt.DefaultCost
-
 // minPassword is the shortest password Berth accepts for its users.
 const minPassword = 8
 
-// HashPassword returns the bcrypt hash of a password.
-func HashPassword(pw string) (string, error) {
+// HashPassword returns the bcrypt hash of a password, with work factor
+// cost (auth.bcrypt_cost).
+func HashPassword(pw string, cost int) (string, error) {
 	if len(pw) < minPassword {
 		return "", fmt.Errorf("%w: a password needs at least %d characters", ErrInvalid, minPassword)
 	}
 	if len(pw) > 72 {
 		return "", fmt.Errorf("%w: a password may have at most 72 bytes (bcrypt)", ErrInvalid)
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcryptCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
 	return string(h), err
 }
 
-// dummyHash is compared against when a user is unknown, so that answering
-// "no such user" takes as long as "wrong password".
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("berth-dummy-password"), bcryptCost)
+// dummyHashes are compared against when a user is unknown, so that
+// answering "no such user" takes as long as "wrong password".
+var dummyHashes sync.Map // cost -> []byte
+
+// dummyCheck spends the time of a password check that fails.
+func dummyCheck(pw string, cost int) {
+	h, ok := dummyHashes.Load(cost)
+	if !ok {
+		b, err := bcrypt.GenerateFromPassword([]byte("berth-dummy-password"), cost)
+		if err != nil {
+			return
+		}
+		h, _ = dummyHashes.LoadOrStore(cost, b)
+	}
+	bcrypt.CompareHashAndPassword(h.([]byte), []byte(pw))
+}
 
 // checkBcrypt compares a password with a bcrypt hash (constant time in
 // the password, as bcrypt is).

@@ -26,6 +26,9 @@ type Auth struct {
 	FailedLogins FailedLogins `yaml:"failed_logins"`
 	// LDAP configures the ldap mode.
 	LDAP LDAP `yaml:"ldap"`
+	// BcryptCost is the work factor of the password hashes Berth makes
+	// (4..14; each step doubles the time of a login).
+	BcryptCost int `yaml:"bcrypt_cost"`
 }
 
 // AuthAdmin is the initial administrator.
@@ -113,6 +116,7 @@ const (
 func defaultAuth() Auth {
 	return Auth{
 		Mode:         AuthNone,
+		BcryptCost:   10,
 		Admin:        AuthAdmin{Username: "admin"},
 		Token:        Token{Enabled: true, Service: "berth", Issuer: "berth", TTL: 5 * time.Minute, RefreshTTL: 30 * 24 * time.Hour},
 		FailedLogins: FailedLogins{PerUser: 10, PerAddress: 50, Window: 5 * time.Minute},
@@ -195,6 +199,9 @@ func (a Auth) validate(bad func(string, ...any)) {
 		if ti.Issuer == t.Issuer {
 			bad("auth.token.trusted[%d]: issuer %q is Berth's own (auth.token.issuer)", i, ti.Issuer)
 		}
+	}
+	if a.BcryptCost < 4 || a.BcryptCost > 14 {
+		bad("auth.bcrypt_cost: %d is outside 4..14", a.BcryptCost)
 	}
 	f := a.FailedLogins
 	if f.PerUser < 0 || f.PerAddress < 0 || f.Window < 0 {
