@@ -178,18 +178,22 @@ func (s *Service) Actions(ctx context.Context, subj *Subject, repo string, creat
 		}
 		return allActions, nil
 	}
+	if subj != nil && subj.Kind == KindExternal {
+		return nil, nil // only what its token grants
+	}
+	var acts []string
 	if subj != nil && subj.Kind == KindRobot {
 		r, err := s.robotOf(ctx, subj)
 		if err != nil {
 			return nil, err
 		}
-		return robotActions(r, project), nil
-	}
-	if subj != nil && subj.Kind == KindExternal {
-		return nil, nil // only what its token grants
+		acts = robotActions(r, project)
 	}
 	p, err := s.store.Project(ctx, project)
 	if errors.Is(err, meta.ErrNotFound) {
+		if acts != nil {
+			return acts, nil
+		}
 		if create && s.mayCreate(ctx, subj) {
 			if err := s.ensureProject(ctx, project, subj); err != nil {
 				return nil, err
@@ -201,7 +205,6 @@ func (s *Service) Actions(ctx context.Context, subj *Subject, repo string, creat
 	if err != nil {
 		return nil, err
 	}
-	var acts []string
 	if p.Public {
 		acts = append(acts, ActionPull)
 	}
