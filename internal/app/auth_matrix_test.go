@@ -33,7 +33,9 @@ var matrixRoles = []string{"anonymous", "guest", "developer", "maintainer", "pro
 func setupMatrix(t *testing.T) *matrix {
 	s := startAuth(t, func(c *config.Config) { c.Auth.FailedLogins.PerUser = 0 })
 	m := &matrix{url: s.URL, admin: cred{"admin", adminPassword}, creds: map[string]cred{"system-admin": {"admin", adminPassword}}}
-	a := func(method, path, body string, want int) string { return api(t, s.URL, m.admin, method, path, body, want) }
+	a := func(method, path, body string, want int) string {
+		return api(t, s.URL, m.admin, method, path, body, want)
+	}
 	robot := func(project, body string) cred {
 		var r struct{ Name, Secret string }
 		json.Unmarshal([]byte(a("POST", "/api/v1/projects/"+project+"/robots", body, 201)), &r)
@@ -185,7 +187,9 @@ var matrixOps = []struct {
 			return cl.do(t, "DELETE", "/v2/team-a/app/manifests/tag-"+role, nil, nil)
 		}},
 	{"list-tags", []string{"deny", "ok", "ok", "ok", "ok", "deny", "ok", "ok", "deny"},
-		func(t *testing.T, cl client, _ string) result { return cl.do(t, "GET", "/v2/team-a/app/tags/list", nil, nil) }},
+		func(t *testing.T, cl client, _ string) result {
+			return cl.do(t, "GET", "/v2/team-a/app/tags/list", nil, nil)
+		}},
 	{"referrers", []string{"deny", "ok", "ok", "ok", "ok", "deny", "ok", "ok", "deny"},
 		func(t *testing.T, cl client, _ string) result {
 			return cl.do(t, "GET", "/v2/team-a/app/referrers/"+cl.m.v1.String(), nil, nil)
@@ -193,7 +197,9 @@ var matrixOps = []struct {
 	{"catalog", []string{"deny", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "deny"},
 		func(t *testing.T, cl client, _ string) result { return cl.do(t, "GET", "/v2/_catalog", nil, nil) }},
 	{"api-project-read", []string{"deny", "ok", "ok", "ok", "ok", "deny", "ok", "ok", "deny"},
-		func(t *testing.T, cl client, _ string) result { return cl.api(t, "GET", "/api/v1/projects/team-a/members", "") }},
+		func(t *testing.T, cl client, _ string) result {
+			return cl.api(t, "GET", "/api/v1/projects/team-a/members", "")
+		}},
 	{"api-project-admin", []string{"deny", "deny", "deny", "deny", "ok", "deny", "ok", "deny", "deny"},
 		func(t *testing.T, cl client, _ string) result {
 			return cl.api(t, "PUT", "/api/v1/projects/team-a/members/user/guest", `{"role":"guest"}`)
