@@ -39,6 +39,9 @@ Usage:
   berth serve [--config FILE] [--addr HOST:PORT] [--data DIR]   run the registry
   berth migrate [--config FILE]                                 apply metadata database migrations
   berth config check FILE                                       validate a configuration file
+  berth user add|list|passwd|delete ...                         manage users (berth user help)
+  berth project add|list|member add ...                         manage projects and their members
+  berth robot add NAME ...                                      create a robot account
   berth version                                                 print the version
 
 Configuration: a YAML file (see docs/configuration.md) and BERTH_* environment
@@ -57,6 +60,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return serve(ctx, args[1:], env, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], env, stdout, stderr)
+	case "user", "project", "robot":
+		return authCommand(ctx, args, env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "berth", versionString())
 		return nil

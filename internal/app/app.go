@@ -114,6 +114,16 @@ func openMeta(ctx context.Context, c config.Database) (meta.Store, error) {
 	}
 }
 
+// OpenAdmin opens the metadata store for the access-control commands of
+// the CLI (berth user/project/robot); close releases it.
+func OpenAdmin(ctx context.Context, cfg *config.Config) (mgr *auth.Manager, close func() error, err error) {
+	store, err := openMeta(ctx, cfg.Database)
+	if err != nil {
+		return nil, nil, err
+	}
+	return auth.NewManager(store, cfg.Auth.BcryptCost), store.Close, nil
+}
+
 // Migrate applies the metadata store's schema migrations and returns; the
 // stores also migrate when they open, this is for operators who prefer an
 // explicit step before starting new instances.
