@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/internal/api/manage"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/auth/ldap"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
@@ -145,6 +146,11 @@ func openAuth(ctx context.Context, cfg *config.Config, store meta.Store, log *sl
 		return nil, err
 	}
 	o := auth.Options{TrustedProxies: proxies}
+	if cfg.Auth.HasMode(config.AuthLDAP) {
+		if o.LDAP, err = ldap.New(cfg.Auth.LDAP, log); err != nil {
+			return nil, err
+		}
+	}
 	return auth.New(ctx, cfg.Auth, store, log, o)
 }
 

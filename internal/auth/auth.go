@@ -301,19 +301,24 @@ func (s *Service) checkPassword(ctx context.Context, user, pw string) (*Subject,
 		return s.tokenLogin(ctx, user, id, pw)
 	}
 	var unavailable error
+	known := false
 	for _, b := range s.backends {
 		subj, err := b.Authenticate(ctx, user, pw)
 		switch {
 		case err == nil:
 			return subj, nil
-		case errors.Is(err, errUnknownUser), errors.Is(err, errBadPassword):
+		case errors.Is(err, errUnknownUser):
+		case errors.Is(err, errBadPassword):
+			known = true
 		case errors.Is(err, ErrUnavailable):
 			unavailable = err
 		default:
 			return nil, err
 		}
 	}
-	if unavailable != nil {
+	// A source that could not be asked matters only when no other one
+	// knew the user.
+	if unavailable != nil && !known {
 		return nil, unavailable
 	}
 	return nil, errBadPassword
