@@ -345,3 +345,120 @@ func TestAuthBlobUpload(t *testing.T) {
 		t.Fatalf("members %s", body)
 	}
 }
+
+// The JWK Set names the key that signs tokens, and rotation adds one.
+func TestAuthJWKSAndRotation(t *testing.T) {
+	s := startAuth(t, nil)
+	admin := cred{"admin", adminPassword}
+	kids := func() []string {
+		res := send(t, "GET", s.URL+"/.well-known/jwks.json", "", nil, nil)
+		var set struct{ Keys []struct{ Kid, Kty, Crv string } }
+		if err := json.Unmarshal([]byte(res.body), &set); res.status != 200 || err != nil {
+			t.Fatalf("jwks: %d %s", res.status, res.body)
+		}
+		var out []string
+		for _, k := range set.Keys {
+			out = append(out, k.Kid)
+		}
+		return out
+	}
+	tok, _ := fetchToken(t, s.URL+"/token", "berth", admin)
+	header := func(tok string) map[string]any {
+		b, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+		var h map[string]any
+		json.Unmarshal(b, &h)
+		return h
+	}
+	if k := kids(); len(k) != 1 || header(tok)["kid"] != k[0] || header(tok)["alg"] != "ES256" {
+		t.Fatalf("kids %v, token header %v", k, header(tok))
+	}
+	api(t, s.URL, admin, "POST", "/api/v1/auth/keys/rotate", "", 200)
+	if k := kids(); len(k) != 2 {
+		t.Fatalf("after rotation: %v", k)
+	}
+	// The old token still works; new ones use the new key.
+	if res := send(t, "GET", s.URL+"/v2/", "Bearer "+tok, nil, nil); res.status != 200 {
+		t.Fatalf("old token after rotation: %d", res.status)
+	}
+	tok2, _ := fetchToken(t, s.URL+"/token", "berth", admin)
+	if header(tok2)["kid"] != kids()[0] {
+		t.Fatalf("new token signed by %v", header(tok2)["kid"])
+	}
+	// Only administrators rotate.
+	api(t, s.URL, admin, "POST", "/api/v1/users", `{"name":"dev","password":"dev-password"}`, 201)
+	api(t, s.URL, cred{"dev", "dev-password"}, "POST", "/api/v1/auth/keys/rotate", "", 403)
+	api(t, s.URL, cred{}, "POST", "/api/v1/auth/keys/rotate", "", 401)
+}
+
+func TestAuthProjectCreationTokensRobots(t *testing.T) {
+	s := startAuth(t, nil)
+	admin := cred{"admin", adminPassword}
+	dev := cred{"dev", "dev-password"}
+	api(t, s.URL, admin, "POST", "/api/v1/users", `{"name":"dev","password":"dev-password"}`, 201)
+	blob := []byte("some layer")
+	push := func(c cred, repo string) int {
+		return send(t, "POST", s.URL+"/v2/"+repo+"/blobs/uploads/?digest="+digest.FromBytes(blob).String(), c.basic(), blob, nil).status
+	}
+
+	// Only administrators create projects, by default.
+	if got := push(dev, "newproj/app"); got != 403 {
+		t.Fatalf("dev pushing to a new project: %d", got)
+	}
+	api(t, s.URL, dev, "POST", "/api/v1/projects", `{"name":"mine"}`, 403)
+	api(t, s.URL, dev, "PATCH", "/api/v1/settings", `{"project_creation":"users"}`, 403)
+	api(t, s.URL, admin, "PATCH", "/api/v1/settings", `{"project_creation":"users"}`, 200)
+	// Now pushing to a new name creates the project with the pusher as admin.
+	if got := push(dev, "newproj/app"); got != 201 {
+		t.Fatalf("dev pushing to a new project with project_creation=users: %d", got)
+	}
+	if body := api(t, s.URL, dev, "GET", "/api/v1/projects/newproj/members", "", 200); !strings.Contains(body, `"name":"dev","role":"admin"`) {
+		t.Fatalf("members of newproj: %s", body)
+	}
+	api(t, s.URL, dev, "POST", "/api/v1/projects", `{"name":"mine","public":true}`, 201)
+	api(t, s.URL, dev, "POST", "/api/v1/projects", `{"name":"mine"}`, 409)
+	api(t, s.URL, dev, "POST", "/api/v1/projects", `{"name":"Bad/Name"}`, 400)
+	// A project with repositories cannot be deleted.
+	api(t, s.URL, dev, "DELETE", "/api/v1/projects/newproj", "", 409)
+	api(t, s.URL, dev, "DELETE", "/api/v1/projects/mine", "", 204)
+
+	// A personal access token stands in for the password, until revoked.
+	var tok struct{ ID, Token string }
+	json.Unmarshal([]byte(api(t, s.URL, dev, "POST", "/api/v1/me/tokens", `{"name":"laptop","expires_in":"1h"}`, 201)), &tok)
+	if !strings.HasPrefix(tok.Token, "bpat_") {
+		t.Fatalf("token %q", tok.Token)
+	}
+	pat := cred{"dev", tok.Token}
+	if got := push(pat, "newproj/app"); got != 201 {
+		t.Fatalf("push with an access token: %d", got)
+	}
+	if body := api(t, s.URL, dev, "GET", "/api/v1/me/tokens", "", 200); strings.Contains(body, tok.Token) || !strings.Contains(body, `"name":"laptop"`) {
+		t.Fatalf("token list shows the secret or lacks the token: %s", body)
+	}
+	api(t, s.URL, dev, "DELETE", "/api/v1/me/tokens/"+tok.ID, "", 204)
+	if got := push(pat, "newproj/app"); got != 401 {
+		t.Fatalf("push with a revoked access token: %d", got)
+	}
+
+	// A system robot that may pull everywhere, and nothing else.
+	var robot struct{ Name, Secret string }
+	json.Unmarshal([]byte(api(t, s.URL, admin, "POST", "/api/v1/robots",
+		`{"name":"mirror","permissions":[{"project":"*","actions":["pull"]}]}`, 201)), &robot)
+	rb := cred{robot.Name, robot.Secret}
+	if robot.Name != "robot$mirror" {
+		t.Fatalf("robot name %q", robot.Name)
+	}
+	if res := send(t, "GET", s.URL+"/v2/newproj/app/blobs/"+digest.FromBytes(blob).String(), rb.basic(), nil, nil); res.status != 200 {
+		t.Fatalf("system robot pull: %d", res.status)
+	}
+	if got := push(rb, "newproj/app"); got != 403 {
+		t.Fatalf("system robot push: %d", got)
+	}
+	api(t, s.URL, rb, "GET", "/api/v1/users", "", 403)
+	api(t, s.URL, admin, "DELETE", "/api/v1/robots/mirror", "", 204)
+	if got := push(rb, "newproj/app"); got != 401 {
+		t.Fatalf("deleted robot: %d", got)
+	}
+	// The last administrator stays.
+	api(t, s.URL, admin, "PATCH", "/api/v1/users/admin", `{"admin":false}`, 400)
+	api(t, s.URL, admin, "DELETE", "/api/v1/users/admin", "", 400)
+}
