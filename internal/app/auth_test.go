@@ -352,7 +352,9 @@ func TestAuthJWKSAndRotation(t *testing.T) {
 	admin := cred{"admin", adminPassword}
 	kids := func() []string {
 		res := send(t, "GET", s.URL+"/.well-known/jwks.json", "", nil, nil)
-		var set struct{ Keys []struct{ Kid, Kty, Crv string } }
+		var set struct {
+			Keys []struct{ Kid, Kty, Crv string }
+		}
 		if err := json.Unmarshal([]byte(res.body), &set); res.status != 200 || err != nil {
 			t.Fatalf("jwks: %d %s", res.status, res.body)
 		}
