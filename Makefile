@@ -5,7 +5,7 @@ GO ?= go
 TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: run build test tools unit fuzz-smoke e2e bench bench-smoke lint
+.PHONY: run build test tools unit fuzz-smoke e2e bench bench-smoke bench-s3 lint
 
 run:
 	$(GO) run ./cmd/berth serve
@@ -39,3 +39,8 @@ bench:
 
 bench-smoke:
 	bash bench/run.sh --smoke
+
+# The scale-out configuration: both servers on one MinIO, Berth's metadata
+# in PostgreSQL (both started by the harness).
+bench-s3:
+	bash bench/run.sh -- -backend s3 -only blobs,images,manifest,catalog,start -large 10000

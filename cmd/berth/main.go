@@ -38,6 +38,9 @@ const usage = `Berth: a container image registry (OCI Distribution v1.1, Docker 
 Usage:
   berth serve [--config FILE] [--addr HOST:PORT] [--data DIR]   run the registry
   berth migrate [--config FILE]                                 apply metadata database migrations
+  berth gc [--config FILE] [--data DIR] [--dry-run]             collect garbage now (docs/gc.md)
+  berth scrub [--config FILE] [--data DIR] [--repair]           re-hash stored blobs, report (and repair) damage
+  berth retention run PROJECT [--dry-run] [--config FILE]       run a project's retention rules now
   berth config check FILE                                       validate a configuration file
   berth user add|list|passwd|delete ...                         manage users (berth user help)
   berth project add|list|member add ...                         manage projects and their members
@@ -62,6 +65,12 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return migrate(ctx, args[1:], env, stdout, stderr)
 	case "user", "project", "robot":
 		return authCommand(ctx, args, env, stdout, stderr)
+	case "gc":
+		return runGC(ctx, args[1:], env, stdout, stderr)
+	case "scrub":
+		return runScrub(ctx, args[1:], env, stdout, stderr)
+	case "retention":
+		return retention(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "berth", versionString())
 		return nil

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -34,6 +35,12 @@ var errorCodes = []struct {
 	{registry.ErrManifestTooLarge, oci.CodeManifestInvalid, http.StatusRequestEntityTooLarge},
 	{registry.ErrTagInvalid, oci.CodeManifestInvalid, 0},
 	{registry.ErrUnsupported, oci.CodeUnsupported, 0},
+	{registry.ErrRetry, oci.CodeUnknown, http.StatusServiceUnavailable},
+	{policy.ErrQuotaExceeded, oci.CodeDenied, 0},
+	{policy.ErrTagImmutable, oci.CodeDenied, 0},
+	{policy.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
+	{policy.ErrNotFound, oci.CodeNameUnknown, http.StatusNotFound},
+	{policy.ErrBusy, oci.CodeTooManyRequests, http.StatusConflict},
 }
 
 // ToOCI turns any error into the OCI error sent to the client. Unknown

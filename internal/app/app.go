@@ -13,16 +13,23 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/berth-registry/berth/internal/api/authapi"
 	"github.com/berth-registry/berth/internal/api/manage"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/ldap"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
+	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
 	"github.com/berth-registry/berth/internal/storage/s3"
@@ -35,10 +42,17 @@ type App struct {
 	meta    meta.Store
 	blobs   *storage.Blobs
 	svc     *registry.Service
+	policy  *policy.Engine
+	retain  *policy.Retention
 	metrics *metrics
+	audit   *audit.Log // nil when audit.enabled is off
+	stop    context.CancelFunc
 	handler http.Handler
 	auth    *auth.Service // nil with auth.mode none
 	authAPI *authapi.Handlers
+	gc      *gc.Collector
+	scrub   *scrub.Scrubber
+	jobs    *jobs.Scheduler
 }
 
 // New builds every component from cfg. Close releases them.
@@ -52,7 +66,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, meta: store, blobs: storage.NewBlobs(driver)}
+	a.policy = policy.New(store, policy.Options{UsageCache: cfg.Policy.QuotaUsageCache, UntaggedGrace: cfg.Policy.UntaggedGrace}, log)
 	opts := registry.Options{
+		Policy:          a.policy,
 		MaxManifestSize: int64(cfg.Registry.MaxManifestSize),
 		DeleteEnabled:   cfg.Registry.DeleteEnabled,
 		RedirectExpiry:  redirectExpiry(cfg.Storage.Redirect),
@@ -76,7 +92,30 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		mgr = a.auth.Manager()
 	}
 	a.authAPI = authapi.New(a.auth, mgr, log)
+	a.retain = policy.NewRetention(a.policy, a.svc)
+	// Background work lives until Close, not until ctx (New's ctx only
+	// bounds building).
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stop = stop
+	if cfg.Audit.Enabled {
+		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention, Buffer: cfg.Audit.Buffer}, log)
+		if err != nil {
+			stop()
+			store.Close()
+			return nil, err
+		}
+		go a.audit.Run(bg)
+	}
 	a.metrics = newMetrics(store)
+	a.metrics.registry.MustRegister(policy.NewCollector(a.policy, cfg.Policy.MetricsProjects, 15*time.Second))
+	if a.audit != nil {
+		a.metrics.registry.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_audit_events_written_total", Help: "Audit events stored."},
+				func() float64 { return float64(a.audit.Written()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_audit_events_dropped_total", Help: "Audit events dropped (queue full or database failing)."},
+				func() float64 { return float64(a.audit.Dropped()) }))
+	}
+	a.newLifecycle()
 	a.handler = a.routes()
 	return a, nil
 }
@@ -188,8 +227,17 @@ func (v v2Access) Visible(r *http.Request) (func(string) bool, error) { return v
 // Handler is the whole HTTP surface, with middleware.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close releases the stores.
-func (a *App) Close() error { return a.meta.Close() }
+// Close stops background work (the jobs; the audit log writes what it
+// still holds) and releases the stores.
+func (a *App) Close() error {
+	a.jobs.Stop()
+	a.stop()
+	var err error
+	if a.audit != nil {
+		err = a.audit.Close()
+	}
+	return errors.Join(err, a.meta.Close())
+}
 
 // Serve serves on ln until ctx is done, then shuts down gracefully: it stops
 // accepting connections and waits (up to http.shutdown_timeout) for requests
@@ -211,6 +259,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
+	a.StartJobs(ctx)
 	errc := make(chan error, 1)
 	go func() {
 		if tlsOn {

@@ -45,6 +45,7 @@ func (a *App) middleware(next http.Handler) http.Handler {
 			}
 			elapsed := time.Since(start)
 			a.metrics.observe(route, r.Method, rw.status, elapsed, body.n, rw.bytes)
+			a.auditRequest(r, info, rw.status, rw.Header().Get("Docker-Content-Digest"), elapsed)
 			if a.cfg.Log.Access && a.log.Enabled(r.Context(), slog.LevelInfo) {
 				a.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 					slog.String("request_id", info.ID),

@@ -7,8 +7,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/berth-registry/berth/internal/api/manage"
+	"github.com/berth-registry/berth/internal/api/policyapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/gc"
 )
 
 // v2Routes is the route table of the OCI Distribution API. Each entry names
@@ -41,8 +43,33 @@ func v2Routes(h *v2.Handlers) []v2.Route {
 // caller needs, and its handler.
 func (a *App) apiRoutes() []manage.Route {
 	h := a.authAPI
+	pol := policyapi.New(a.policy, a.retain)
+	gcAPI := &gc.API{Jobs: a.jobs}
+	const project = "/api/v1/projects/{project}"
 	return []manage.Route{
 		{Name: "api_ping", Method: http.MethodGet, Pattern: "/api/v1/ping", Perm: manage.PermPublic, Handle: a.apiPing},
+		{Name: "audit_list", Method: http.MethodGet, Pattern: "/api/v1/audit", Perm: manage.PermSystemAdmin, Handle: a.auditEvents},
+
+		// Garbage collection and deletion (docs/gc.md).
+		{Name: "gc_start", Method: http.MethodPost, Pattern: "/api/v1/gc", Perm: manage.PermSystemAdmin, Handle: gcAPI.Start},
+		{Name: "gc_status", Method: http.MethodGet, Pattern: "/api/v1/gc", Perm: manage.PermSystemAdmin, Handle: gcAPI.Get},
+		{Name: "repository_delete", Method: http.MethodDelete, Pattern: project + "/repositories/{repository...}", Perm: manage.PermProjectAdmin, Handle: a.deleteRepository},
+		{Name: "repository_delete_any", Method: http.MethodDelete, Pattern: "/api/v1/repositories/{name...}", Perm: manage.PermSystemAdmin, Handle: a.deleteAnyRepository},
+
+		// Project policies (docs/api.md, "Project policies").
+		{Name: "immutable_rules_list", Method: http.MethodGet, Pattern: project + "/immutable-rules", Perm: manage.PermProjectRead, Handle: pol.ListImmutableRules},
+		{Name: "immutable_rule_add", Method: http.MethodPost, Pattern: project + "/immutable-rules", Perm: manage.PermProjectAdmin, Handle: pol.AddImmutableRule},
+		{Name: "immutable_rule_update", Method: http.MethodPut, Pattern: project + "/immutable-rules/{id}", Perm: manage.PermProjectAdmin, Handle: pol.UpdateImmutableRule},
+		{Name: "immutable_rule_delete", Method: http.MethodDelete, Pattern: project + "/immutable-rules/{id}", Perm: manage.PermProjectAdmin, Handle: pol.DeleteImmutableRule},
+		{Name: "quota_get", Method: http.MethodGet, Pattern: project + "/quota", Perm: manage.PermProjectRead, Handle: pol.GetQuota},
+		{Name: "quota_set", Method: http.MethodPut, Pattern: project + "/quota", Perm: manage.PermSystemAdmin, Handle: pol.SetQuota},
+		{Name: "quota_delete", Method: http.MethodDelete, Pattern: project + "/quota", Perm: manage.PermSystemAdmin, Handle: pol.DeleteQuota},
+		{Name: "usage_get", Method: http.MethodGet, Pattern: project + "/usage", Perm: manage.PermProjectRead, Handle: pol.GetUsage},
+		{Name: "retention_get", Method: http.MethodGet, Pattern: project + "/retention", Perm: manage.PermProjectRead, Handle: pol.GetRetention},
+		{Name: "retention_set", Method: http.MethodPut, Pattern: project + "/retention", Perm: manage.PermProjectAdmin, Handle: pol.SetRetention},
+		{Name: "retention_delete", Method: http.MethodDelete, Pattern: project + "/retention", Perm: manage.PermProjectAdmin, Handle: pol.DeleteRetention},
+		{Name: "retention_run", Method: http.MethodPost, Pattern: project + "/retention/run", Perm: manage.PermProjectAdmin, Handle: pol.RunRetention},
+		{Name: "retention_runs", Method: http.MethodGet, Pattern: project + "/retention/runs", Perm: manage.PermProjectRead, Handle: pol.ListRetentionRuns},
 
 		// Access control (docs/api.md#access-control).
 		{Name: "me", Method: http.MethodGet, Pattern: "/api/v1/me", Perm: manage.PermAuthenticated, Handle: h.Me},

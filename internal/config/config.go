@@ -32,6 +32,11 @@ type Config struct {
 	Database Database `yaml:"database"`
 	Registry Registry `yaml:"registry"`
 	Auth     Auth     `yaml:"auth"`
+	Audit    Audit    `yaml:"audit"`
+	GC       GC       `yaml:"gc"`
+	Scrub    Scrub    `yaml:"scrub"`
+	Jobs     Jobs     `yaml:"jobs"`
+	Policy   Policy   `yaml:"policy"`
 	Debug    Debug    `yaml:"debug"`
 }
 
@@ -158,6 +163,10 @@ func Default() *Config {
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
 		Auth:     defaultAuth(),
+		Audit:    defaultAudit(),
+		GC:       defaultGC(),
+		Jobs:     defaultJobs(),
+		Policy:   defaultPolicy(),
 	}
 }
 
@@ -298,5 +307,10 @@ func (c *Config) Validate() error {
 		bad("%v", err)
 	}
 	c.Auth.validate(bad)
+	c.Audit.validate(bad)
+	if err := c.validateGC(); err != nil {
+		errs = append(errs, err)
+	}
+	c.Policy.validate(bad)
 	return errors.Join(errs...)
 }

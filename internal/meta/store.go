@@ -88,6 +88,10 @@ type Upload struct {
 // Store is the metadata store.
 type Store interface {
 	AuthStore
+	AuditStore
+	GCStore
+	JobStore
+	PolicyStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -79,14 +79,25 @@ func (s *Service) DeleteBlob(ctx context.Context, repo string, dgst digest.Diges
 	if !s.opts.DeleteEnabled {
 		return fmt.Errorf("%w: deletion is disabled", ErrUnsupported)
 	}
-	return blobErr(s.meta.UnlinkBlob(ctx, repo, dgst), dgst)
+	err := s.meta.UnlinkBlob(ctx, repo, dgst)
+	if err == nil {
+		s.released(repo)
+	}
+	return blobErr(err, dgst)
 }
 
 // MountBlob links a blob that repository from may read into repo. It returns
 // ErrBlobUnknown when from cannot read it, so the caller can fall back to a
 // normal upload.
 func (s *Service) MountBlob(ctx context.Context, repo, from string, dgst digest.Digest) (meta.Blob, error) {
+	if err := s.admitMount(ctx, repo, from, dgst); err != nil {
+		return meta.Blob{}, err
+	}
 	b, err := s.meta.MountBlob(ctx, repo, from, dgst)
+	if errors.Is(err, meta.ErrBlobDeleting) {
+		// Being garbage collected: the client uploads it instead.
+		return meta.Blob{}, fmt.Errorf("%w: %s", ErrBlobUnknown, dgst)
+	}
 	return b, blobErr(err, dgst)
 }
 

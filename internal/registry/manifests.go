@@ -178,12 +178,19 @@ func (s *Service) PutManifest(ctx context.Context, repo, ref string, extraTags [
 		return PutResult{}, err
 	}
 	m.Repository, m.Digest = repo, dgst
+	if err := s.admitManifest(ctx, repo, dgst, int64(len(body))); err != nil {
+		return PutResult{}, err
+	}
+	rules, err := s.tagRules(ctx, repo)
+	if err != nil {
+		return PutResult{}, err
+	}
 	if len(tags) > 0 {
 		// Before and after: a read racing the write cannot re-cache the old tag.
 		s.cache.forgetTags(repo)
 		defer s.cache.forgetTags(repo)
 	}
-	if err := s.meta.PutManifest(ctx, m, tags); err != nil {
+	if err := s.putManifest(ctx, m, tags, rules); err != nil {
 		var missing *meta.MissingError
 		if errors.As(err, &missing) {
 			return PutResult{}, &MissingReferenceError{Digest: missing.Digest, Kind: missing.Kind}
@@ -236,17 +243,27 @@ func (s *Service) DeleteManifest(ctx context.Context, repo, ref string) error {
 	if err != nil {
 		return err
 	}
+	rules, err := s.tagRules(ctx, repo)
+	if err != nil {
+		return err
+	}
 	s.cache.forgetTags(repo)
 	defer s.cache.forgetTags(repo)
 	if isDigest {
 		s.cache.forgetManifest(repo, d)
 		defer s.cache.forgetManifest(repo, d)
-		err = s.meta.DeleteManifest(ctx, repo, d)
+		err = s.deleteManifest(ctx, repo, d, rules)
 	} else {
+		if err := rules.Check("deleted", ref); err != nil {
+			return err
+		}
 		err = s.meta.DeleteTag(ctx, repo, ref)
 	}
 	if errors.Is(err, meta.ErrNotFound) {
 		return s.unknown(ctx, repo, ErrManifestUnknown, ref)
+	}
+	if err == nil {
+		s.released(repo)
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/storage"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	// lasts (renewed while it writes): a session whose writer died is
 	// writable again after this long. Default one minute.
 	UploadLease time.Duration
+	// Policy, when not nil, enforces project quotas and tag immutability
+	// on pushes and deletes.
+	Policy *policy.Engine
 }
 
 // Service implements the registry operations.

@@ -37,6 +37,9 @@ func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algor
 	if alg == "" {
 		alg = oci.SHA256
 	}
+	if _, err := s.admitUpload(ctx, repo, "", 0, 0, nil); err != nil {
+		return Upload{}, err
+	}
 	h, err := oci.NewHash(alg)
 	if err != nil {
 		return Upload{}, fmt.Errorf("%w: %v", ErrDigestInvalid, err)
@@ -62,8 +65,10 @@ func (s *Service) UploadStatus(ctx context.Context, repo, id string) (Upload, er
 // client says the chunk begins (-1 when it sent no Content-Range); a chunk
 // that does not continue the upload exactly is refused with ErrRangeInvalid
 // and the current state, so the client can resume from there. While
-// another instance writes the session, ErrUploadBusy.
-func (s *Service) WriteUpload(ctx context.Context, repo, id string, start int64, body io.Reader) (Upload, error) {
+// another instance writes the session, ErrUploadBusy. length is the
+// chunk's length (-1: not known); a chunk that would take the project over
+// its quota is refused before it is read, and the session discarded.
+func (s *Service) WriteUpload(ctx context.Context, repo, id string, start, length int64, body io.Reader) (Upload, error) {
 	u, l, err := s.acquireUpload(ctx, repo, id)
 	if err != nil {
 		return Upload{}, err
@@ -72,14 +77,31 @@ func (s *Service) WriteUpload(ctx context.Context, repo, id string, start int64,
 	if start >= 0 && start != u.Size {
 		return u, fmt.Errorf("%w: chunk starts at %d, upload has %d bytes", ErrRangeInvalid, start, u.Size)
 	}
+	if body, err = s.admitUpload(ctx, repo, "", u.Size, length, body); err != nil {
+		return u, s.refuseUpload(l, u, err)
+	}
 	_, err = s.appendUpload(l, &u, body, false)
+	if qe := quotaError(err); qe != nil {
+		return u, s.refuseUpload(l, u, qe)
+	}
 	return u, err
+}
+
+// refuseUpload discards a session a quota refused: nothing of it remains.
+func (s *Service) refuseUpload(l *uploadLease, u Upload, err error) error {
+	if quotaError(err) != nil {
+		s.discardUpload(l.ctx, u)
+		l.ended = true
+	}
+	return err
 }
 
 // FinishUpload appends an optional last chunk, verifies the whole upload
 // against dgst, and makes it a blob of the repository. When the content
-// does not match dgst, the session and its bytes are discarded.
-func (s *Service) FinishUpload(ctx context.Context, repo, id string, dgst digest.Digest, start int64, body io.Reader) (meta.Blob, error) {
+// does not match dgst, the session and its bytes are discarded; so they
+// are when the blob would take the project over its quota (checked before
+// the last chunk, of length bytes or -1 when not known, is read).
+func (s *Service) FinishUpload(ctx context.Context, repo, id string, dgst digest.Digest, start, length int64, body io.Reader) (meta.Blob, error) {
 	u, l, err := s.acquireUpload(ctx, repo, id)
 	if err != nil {
 		return meta.Blob{}, err
@@ -88,7 +110,16 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, dgst digest
 	if start >= 0 && start != u.Size {
 		return meta.Blob{}, fmt.Errorf("%w: chunk starts at %d, upload has %d bytes", ErrRangeInvalid, start, u.Size)
 	}
+	if body == nil {
+		length = 0
+	}
+	if body, err = s.admitUpload(ctx, repo, dgst, u.Size, length, body); err != nil {
+		return meta.Blob{}, s.refuseUpload(l, u, err)
+	}
 	sum, err := s.appendUpload(l, &u, body, true)
+	if qe := quotaError(err); qe != nil {
+		return meta.Blob{}, s.refuseUpload(l, u, qe)
+	}
 	if err != nil {
 		return meta.Blob{}, err
 	}
@@ -109,6 +140,13 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, dgst digest
 		return meta.Blob{}, err
 	}
 	if err := s.meta.CompleteUpload(context.WithoutCancel(ctx), u, b); err != nil {
+		if errors.Is(err, meta.ErrBlobDeleting) {
+			// Garbage collection deleted the blob's file just as this
+			// upload committed: the bytes are gone; the client retries.
+			s.discardUpload(ctx, u)
+			l.ended = true
+			return meta.Blob{}, fmt.Errorf("%w: %v", ErrRetry, err)
+		}
 		return meta.Blob{}, uploadErr(err, id)
 	}
 	l.ended = true
@@ -136,6 +174,9 @@ func (s *Service) PushBlob(ctx context.Context, repo string, dgst digest.Digest,
 	if err != nil {
 		return meta.Blob{}, fmt.Errorf("%w: %v", ErrDigestInvalid, err)
 	}
+	if body, err = s.admitUpload(ctx, repo, dgst, 0, size, body); err != nil {
+		return meta.Blob{}, err
+	}
 	id := newUploadID()
 	w, err := s.blobs.UploadWriter(ctx, id, 0)
 	if err != nil {
@@ -144,6 +185,9 @@ func (s *Service) PushBlob(ctx context.Context, repo string, dgst digest.Digest,
 	n, err := hashCopy(w, body, h)
 	if err != nil {
 		w.Cancel(ctx)
+		if qe := quotaError(err); qe != nil {
+			return meta.Blob{}, qe
+		}
 		return meta.Blob{}, fmt.Errorf("%w: reading body: %v", ErrUploadInvalid, err)
 	}
 	if size >= 0 && n != size {
@@ -163,7 +207,13 @@ func (s *Service) PushBlob(ctx context.Context, repo string, dgst digest.Digest,
 		return meta.Blob{}, err
 	}
 	b := meta.Blob{Digest: dgst, Size: n}
-	return b, s.meta.PutBlob(context.WithoutCancel(ctx), repo, b)
+	if err := s.meta.PutBlob(context.WithoutCancel(ctx), repo, b); err != nil {
+		if errors.Is(err, meta.ErrBlobDeleting) {
+			return meta.Blob{}, fmt.Errorf("%w: %v", ErrRetry, err)
+		}
+		return meta.Blob{}, err
+	}
+	return b, nil
 }
 
 // appendUpload writes body at the end of the upload, hashing it into the
@@ -229,6 +279,9 @@ func (s *Service) appendUpload(l *uploadLease, u *Upload, body io.Reader, finish
 				return "", uploadErr(err, u.ID)
 			}
 		}
+	}
+	if qe := quotaError(cerr); qe != nil {
+		return "", qe
 	}
 	if cerr != nil {
 		return "", fmt.Errorf("%w: reading body: %v", ErrUploadInvalid, cerr)

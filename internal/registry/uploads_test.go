@@ -52,7 +52,7 @@ func streaming(svc *Service, repo, id string) (*io.PipeWriter, <-chan error) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, err := svc.WriteUpload(ctx, repo, id, -1, pr)
+		_, err := svc.WriteUpload(ctx, repo, id, -1, -1, pr)
 		pr.CloseWithError(err) // unblock the test's writes if it ended early
 		done <- err
 	}()
@@ -62,10 +62,10 @@ func streaming(svc *Service, repo, id string) (*io.PipeWriter, <-chan error) {
 // checkBusy checks that every writing operation of svc is refused.
 func checkBusy(t *testing.T, svc *Service, repo, id string) {
 	t.Helper()
-	if _, err := svc.WriteUpload(ctx, repo, id, -1, bytes.NewReader([]byte("x"))); !errors.Is(err, ErrUploadBusy) {
+	if _, err := svc.WriteUpload(ctx, repo, id, -1, -1, bytes.NewReader([]byte("x"))); !errors.Is(err, ErrUploadBusy) {
 		t.Errorf("WriteUpload while another instance writes = %v, want ErrUploadBusy", err)
 	}
-	if _, err := svc.FinishUpload(ctx, repo, id, digest.FromString("x"), -1, nil); !errors.Is(err, ErrUploadBusy) {
+	if _, err := svc.FinishUpload(ctx, repo, id, digest.FromString("x"), -1, -1, nil); !errors.Is(err, ErrUploadBusy) {
 		t.Errorf("FinishUpload while another instance writes = %v, want ErrUploadBusy", err)
 	}
 	if err := svc.CancelUpload(ctx, repo, id); !errors.Is(err, ErrUploadBusy) {
@@ -97,10 +97,10 @@ func TestUploadLeaseAcrossInstances(t *testing.T) {
 	}
 	// Released at the end of the request: b finishes the upload.
 	content := "first chunk, then the rest"
-	if _, err := b.WriteUpload(ctx, "r", u.ID, 11, bytes.NewReader([]byte(content[11:]))); err != nil {
+	if _, err := b.WriteUpload(ctx, "r", u.ID, 11, -1, bytes.NewReader([]byte(content[11:]))); err != nil {
 		t.Fatalf("WriteUpload on the other instance after the first = %v", err)
 	}
-	blob, err := b.FinishUpload(ctx, "r", u.ID, digest.FromString(content), -1, nil)
+	blob, err := b.FinishUpload(ctx, "r", u.ID, digest.FromString(content), -1, -1, nil)
 	if err != nil || blob.Size != int64(len(content)) {
 		t.Fatalf("FinishUpload = %+v, %v", blob, err)
 	}
@@ -120,10 +120,10 @@ func TestUploadLeaseOfDeadInstanceExpires(t *testing.T) {
 	}
 	checkBusy(t, b, "r", u.ID)
 	time.Sleep(lease + 50*time.Millisecond)
-	if got, err := b.WriteUpload(ctx, "r", u.ID, 0, bytes.NewReader([]byte("abc"))); err != nil || got.Size != 3 {
+	if got, err := b.WriteUpload(ctx, "r", u.ID, 0, -1, bytes.NewReader([]byte("abc"))); err != nil || got.Size != 3 {
 		t.Fatalf("WriteUpload after the lease expired = %+v, %v", got, err)
 	}
-	if _, err := b.WriteUpload(ctx, "r", "unknown", 0, bytes.NewReader([]byte("abc"))); !errors.Is(err, ErrUploadUnknown) {
+	if _, err := b.WriteUpload(ctx, "r", "unknown", 0, -1, bytes.NewReader([]byte("abc"))); !errors.Is(err, ErrUploadUnknown) {
 		t.Fatalf("WriteUpload of an unknown session = %v", err)
 	}
 }

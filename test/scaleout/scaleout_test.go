@@ -37,6 +37,7 @@ func TestScaleOut(t *testing.T) {
 	t.Run("crane", func(t *testing.T) { testCrane(t, c) })
 	t.Run("skopeo", func(t *testing.T) { testSkopeo(t, c) })
 	t.Run("kill-during-push", func(t *testing.T) { testKillDuringPush(t, c) })
+	t.Run("rolling-restart", func(t *testing.T) { testRollingRestart(t, c) })
 	// Last: it stops MinIO.
 	t.Run("readyz-without-s3", func(t *testing.T) { testReadyWithoutS3(t, c) })
 }

@@ -61,6 +61,7 @@ func cmdSuite(args []string) error {
 	dataRoot := fs.String("data-root", "", "where the servers' temp data dirs go (default /dev/shm if it has 6 GiB free, else $TMPDIR)")
 	out := fs.String("out", "bench/out/results.md", "markdown results file")
 	logs := fs.String("logs", "bench/out/logs", "directory for server logs")
+	store := fs.String("backend", "fs", "where both servers keep data: fs (local filesystem) or s3 (MinIO; Berth's metadata in PostgreSQL)")
 	only := fs.String("only", "", "comma-separated subset of: blobs,images,manifest,catalog,start")
 	_ = fs.Parse(args)
 	p := fullParams()
@@ -101,10 +102,16 @@ func cmdSuite(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	be, err := startBackend(*store)
+	if err != nil {
+		return err
+	}
+	defer be.close()
 	// On interrupt or when far over time, stop the servers and clean up.
 	abort := func(msg string, code int) {
 		fmt.Fprintln(os.Stderr, "regbench:", msg)
 		killAll()
+		be.close()
 		time.Sleep(200 * time.Millisecond)
 		os.RemoveAll(tmp)
 		os.Exit(code)
@@ -125,19 +132,19 @@ func cmdSuite(args []string) error {
 		os.Remove(filepath.Join(p.logDir, l+".log"))
 	}
 	s := &suite{p: p, res: newResults()}
-	a := serverSpec{label: sideA, kind: "berth", bin: *berth}
+	a := serverSpec{label: sideA, kind: "berth", bin: *berth, store: be}
 	if *berth == "" {
-		a = serverSpec{label: sideA, kind: "distribution", bin: *dist}
+		a = serverSpec{label: sideA, kind: "distribution", bin: *dist, store: be}
 		s.res.notes = append(s.res.notes, "**No Berth binary: the Berth column is a second CNCF Distribution (stand-in). Ratios compare Distribution with itself.**")
 	}
-	s.sides = []serverSpec{a, {label: sideB, kind: "distribution", bin: *dist}}
+	s.sides = []serverSpec{a, {label: sideB, kind: "distribution", bin: *dist, store: be}}
 	mode := "full"
 	if p.smoke {
 		mode = "smoke (tiny sizes; checks the harness, not speed)"
 	}
 	s.run()
 	s.res.notes = append(s.res.notes,
-		fmt.Sprintf("Data dirs under %s; both servers use filesystem storage there, no auth, logs at warn (Distribution's access log off).", root),
+		storageNote(*store, root),
 		fmt.Sprintf("Catalog: small = %d repositories, large = %d; the tag list is of %s, which has %d tags in both; pages of n=%d, the middle one with last= at half the list; times are medians of up to %d requests. Populating uses %d concurrent clients: a mount of the config and layer from %s and a manifest PUT per repository.",
 			p.catSmall, p.catLarge, tagsRepo, p.catSmall, p.pageN, p.pageReps, p.popConc, seedRepo),
 		fmt.Sprintf("Push 4 streams pushes 4 different blobs of %s each (same total as one stream); pull 4 streams pulls those.", sizeName(p.big/4)),
@@ -160,4 +167,11 @@ func cmdSuite(args []string) error {
 		return fmt.Errorf("%d workload(s) failed; see ERRORS above", len(s.res.errs))
 	}
 	return nil
+}
+
+func storageNote(store, root string) string {
+	if store == "s3" {
+		return "Both servers store blobs in one MinIO (started by the harness, on loopback) under a prefix per start, with blob downloads redirected to presigned URLs (both servers' default for S3); Berth's metadata is in PostgreSQL 15 (a fresh database per start). No auth, logs at warn (Distribution's access log off)."
+	}
+	return fmt.Sprintf("Data dirs under %s; both servers use filesystem storage there, no auth, logs at warn (Distribution's access log off).", root)
 }

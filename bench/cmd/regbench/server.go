@@ -23,6 +23,7 @@ type serverSpec struct {
 	label string // "Berth" or "Distribution"
 	kind  string // "berth", "distribution" or "minhttp"
 	bin   string
+	store *backend // where the data goes; nil: local filesystem
 }
 
 type server struct {
@@ -50,9 +51,7 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
+%s  delete:
     enabled: true
 http:
   addr: %s
@@ -75,15 +74,19 @@ func startServer(spec serverSpec, dir, logPath string) (*server, error) {
 	probe := "/v2/"
 	switch spec.kind {
 	case "berth":
+		env, err := spec.store.berthEnv(dir)
+		if err != nil {
+			return nil, err
+		}
 		cmd = exec.Command(spec.bin, "serve", "--addr", addr, "--data", dir)
-		cmd.Env = append(os.Environ(), "BERTH_LOG_LEVEL=warn")
+		cmd.Env = append(append(withoutAWS(os.Environ()), "BERTH_LOG_LEVEL=warn"), env...)
 	case "distribution":
 		cfg := filepath.Join(filepath.Dir(dir), filepath.Base(dir)+"-config.yml")
-		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(distConfig, dir, addr)), 0o644); err != nil {
+		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(distConfig, spec.store.distStorage(dir), addr)), 0o644); err != nil {
 			return nil, err
 		}
 		cmd = exec.Command(spec.bin, "serve", cfg)
-		cmd.Env = os.Environ()
+		cmd.Env = withoutAWS(os.Environ())
 	case "minhttp":
 		cmd = exec.Command(spec.bin, "minhttp", "-addr", addr)
 		probe = "/"

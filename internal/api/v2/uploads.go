@@ -70,7 +70,7 @@ func (h *Handlers) PatchUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.rangeError(w, r, err)
 	}
-	u, err := h.svc.WriteUpload(r.Context(), r.PathValue("name"), r.PathValue("ref"), start, r.Body)
+	u, err := h.svc.WriteUpload(r.Context(), r.PathValue("name"), r.PathValue("ref"), start, r.ContentLength, r.Body)
 	switch {
 	case errors.Is(err, registry.ErrRangeInvalid):
 		setUploadHeaders(w, u)
@@ -101,7 +101,7 @@ func (h *Handlers) FinishUpload(w http.ResponseWriter, r *http.Request) error {
 		return h.rangeError(w, r, err)
 	}
 	name := r.PathValue("name")
-	b, err := h.svc.FinishUpload(r.Context(), name, r.PathValue("ref"), dgst, start, r.Body)
+	b, err := h.svc.FinishUpload(r.Context(), name, r.PathValue("ref"), dgst, start, r.ContentLength, r.Body)
 	if err != nil {
 		if errors.Is(err, registry.ErrRangeInvalid) || errors.Is(err, registry.ErrUploadBusy) {
 			return h.rangeError(w, r, err)

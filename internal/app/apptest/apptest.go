@@ -38,6 +38,7 @@ func Start(t testing.TB, edit func(*config.Config)) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.StartJobs(context.Background())
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {
 		srv.Close()

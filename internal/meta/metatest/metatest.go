@@ -36,8 +36,12 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Referrers", testReferrers},
 		{"Pagination", testPagination},
 		{"ConcurrentManifestPushes", testConcurrentPushes},
+		{"Audit", testAudit},
 	}
 	tests = append(tests, authTests...)
+	tests = append(tests, jobTests...)
+	tests = append(tests, gcTests...)
+	tests = append(tests, policyTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

@@ -25,7 +25,7 @@ func (s *Store) Blob(ctx context.Context, repo string, dgst digest.Digest) (meta
 
 // AnyBlob implements meta.Store.
 func (s *Store) AnyBlob(ctx context.Context, dgst digest.Digest) (meta.Blob, error) {
-	row := s.pool.QueryRow(ctx, `SELECT size, created_at FROM blobs WHERE digest = $1`, dgst.String())
+	row := s.pool.QueryRow(ctx, `SELECT size, created_at FROM blobs WHERE digest = $1 AND NOT deleting`, dgst.String())
 	return scanBlob(row, dgst, "blob "+dgst.String())
 }
 
@@ -41,21 +41,50 @@ func scanBlob(row pgx.Row, dgst digest.Digest, what string) (meta.Blob, error) {
 
 // PutBlob implements meta.Store.
 func (s *Store) PutBlob(ctx context.Context, repo string, b meta.Blob) error {
-	return s.tx(ctx, func(tx pgx.Tx) error { return putBlob(ctx, tx, repo, b) })
+	return s.tx(ctx, func(tx pgx.Tx) error { return s.putBlob(ctx, tx, repo, b) })
 }
 
-func putBlob(ctx context.Context, tx pgx.Tx, repo string, b meta.Blob) error {
+// putBlob records a blob and links it to repo. A tombstone (garbage
+// collection is deleting the file) refuses it; a row created anew is only
+// recorded if the file is stored (see meta.GCStore). The row is held FOR
+// KEY SHARE until commit, so garbage collection (which locks it FOR UPDATE
+// before re-checking for links) either sees the new link or has already
+// made the row a tombstone, which this then sees. The link's time is
+// refreshed, so a blob pushed or mounted again gets a new grace period.
+func (s *Store) putBlob(ctx context.Context, tx pgx.Tx, repo string, b meta.Blob) error {
 	t := now()
-	if _, err := tx.Exec(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING`,
-		b.Digest.String(), b.Size, t); err != nil {
+	tag, err := tx.Exec(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING`,
+		b.Digest.String(), b.Size, t)
+	if err != nil {
 		return err
+	}
+	if tag.RowsAffected() == 1 {
+		if s.blobCheck != nil {
+			if err := s.blobCheck(ctx, b.Digest); err != nil {
+				return fmt.Errorf("%w: %s: %v", meta.ErrBlobDeleting, b.Digest, err)
+			}
+		}
+	} else {
+		var deleting bool
+		err := tx.QueryRow(ctx, `SELECT deleting FROM blobs WHERE digest = $1 FOR KEY SHARE`, b.Digest.String()).Scan(&deleting)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// The tombstone was removed since the INSERT looked: the file
+			// is gone; the client pushes again.
+			return fmt.Errorf("%w: %s", meta.ErrBlobDeleting, b.Digest)
+		}
+		if err != nil {
+			return err
+		}
+		if deleting {
+			return fmt.Errorf("%w: %s", meta.ErrBlobDeleting, b.Digest)
+		}
 	}
 	id, err := ensureRepo(ctx, tx, repo)
 	if err != nil {
 		return err
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (repository_id, digest) DO NOTHING`, id, b.Digest.String(), t)
+		ON CONFLICT (repository_id, digest) DO UPDATE SET created_at = excluded.created_at`, id, b.Digest.String(), t)
 	return err
 }
 
@@ -68,7 +97,7 @@ func (s *Store) MountBlob(ctx context.Context, repo, from string, dgst digest.Di
 		if err != nil {
 			return err
 		}
-		return putBlob(ctx, tx, repo, b)
+		return s.putBlob(ctx, tx, repo, b)
 	})
 	return b, err
 }
@@ -83,7 +112,7 @@ func (s *Store) UnlinkBlob(ctx context.Context, repo string, dgst digest.Digest)
 // BlobStats implements meta.Store. COUNT(*) reads the whole blobs table (an
 // index-only scan at best); fine for a metrics scrape, not for a hot path.
 func (s *Store) BlobStats(ctx context.Context) (count, bytes int64, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0)::BIGINT FROM blobs`).Scan(&count, &bytes)
+	err = s.pool.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0)::BIGINT FROM blobs WHERE NOT deleting`).Scan(&count, &bytes)
 	return count, bytes, err
 }
 
@@ -184,6 +213,6 @@ func (s *Store) CompleteUpload(ctx context.Context, u meta.Upload, b meta.Blob) 
 		if err := changedOne(tag, err, "upload "+u.ID); err != nil {
 			return err
 		}
-		return putBlob(ctx, tx, u.Repository, b)
+		return s.putBlob(ctx, tx, u.Repository, b)
 	})
 }

@@ -14,6 +14,12 @@ import (
 
 // PutManifest implements meta.Store.
 func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string) error {
+	return s.putManifest(ctx, m, tags, nil)
+}
+
+// putManifest is PutManifest that does not move the tags in immutable
+// (PutManifestGuarded).
+func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutable []string) error {
 	annotations, err := meta.EncodeAnnotations(m.Annotations)
 	if err != nil {
 		return err
@@ -45,11 +51,7 @@ func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string
 		if len(tags) == 0 {
 			return nil
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO tags (repository_id, name, manifest_id, updated_at)
-			SELECT $1, name, $3, $4 FROM unnest($2::text[]) AS name
-			ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at`,
-			repoID, tags, id, now())
-		return err
+		return upsertTags(ctx, tx, repoID, tags, id, immutable)
 	})
 }
 

@@ -57,7 +57,8 @@ type Options struct {
 
 // Store is the PostgreSQL meta.Store.
 type Store struct {
-	pool *pgxpool.Pool
+	pool      *pgxpool.Pool
+	blobCheck meta.BlobCheck // see meta.GCStore.SetBlobCheck
 }
 
 var _ meta.Store = (*Store)(nil)

@@ -19,14 +19,6 @@ func nanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// optTime is a stored time, the zero time for 0.
-func optTime(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return fromNanos(n)
-}
-
 // inserted turns an INSERT ... ON CONFLICT DO NOTHING that changed no row
 // into meta.ErrExists.
 func inserted(res sql.Result, err error, what string) error {

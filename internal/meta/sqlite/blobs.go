@@ -34,7 +34,7 @@ func (s *Store) Blob(ctx context.Context, repo string, dgst digest.Digest) (meta
 func (s *Store) AnyBlob(ctx context.Context, dgst digest.Digest) (meta.Blob, error) {
 	var b meta.Blob
 	var created int64
-	err := s.readRow(ctx, `SELECT size, created_at FROM blobs WHERE digest = ?`, dgst.String()).Scan(&b.Size, &created)
+	err := s.readRow(ctx, `SELECT size, created_at FROM blobs WHERE digest = ? AND deleting = 0`, dgst.String()).Scan(&b.Size, &created)
 	if err != nil {
 		return meta.Blob{}, notFound(err, "blob "+dgst.String())
 	}
@@ -44,21 +44,41 @@ func (s *Store) AnyBlob(ctx context.Context, dgst digest.Digest) (meta.Blob, err
 
 // PutBlob implements meta.Store.
 func (s *Store) PutBlob(ctx context.Context, repo string, b meta.Blob) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return putBlob(ctx, tx, repo, b) })
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.putBlob(ctx, tx, repo, b) })
 }
 
-func putBlob(ctx context.Context, tx *sql.Tx, repo string, b meta.Blob) error {
+// putBlob records a blob and links it to repo. A tombstone (garbage
+// collection is deleting the file) refuses it; a row created anew is only
+// recorded if the file is stored (see meta.GCStore). The link's time is
+// refreshed, so a blob pushed or mounted again gets a new grace period.
+func (s *Store) putBlob(ctx context.Context, tx *sql.Tx, repo string, b meta.Blob) error {
 	t := now()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING`,
-		b.Digest.String(), b.Size, t); err != nil {
+	res, err := tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING`,
+		b.Digest.String(), b.Size, t)
+	if err != nil {
 		return err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		if s.blobCheck != nil {
+			if err := s.blobCheck(ctx, b.Digest); err != nil {
+				return fmt.Errorf("%w: %s: %v", meta.ErrBlobDeleting, b.Digest, err)
+			}
+		}
+	} else {
+		var deleting bool
+		if err := tx.QueryRowContext(ctx, `SELECT deleting FROM blobs WHERE digest = ?`, b.Digest.String()).Scan(&deleting); err != nil {
+			return err
+		}
+		if deleting {
+			return fmt.Errorf("%w: %s", meta.ErrBlobDeleting, b.Digest)
+		}
 	}
 	id, err := ensureRepo(ctx, tx, repo)
 	if err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (repository_id, digest) DO NOTHING`, id, b.Digest.String(), t)
+		ON CONFLICT (repository_id, digest) DO UPDATE SET created_at = excluded.created_at`, id, b.Digest.String(), t)
 	return err
 }
 
@@ -72,7 +92,7 @@ func (s *Store) MountBlob(ctx context.Context, repo, from string, dgst digest.Di
 			return notFound(err, fmt.Sprintf("blob %s in %s", dgst, from))
 		}
 		b.Digest, b.CreatedAt = dgst, fromNanos(created)
-		return putBlob(ctx, tx, repo, b)
+		return s.putBlob(ctx, tx, repo, b)
 	})
 	return b, err
 }
@@ -86,7 +106,7 @@ func (s *Store) UnlinkBlob(ctx context.Context, repo string, dgst digest.Digest)
 
 // BlobStats implements meta.Store.
 func (s *Store) BlobStats(ctx context.Context) (count, bytes int64, err error) {
-	err = s.readRow(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs`).Scan(&count, &bytes)
+	err = s.readRow(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs WHERE deleting = 0`).Scan(&count, &bytes)
 	return count, bytes, err
 }
 
@@ -193,6 +213,6 @@ func (s *Store) CompleteUpload(ctx context.Context, u meta.Upload, b meta.Blob) 
 		if err := changedOne(res, err, "upload "+u.ID); err != nil {
 			return err
 		}
-		return putBlob(ctx, tx, u.Repository, b)
+		return s.putBlob(ctx, tx, u.Repository, b)
 	})
 }

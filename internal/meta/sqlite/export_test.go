@@ -13,3 +13,11 @@ func WriterSynchronous(t *testing.T, s *Store) int {
 	}
 	return v
 }
+
+// Exec runs a statement on the writer, for tests that fill tables in bulk.
+func Exec(t testing.TB, s *Store, query string, args ...any) {
+	t.Helper()
+	if _, err := s.w.ExecContext(context.Background(), query, args...); err != nil {
+		t.Fatal(err)
+	}
+}

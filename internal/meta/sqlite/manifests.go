@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 
@@ -12,6 +13,12 @@ import (
 
 // PutManifest implements meta.Store.
 func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string) error {
+	return s.putManifest(ctx, m, tags, nil)
+}
+
+// putManifest is PutManifest that does not move the tags in immutable
+// (PutManifestGuarded).
+func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutable []string) error {
 	annotations, err := meta.EncodeAnnotations(m.Annotations)
 	if err != nil {
 		return err
@@ -61,10 +68,20 @@ func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tags []string
 		}
 		t := now()
 		for _, tag := range tags {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?)
-				ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at`,
-				repoID, tag, id, t); err != nil {
+			q := `INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?)
+				ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at`
+			fixed := slices.Contains(immutable, tag)
+			if fixed {
+				q += ` WHERE tags.manifest_id = excluded.manifest_id`
+			}
+			res, err := tx.ExecContext(ctx, q, repoID, tag, id, t)
+			if err != nil {
 				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if fixed && n == 0 {
+				return &meta.ImmutableTagError{Tag: tag}
 			}
 		}
 		return nil

@@ -37,7 +37,8 @@ type Store struct {
 	r *sql.DB // readers
 	// readStmts caches the readers' prepared statements by query text:
 	// parsing SQL is a fifth of the CPU of a busy registry otherwise.
-	readStmts sync.Map // string -> *sql.Stmt
+	readStmts sync.Map       // string -> *sql.Stmt
+	blobCheck meta.BlobCheck // see meta.GCStore.SetBlobCheck
 }
 
 var _ meta.Store = (*Store)(nil)

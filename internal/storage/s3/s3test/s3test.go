@@ -107,15 +107,21 @@ func Stop() {
 	if srv == nil {
 		return
 	}
-	srv.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-srv.exited:
-	case <-time.After(10 * time.Second):
-		srv.cmd.Process.Kill()
-		<-srv.exited
-	}
-	os.RemoveAll(srv.dir)
+	srv.shutdown()
 	srv = nil
+}
+
+// shutdown stops the server (SIGTERM, then SIGKILL after 10 s) and
+// removes its data.
+func (s *server) shutdown() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+	os.RemoveAll(s.dir)
 }
 
 // minioBinary finds minio in <repo>/.tools/bin, the repository being the

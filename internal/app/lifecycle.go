@@ -1,0 +1,133 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scrub"
+)
+
+// Storage lifecycle wiring: garbage collection, scrub, the background job
+// scheduler they run on, and repository deletion.
+
+// newLifecycle builds the collector, the scrubber and the job scheduler.
+// Pushes check that a blob row they create anew has its file, so garbage
+// collection can delete files safely (see meta.GCStore).
+func (a *App) newLifecycle() {
+	a.meta.SetBlobCheck(func(ctx context.Context, d digest.Digest) error {
+		_, err := a.blobs.Stat(ctx, d)
+		return err
+	})
+	g := a.cfg.GC
+	a.gc = gc.New(a.meta, a.blobs, gc.Options{
+		GracePeriod: g.GracePeriod, UploadMaxAge: g.UploadMaxAge, BatchSize: g.BatchSize,
+		Parallelism: g.Parallelism, OrphanReferrers: g.OrphanReferrers,
+		ManifestDeleted: a.svc.ForgetManifest,
+	}, a.log.With("component", "gc"))
+	a.scrub = scrub.New(a.meta, a.blobs, scrub.Options{Parallelism: g.Parallelism}, a.log.With("component", "scrub"))
+	gm := newGCMetrics(a.metrics.registry)
+	a.jobs = jobs.New(a.meta, jobs.Options{Lease: a.cfg.Jobs.Lease, Poll: a.cfg.Jobs.Poll, Log: a.log.With("component", "jobs")},
+		a.gc.Job(g.Interval, gm.observe),
+		a.scrub.Job(a.cfg.Scrub.Interval),
+	)
+}
+
+// StartJobs runs the background job scheduler until Close (Serve calls it).
+func (a *App) StartJobs(ctx context.Context) { a.jobs.Start(ctx) }
+
+// Jobs is the background job scheduler (for commands and tests).
+func (a *App) Jobs() *jobs.Scheduler { return a.jobs }
+
+// GC is the garbage collector (for commands and tests).
+func (a *App) GC() *gc.Collector { return a.gc }
+
+// Scrubber checks stored blobs (for commands and tests).
+func (a *App) Scrubber() *scrub.Scrubber { return a.scrub }
+
+// deleteRepository deletes a repository of a project
+// (DELETE /api/v1/projects/{project}/repositories/{repository...}):
+// the repository's full name is project/repository.
+func (a *App) deleteRepository(w http.ResponseWriter, r *http.Request) error {
+	return a.deleteRepositoryNamed(w, r, r.PathValue("project")+"/"+r.PathValue("repository"))
+}
+
+// deleteAnyRepository deletes any repository by its full name, including
+// top-level ones outside any project (DELETE /api/v1/repositories/{name...}).
+func (a *App) deleteAnyRepository(w http.ResponseWriter, r *http.Request) error {
+	return a.deleteRepositoryNamed(w, r, r.PathValue("name"))
+}
+
+func (a *App) deleteRepositoryNamed(w http.ResponseWriter, r *http.Request, name string) error {
+	if !oci.ValidName(name) {
+		return &oci.Error{Code: oci.CodeNameInvalid, Message: "invalid repository name: " + name}
+	}
+	if err := a.svc.DeleteRepository(r.Context(), name); err != nil {
+		if errors.Is(err, registry.ErrNameUnknown) {
+			return &oci.Error{Code: oci.CodeNameUnknown, Message: "repository not found: " + name}
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// gcMetrics are garbage collection's Prometheus metrics.
+type gcMetrics struct {
+	runs     *prometheus.CounterVec
+	deleted  *prometheus.CounterVec
+	freed    prometheus.Counter
+	duration prometheus.Gauge
+	last     prometheus.Gauge
+}
+
+func newGCMetrics(reg *prometheus.Registry) *gcMetrics {
+	m := &gcMetrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_gc_runs_total", Help: "Garbage collection runs finished on this instance, by result (ok, error, dry_run).",
+		}, []string{"result"}),
+		deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_gc_deleted_total", Help: "Items garbage collection deleted, by kind (manifest, link, blob, orphan_file, upload, upload_file).",
+		}, []string{"kind"}),
+		freed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "berth_gc_freed_bytes_total", Help: "Bytes garbage collection freed (blobs, orphaned files, uploads, manifests).",
+		}),
+		duration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "berth_gc_last_duration_seconds", Help: "Duration of the last garbage collection run on this instance.",
+		}),
+		last: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "berth_gc_last_success_timestamp_seconds", Help: "When the last successful garbage collection run on this instance finished.",
+		}),
+	}
+	reg.MustRegister(m.runs, m.deleted, m.freed, m.duration, m.last)
+	return m
+}
+
+func (m *gcMetrics) observe(r gc.Report, err error) {
+	switch {
+	case err != nil:
+		m.runs.WithLabelValues("error").Inc()
+	case r.DryRun:
+		m.runs.WithLabelValues("dry_run").Inc()
+		return
+	default:
+		m.runs.WithLabelValues("ok").Inc()
+		m.last.Set(float64(r.FinishedAt.UnixNano()) / 1e9)
+	}
+	m.duration.Set(r.Duration)
+	if r.DryRun {
+		return
+	}
+	for kind, n := range map[string]int64{"manifest": r.Manifests, "link": r.Links, "blob": r.Blobs,
+		"orphan_file": r.OrphanFiles, "upload": r.Uploads, "upload_file": r.UploadFiles} {
+		m.deleted.WithLabelValues(kind).Add(float64(n))
+	}
+	m.freed.Add(float64(r.FreedBytes()))
+}

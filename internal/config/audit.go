@@ -1,0 +1,27 @@
+package config
+
+import "time"
+
+// Audit configures the audit log (docs/audit.md).
+type Audit struct {
+	Enabled   bool          `yaml:"enabled"`   // record audited requests
+	Output    string        `yaml:"output"`    // also write JSON lines to: "" (nowhere), stdout, stderr, or a file path
+	Retention time.Duration `yaml:"retention"` // delete events older than this from the database; 0 keeps them
+	Buffer    int           `yaml:"buffer"`    // events waiting to be written before new ones are dropped (and counted)
+}
+
+func defaultAudit() Audit {
+	return Audit{Enabled: true, Retention: 90 * 24 * time.Hour, Buffer: 65536}
+}
+
+func (a Audit) validate(bad func(string, ...any)) {
+	if a.Retention < 0 {
+		bad("audit.retention: must not be negative")
+	}
+	if a.Retention > 0 && a.Retention < time.Hour {
+		bad("audit.retention: at least 1h (or 0 to keep events)")
+	}
+	if a.Buffer < 1 || a.Buffer > 1<<22 {
+		bad("audit.buffer: %d is outside 1..4194304", a.Buffer)
+	}
+}

@@ -1,0 +1,4 @@
+package gc
+
+// ParseRequest exposes parseRequest to the tests.
+var ParseRequest = parseRequest

@@ -1,0 +1,45 @@
+package meta
+
+import (
+	"context"
+	"time"
+)
+
+// AuditEvent is one entry of the audit log: who did what to which
+// artifact, when, from where, and whether it worked. It never holds a
+// secret.
+type AuditEvent struct {
+	ID         int64
+	Time       time.Time
+	Action     string // pull, push, delete, login, or a management action such as user.create
+	User       string // subject; "" for anonymous
+	Repository string
+	Reference  string // tag or digest the client named, or the object of a management action
+	Digest     string
+	Status     string // success or failure
+	HTTPStatus int
+	Duration   time.Duration
+	ClientIP   string
+	RequestID  string
+}
+
+// AuditFilter selects audit events; zero fields do not filter.
+type AuditFilter struct {
+	User       string
+	Action     string
+	Repository string
+	Since      time.Time // inclusive
+	Until      time.Time // exclusive
+	Before     int64     // only events with a smaller ID (paging backwards)
+	Limit      int       // at most this many, newest first
+}
+
+// AuditStore keeps the audit log.
+type AuditStore interface {
+	// AppendAudit records events, all or none.
+	AppendAudit(ctx context.Context, events []AuditEvent) error
+	// AuditEvents returns the events matching f, newest first.
+	AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// PurgeAudit deletes events older than before and says how many went.
+	PurgeAudit(ctx context.Context, before time.Time) (int64, error)
+}

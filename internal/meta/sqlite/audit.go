@@ -1,0 +1,112 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// AppendAudit implements meta.AuditStore. The batch commits lazily (see
+// lazyTx): the audit writer batches events, and a crash loses at most the
+// last moments of the log, never the registry's own state.
+func (s *Store) AppendAudit(ctx context.Context, events []meta.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return s.lazyTx(ctx, func(tx *sql.Tx) error {
+		// Many rows per statement: per-statement overhead dominates
+		// inserting small rows one by one.
+		const perStmt = 64
+		args := make([]any, 0, perStmt*11)
+		for len(events) > 0 {
+			n := min(len(events), perStmt)
+			args = args[:0]
+			for _, e := range events[:n] {
+				args = append(args, e.Time.UnixNano(), e.Action, e.User, e.Repository, e.Reference,
+					e.Digest, e.Status, e.HTTPStatus, int64(e.Duration), e.ClientIP, e.RequestID)
+			}
+			q := `INSERT INTO audit_events (at, action, username, repository, reference, digest, status,
+				http_status, duration_ns, client_ip, request_id) VALUES ` +
+				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),", n), ",")
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return err
+			}
+			events = events[n:]
+		}
+		return nil
+	})
+}
+
+// AuditEvents implements meta.AuditStore.
+func (s *Store) AuditEvents(ctx context.Context, f meta.AuditFilter) ([]meta.AuditEvent, error) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) { where = append(where, cond); args = append(args, arg) }
+	if f.User != "" {
+		add("username = ?", f.User)
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if f.Repository != "" {
+		add("repository = ?", f.Repository)
+	}
+	if !f.Since.IsZero() {
+		add("at >= ?", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("at < ?", f.Until.UnixNano())
+	}
+	if f.Before > 0 {
+		add("id < ?", f.Before)
+	}
+	q := `SELECT id, at, action, username, repository, reference, digest, status, http_status, duration_ns,
+		client_ip, request_id FROM audit_events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, auditLimit(f.Limit))
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []meta.AuditEvent{}
+	for rows.Next() {
+		var e meta.AuditEvent
+		var at, dur int64
+		if err := rows.Scan(&e.ID, &at, &e.Action, &e.User, &e.Repository, &e.Reference, &e.Digest, &e.Status,
+			&e.HTTPStatus, &dur, &e.ClientIP, &e.RequestID); err != nil {
+			return nil, err
+		}
+		e.Time, e.Duration = fromNanos(at), time.Duration(dur)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// auditLimit bounds a page of audit events.
+func auditLimit(n int) int {
+	if n <= 0 || n > 1000 {
+		return 1000
+	}
+	return n
+}
+
+// PurgeAudit implements meta.AuditStore.
+func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM audit_events WHERE at < ?`, before.UnixNano())
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}

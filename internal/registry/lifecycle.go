@@ -1,0 +1,64 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// ErrRetry: the request collided with garbage collection deleting the
+// same blob; the client should push it again (503, which clients retry).
+var ErrRetry = errors.New("blob was being garbage collected; push it again")
+
+// DeleteRepository deletes a repository: its tags, manifests, blob links
+// and upload sessions (with their bytes). Blob bytes no other repository
+// links are reclaimed by garbage collection.
+func (s *Service) DeleteRepository(ctx context.Context, repo string) error {
+	if !s.opts.DeleteEnabled {
+		return fmt.Errorf("%w: deletion is disabled", ErrUnsupported)
+	}
+	ids, err := s.meta.DeleteRepository(ctx, repo)
+	s.ForgetRepository(repo)
+	if errors.Is(err, meta.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrNameUnknown, repo)
+	}
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.blobs.DeleteUpload(ctx, id); err != nil {
+			// Left for the upload purge of garbage collection.
+			s.log.WarnContext(ctx, "delete repository: upload bytes", "repo", repo, "upload", id, "error", err)
+		}
+		s.forgetUpload(id)
+	}
+	return nil
+}
+
+// ForgetManifest drops a manifest deleted behind the service's back
+// (by garbage collection) from the cache.
+func (s *Service) ForgetManifest(repo string, d digest.Digest) {
+	s.cache.forgetManifest(repo, d)
+}
+
+// ForgetRepository drops everything cached about a repository.
+func (s *Service) ForgetRepository(repo string) {
+	c := s.cache
+	if c == nil {
+		return
+	}
+	c.forgetTags(repo)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prefix := repo + "@"
+	for key, e := range c.manifests {
+		if strings.HasPrefix(key, prefix) {
+			c.removeLocked(e)
+		}
+	}
+}
