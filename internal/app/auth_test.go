@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -463,4 +464,39 @@ func TestAuthProjectCreationTokensRobots(t *testing.T) {
 	// The last administrator stays.
 	api(t, s.URL, admin, "PATCH", "/api/v1/users/admin", `{"admin":false}`, 400)
 	api(t, s.URL, admin, "DELETE", "/api/v1/users/admin", "", 400)
+}
+
+// The audit log names the authenticated user of each event, and a token
+// login; a denied push is recorded as a failure.
+func TestAuthAuditUser(t *testing.T) {
+	s := startAuth(t, nil)
+	admin := cred{"admin", adminPassword}
+	api(t, s.URL, admin, "POST", "/api/v1/users", `{"name":"dev","password":"dev-password"}`, 201)
+	blob := []byte("audited layer")
+	d := digest.FromBytes(blob).String()
+	if res := send(t, "POST", s.URL+"/v2/team/app/blobs/uploads/?digest="+d, cred{"dev", "dev-password"}.basic(), blob, nil); res.status != 403 {
+		t.Fatalf("dev push: %d", res.status)
+	}
+	fetchToken(t, s.URL+"/token", "berth", admin, "repository:team/app:pull")
+	var events []auditLine
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		body := api(t, s.URL, admin, "GET", "/api/v1/audit", "", 200)
+		var b struct{ Events []auditLine }
+		json.Unmarshal([]byte(body), &b)
+		events = b.Events
+		if len(events) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	found := map[string]bool{}
+	for _, e := range events {
+		found[e.Action+"/"+e.User+"/"+e.Status] = true
+	}
+	for _, want := range []string{"push/dev/failure", "login/admin/success", "user_create/admin/success"} {
+		if !found[want] {
+			t.Errorf("no audit event %s in %+v", want, events)
+		}
+	}
 }
