@@ -31,6 +31,7 @@ type Config struct {
 	Storage  Storage  `yaml:"storage"`
 	Database Database `yaml:"database"`
 	Registry Registry `yaml:"registry"`
+	Auth     Auth     `yaml:"auth"`
 	Audit    Audit    `yaml:"audit"`
 	GC       GC       `yaml:"gc"`
 	Scrub    Scrub    `yaml:"scrub"`
@@ -53,6 +54,9 @@ type HTTP struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// TrustedProxies are addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-Proto and X-Forwarded-Host headers are believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // TLS turns on HTTPS when both files are set.
@@ -158,6 +162,7 @@ func Default() *Config {
 		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
+		Auth:     defaultAuth(),
 		Audit:    defaultAudit(),
 		GC:       defaultGC(),
 		Jobs:     defaultJobs(),
@@ -298,6 +303,10 @@ func (c *Config) Validate() error {
 	if c.Registry.UploadLease < time.Second || c.Registry.UploadLease > time.Hour {
 		bad("registry.upload_lease: %v is outside 1s..1h", c.Registry.UploadLease)
 	}
+	if _, err := c.HTTP.TrustedProxyPrefixes(); err != nil {
+		bad("%v", err)
+	}
+	c.Auth.validate(bad)
 	c.Audit.validate(bad)
 	if err := c.validateGC(); err != nil {
 		errs = append(errs, err)

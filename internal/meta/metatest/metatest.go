@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"ConcurrentManifestPushes", testConcurrentPushes},
 		{"Audit", testAudit},
 	}
+	tests = append(tests, authTests...)
 	tests = append(tests, jobTests...)
 	tests = append(tests, gcTests...)
 	tests = append(tests, policyTests...)
