@@ -60,7 +60,7 @@ func (a *App) auditRequest(r *http.Request, info *api.RequestInfo, status int, d
 	if status >= 400 {
 		result = "failure"
 	}
-	ref := r.PathValue("ref")
+	ref := info.Ref
 	if ref == "" && strings.HasPrefix(r.URL.Path, "/api/") {
 		ref = strings.TrimPrefix(r.URL.Path, "/api/v1/")
 	}

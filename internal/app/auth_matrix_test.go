@@ -249,6 +249,83 @@ func TestAuthMatrix(t *testing.T) {
 			}
 		})
 	}
+	t.Run("audit", func(t *testing.T) { checkMatrixAudit(t, m) })
+}
+
+// checkMatrixAudit: the matrix's pulls, pushes and deletes are in the
+// audit log with the caller and the outcome, and no password, robot secret
+// or token is anywhere in it.
+func checkMatrixAudit(t *testing.T, m *matrix) {
+	type event struct {
+		ID                                          int64
+		Action, User, Repository, Reference, Status string
+	}
+	var events []event
+	var raw strings.Builder
+	deadline := time.Now().Add(5 * time.Second)
+	for before := ""; ; {
+		body := api(t, m.url, m.admin, "GET", "/api/v1/audit?n=1000"+before, "", 200)
+		raw.WriteString(body)
+		var page struct{ Events []event }
+		if err := json.Unmarshal([]byte(body), &page); err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, page.Events...)
+		if len(page.Events) < 1000 {
+			// The log is written asynchronously: the matrix's last
+			// request must be in before the check.
+			if len(events) > 0 && !slices.ContainsFunc(events, func(e event) bool { return e.Reference == "tag-robot-expired" }) && time.Now().Before(deadline) {
+				events, before = nil, ""
+				raw.Reset()
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			break
+		}
+		before = fmt.Sprintf("&before=%d", page.Events[len(page.Events)-1].ID)
+	}
+	find := func(action, user, ref, status string) bool {
+		return slices.ContainsFunc(events, func(e event) bool {
+			return e.Action == action && e.User == user && e.Repository == "team-a/app" && e.Status == status &&
+				(ref == "" || e.Reference == ref)
+		})
+	}
+	audited := map[string]struct{ action, ref string }{
+		"pull": {"pull", "v1"}, "push": {"push", "pushed-%s"}, "delete-manifest": {"delete", ""}, "delete-tag": {"delete", "tag-%s"},
+	}
+	for _, op := range matrixOps {
+		a, ok := audited[op.name]
+		if !ok {
+			continue
+		}
+		for i, role := range matrixRoles {
+			if role == "anonymous" || role == "robot-expired" {
+				continue // no authenticated caller to name
+			}
+			status := "success"
+			if op.expect[i] == "deny" {
+				status = "failure"
+			}
+			ref := a.ref
+			if strings.Contains(ref, "%s") {
+				ref = fmt.Sprintf(ref, role)
+			}
+			if !find(a.action, m.creds[role].user, ref, status) {
+				t.Errorf("no audit event %s by %s (%s) of team-a/app:%s with status %s", a.action, m.creds[role].user, role, ref, status)
+			}
+		}
+	}
+	all := raw.String()
+	for role, c := range m.creds {
+		if c.pass != "" && strings.Contains(all, c.pass) {
+			t.Errorf("the audit log holds the secret of %s", role)
+		}
+	}
+	for _, secret := range []string{"Basic ", "Bearer ", "eyJ"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("the audit log holds %q", secret)
+		}
+	}
 }
 
 func outcome(status int, mount bool) string {

@@ -172,7 +172,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	m, err := rt.Route(r)
 	info := api.Info(r)
-	info.Route, info.Repo = m.Name, m.Repo
+	info.Route, info.Repo, info.Ref = m.Name, m.Repo, m.Last
 	if err != nil {
 		if allow := rt.allow[m.Kind]; allow != "" {
 			w.Header().Set("Allow", allow)
