@@ -3,7 +3,7 @@
 # Idempotent: only what is missing, or present at another version, is
 # installed; with everything present it takes well under two seconds.
 #
-#   Debian packages (apt-get): skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx
+#   Debian packages (apt-get): skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx slapd ldap-utils
 #   Go tools into $REPO/.tools/bin at pinned versions: crane, regctl, oras, minio
 #
 # oras is built from the module in tools/oras (its go.mod pins
@@ -15,7 +15,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_BIN="$REPO/.tools/bin"
 
-APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx)
+APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx slapd ldap-utils)
 
 CRANE_PKG=github.com/google/go-containerregistry/cmd/crane
 CRANE_MOD=github.com/google/go-containerregistry

@@ -42,6 +42,9 @@ Usage:
   berth scrub [--config FILE] [--data DIR] [--repair]           re-hash stored blobs, report (and repair) damage
   berth retention run PROJECT [--dry-run] [--config FILE]       run a project's retention rules now
   berth config check FILE                                       validate a configuration file
+  berth user add|list|passwd|delete ...                         manage users (berth user help)
+  berth project add|list|member add ...                         manage projects and their members
+  berth robot add NAME ...                                      create a robot account
   berth version                                                 print the version
 
 Configuration: a YAML file (see docs/configuration.md) and BERTH_* environment
@@ -60,6 +63,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return serve(ctx, args[1:], env, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], env, stdout, stderr)
+	case "user", "project", "robot":
+		return authCommand(ctx, args, env, stdout, stderr)
 	case "gc":
 		return runGC(ctx, args[1:], env, stdout, stderr)
 	case "scrub":
@@ -118,8 +123,8 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	if !loopback(ln.Addr()) {
-		log.Warn("authentication is not configured: anyone who can reach this address can push and pull", "addr", ln.Addr().String())
+	if !loopback(ln.Addr()) && !cfg.Auth.Enabled() {
+		log.Warn("ACCESS CONTROL IS OFF (auth.mode: none): anyone who can reach this address can push, pull and delete; see docs/auth.md", "addr", ln.Addr().String())
 	}
 	return a.Serve(ctx, ln)
 }

@@ -14,6 +14,11 @@ type RequestInfo struct {
 	ID    string // request id
 	Route string // route name from the route table, e.g. "blob_get"
 	Repo  string // repository name, when the route has one
+	Ref   string // the path's last element: reference, digest or upload id
+	// User is the authenticated subject (user or robot name); empty for
+	// anonymous requests and with authentication off. The access log and
+	// the audit log read it.
+	User string
 }
 
 type infoKey struct{}

@@ -66,6 +66,13 @@ func ToOCI(err error) *oci.Error {
 	return &oci.Error{Code: oci.CodeUnknown, Message: "internal server error"}
 }
 
+// challenger is an error asking the client to authenticate: WriteError
+// sends its challenge as the WWW-Authenticate header.
+type challenger interface {
+	error
+	Challenge() string
+}
+
 type errorBody struct {
 	Errors []errorItem `json:"errors"`
 }
@@ -91,6 +98,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	body, _ := json.Marshal(errorBody{Errors: []errorItem{{Code: oe.Code, Message: msg, Detail: oe.Detail}}})
 	h := w.Header()
+	var ch challenger
+	if errors.As(err, &ch) {
+		h.Set("WWW-Authenticate", ch.Challenge())
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Del("Docker-Content-Digest")

@@ -15,8 +15,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/berth-registry/berth/internal/api/authapi"
 	"github.com/berth-registry/berth/internal/api/manage"
+	v2 "github.com/berth-registry/berth/internal/api/v2"
 	"github.com/berth-registry/berth/internal/audit"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/auth/ldap"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/jobs"
@@ -46,6 +50,8 @@ type App struct {
 	audit   *audit.Log // nil when audit.enabled is off
 	stop    context.CancelFunc
 	handler http.Handler
+	auth    *auth.Service // nil with auth.mode none
+	authAPI *authapi.Handlers
 	gc      *gc.Collector
 	scrub   *scrub.Scrubber
 	jobs    *jobs.Scheduler
@@ -87,6 +93,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		opts.Upstream = a.proxy
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
+	mgr := auth.NewManager(store, cfg.Auth.BcryptCost)
+	if cfg.Auth.Enabled() {
+		if a.auth, err = openAuth(ctx, cfg, store, log); err != nil {
+			store.Close()
+			return nil, err
+		}
+		mgr = a.auth.Manager()
+	}
+	a.authAPI = authapi.New(a.auth, mgr, log)
 	a.retain = policy.NewRetention(a.policy, a.svc)
 	// Background work lives until Close, not until ctx (New's ctx only
 	// bounds building).
@@ -152,6 +167,16 @@ func openMeta(ctx context.Context, c config.Database) (meta.Store, error) {
 	}
 }
 
+// OpenAdmin opens the metadata store for the access-control commands of
+// the CLI (berth user/project/robot); close releases it.
+func OpenAdmin(ctx context.Context, cfg *config.Config) (mgr *auth.Manager, close func() error, err error) {
+	store, err := openMeta(ctx, cfg.Database)
+	if err != nil {
+		return nil, nil, err
+	}
+	return auth.NewManager(store, cfg.Auth.BcryptCost), store.Close, nil
+}
+
 // Migrate applies the metadata store's schema migrations and returns; the
 // stores also migrate when they open, this is for operators who prefer an
 // explicit step before starting new instances.
@@ -166,10 +191,63 @@ func Migrate(ctx context.Context, cfg *config.Config) error {
 	return s.Close()
 }
 
-// authorizeAPI checks a management route's permission. Until an
-// authentication mode is configured (issue #4) every caller passes.
+// openAuth builds access control from the auth configuration.
+func openAuth(ctx context.Context, cfg *config.Config, store meta.Store, log *slog.Logger) (*auth.Service, error) {
+	proxies, err := cfg.HTTP.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	o := auth.Options{TrustedProxies: proxies}
+	if cfg.Auth.HasMode(config.AuthLDAP) {
+		if o.LDAP, err = ldap.New(cfg.Auth.LDAP, log); err != nil {
+			return nil, err
+		}
+	}
+	return auth.New(ctx, cfg.Auth, store, log, o)
+}
 
-func (a *App) authorizeAPI(r *http.Request, perm manage.Permission) error { return nil }
+// authorizeAPI checks a management route's permission; with auth.mode
+// none every caller passes.
+func (a *App) authorizeAPI(r *http.Request, perm manage.Permission) error {
+	if a.auth == nil {
+		return nil
+	}
+	return a.auth.CheckAPI(r, perm)
+}
+
+// AuthEnabled reports whether access control is on.
+func (a *App) AuthEnabled() bool { return a.auth != nil }
+
+// v2Access adapts the auth service to the /v2/ router and handlers.
+type v2Access struct {
+	s   *auth.Service
+	svc *registry.Service
+}
+
+func (v v2Access) Authorize(r *http.Request, m v2.Matched) error {
+	switch m.Kind {
+	case v2.KindBase:
+		return v.s.CheckBase(r)
+	case v2.KindCatalog:
+		return v.s.CheckCatalog(r)
+	}
+	repo := m.Repo
+	if m.Action == v2.ActionPull {
+		// A pull through mirror mode or ?ns= reads the upstream's cache
+		// repository: its project's permissions apply.
+		ctx := registry.WithNamespace(r.Context(), r.URL.Query().Get("ns"))
+		if cache, ok := v.svc.ProxyRepo(ctx, repo); ok {
+			repo = cache
+		}
+	}
+	return v.s.CheckRepo(r, repo, string(m.Action))
+}
+
+func (v v2Access) Allowed(r *http.Request, repo string, action v2.Action) bool {
+	return v.s.Allowed(r, repo, string(action))
+}
+
+func (v v2Access) Visible(r *http.Request) (func(string) bool, error) { return v.s.Visible(r) }
 
 // Proxy is the pull-through cache (for tests and commands).
 func (a *App) Proxy() *proxy.Proxy { return a.proxy }

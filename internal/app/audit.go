@@ -36,6 +36,9 @@ func auditAction(r *http.Request, route string, status int) string {
 		if route == "upload_start" && status < 400 {
 			return ""
 		}
+		if route == "token" && r.Method == http.MethodGet && r.Header.Get("Authorization") == "" {
+			return "" // an anonymous token: no login
+		}
 		return action
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/") && r.Method != http.MethodGet && r.Method != http.MethodHead && route != "" {
@@ -57,22 +60,38 @@ func (a *App) auditRequest(r *http.Request, info *api.RequestInfo, status int, d
 	if status >= 400 {
 		result = "failure"
 	}
-	ref := r.PathValue("ref")
+	ref := info.Ref
 	if ref == "" && strings.HasPrefix(r.URL.Path, "/api/") {
 		ref = strings.TrimPrefix(r.URL.Path, "/api/v1/")
 	}
 	a.audit.Record(meta.AuditEvent{
-		Time: time.Now().Add(-elapsed), Action: action, User: requestUser(r), Repository: info.Repo,
+		Time: time.Now().Add(-elapsed), Action: action, User: requestUser(r, status), Repository: info.Repo,
 		Reference: ref, Digest: digest, Status: result, HTTPStatus: status, Duration: elapsed,
-		ClientIP: clientIP(r), RequestID: info.ID,
+		ClientIP: a.clientIP(r), RequestID: info.ID,
 	})
 }
 
-// requestUser is the authenticated subject of a request ("" for anonymous).
-func requestUser(r *http.Request) string { return "" }
+// requestUser is the authenticated subject of a request, as the auth
+// middleware recorded it; for a refused Basic login, the user name it tried
+// (never the password); "" for anonymous requests or with access control off.
+func requestUser(r *http.Request, status int) string {
+	if u := api.Info(r).User; u != "" {
+		return u
+	}
+	if status == http.StatusUnauthorized || status == http.StatusTooManyRequests {
+		if u, _, ok := r.BasicAuth(); ok {
+			return u
+		}
+	}
+	return ""
+}
 
-// clientIP is the address the request came from.
-func clientIP(r *http.Request) string {
+// clientIP is the address the request came from: behind a trusted proxy
+// (http.trusted_proxies), the client X-Forwarded-For names.
+func (a *App) clientIP(r *http.Request) string {
+	if a.auth != nil {
+		return a.auth.ClientAddr(r)
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

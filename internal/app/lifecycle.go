@@ -34,10 +34,8 @@ func (a *App) newLifecycle() {
 	}, a.log.With("component", "gc"))
 	a.scrub = scrub.New(a.meta, a.blobs, scrub.Options{Parallelism: g.Parallelism}, a.log.With("component", "scrub"))
 	gm := newGCMetrics(a.metrics.registry)
-	all := []jobs.Job{
-		a.gc.Job(g.Interval, gm.observe),
-		a.scrub.Job(a.cfg.Scrub.Interval),
-	}
+	all := []jobs.Job{a.gc.Job(g.Interval, gm.observe), a.scrub.Job(a.cfg.Scrub.Interval)}
+	all = append(all, a.policyJobs()...)
 	all = append(all, a.proxy.Jobs()...) // cache limits, scheduled mirroring
 	a.jobs = jobs.New(a.meta, jobs.Options{Lease: a.cfg.Jobs.Lease, Poll: a.cfg.Jobs.Poll, Log: a.log.With("component", "jobs")}, all...)
 }

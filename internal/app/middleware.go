@@ -52,6 +52,7 @@ func (a *App) middleware(next http.Handler) http.Handler {
 					slog.String("method", r.Method),
 					slog.String("route", route),
 					slog.String("repo", info.Repo),
+					slog.String("user", info.User),
 					slog.Int("status", rw.status),
 					slog.Int64("bytes_in", body.n),
 					slog.Int64("bytes", rw.bytes),

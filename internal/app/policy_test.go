@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/app/apptest"
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/gc/gctest"
 )
 
 // call sends a request with an optional JSON body and returns the status
@@ -181,5 +184,66 @@ func TestPolicyAPI(t *testing.T) {
 	expect(t, "delete quota", st, body, http.StatusNoContent)
 	if st, body := pushBlob(t, s.URL, "team/app", big); st != http.StatusCreated {
 		t.Fatalf("push without a quota: %d %s", st, body)
+	}
+}
+
+// TestUsageAfterGC: a project's usage follows garbage collection exactly:
+// after a tag delete and a GC run, what only the deleted image held is
+// freed, what another repository of the project shares stays counted
+// once, and the freed space takes pushes again.
+func TestUsageAfterGC(t *testing.T) {
+	s := apptest.Start(t, func(c *config.Config) { c.GC.GracePeriod = 0 })
+	c := &gctest.Client{Base: s.URL, HTTP: http.DefaultClient}
+	shared, own := bytes.Repeat([]byte("s"), 3000), bytes.Repeat([]byte("o"), 5000)
+	doomed := gctest.NewImage("team/app", "old", shared, own)
+	kept := gctest.NewImage("team/lib", "v1", shared)
+	for _, img := range []*gctest.Image{doomed, kept} {
+		if err := c.Push(img, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	usage := func() int64 {
+		t.Helper()
+		var rep struct {
+			Usage struct {
+				StorageBytes int64 `json:"storage_bytes"`
+			} `json:"usage"`
+		}
+		st, body := call(t, "GET", s.URL+"/api/v1/projects/team/usage", "")
+		if st != http.StatusOK || json.Unmarshal([]byte(body), &rep) != nil {
+			t.Fatalf("usage: %d %s", st, body)
+		}
+		return rep.Usage.StorageBytes
+	}
+	size := func(img *gctest.Image) (n int64) {
+		for _, b := range img.Blobs {
+			n += int64(len(b))
+		}
+		return n + int64(len(img.Manifest))
+	}
+	all := size(doomed) + size(kept) - int64(len(shared))
+	if got := usage(); got != all {
+		t.Fatalf("usage %d, want %d (the shared layer once)", got, all)
+	}
+	// Quota at the current usage: full.
+	call(t, "PUT", s.URL+"/api/v1/projects/team/quota", fmt.Sprintf(`{"storage_bytes":%d}`, all))
+	if st, body := pushBlob(t, s.URL, "team/app", []byte("one more")); st != http.StatusForbidden {
+		t.Fatalf("push into a full project: %d %s", st, body)
+	}
+
+	if err := c.DeleteTag("team/app", "old"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.App.GC().Run(context.Background(), false, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := usage(), size(kept); got != want {
+		t.Fatalf("usage after GC %d, want %d (only team/lib's image)", got, want)
+	}
+	if err := c.Pull(kept); err != nil {
+		t.Fatal(err)
+	}
+	if st, body := pushBlob(t, s.URL, "team/app", []byte("one more")); st != http.StatusCreated {
+		t.Fatalf("push after GC freed space: %d %s", st, body)
 	}
 }

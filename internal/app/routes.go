@@ -9,6 +9,7 @@ import (
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/api/policyapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/proxy"
 )
@@ -42,6 +43,7 @@ func v2Routes(h *v2.Handlers) []v2.Route {
 // Each entry names the route, its method and path, the permission its
 // caller needs, and its handler.
 func (a *App) apiRoutes() []manage.Route {
+	h := a.authAPI
 	pol := policyapi.New(a.policy, a.retain)
 	gcAPI := &gc.API{Jobs: a.jobs}
 	proxySync := &proxy.SyncAPI{Proxy: a.proxy, Jobs: a.jobs}
@@ -75,6 +77,46 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "retention_delete", Method: http.MethodDelete, Pattern: project + "/retention", Perm: manage.PermProjectAdmin, Handle: pol.DeleteRetention},
 		{Name: "retention_run", Method: http.MethodPost, Pattern: project + "/retention/run", Perm: manage.PermProjectAdmin, Handle: pol.RunRetention},
 		{Name: "retention_runs", Method: http.MethodGet, Pattern: project + "/retention/runs", Perm: manage.PermProjectRead, Handle: pol.ListRetentionRuns},
+
+		// Access control (docs/api.md#access-control).
+		{Name: "me", Method: http.MethodGet, Pattern: "/api/v1/me", Perm: manage.PermAuthenticated, Handle: h.Me},
+		{Name: "me_password", Method: http.MethodPut, Pattern: "/api/v1/me/password", Perm: manage.PermAuthenticated, Handle: h.SetMyPassword},
+		{Name: "me_tokens", Method: http.MethodGet, Pattern: "/api/v1/me/tokens", Perm: manage.PermAuthenticated, Handle: h.ListMyTokens},
+		{Name: "me_token_create", Method: http.MethodPost, Pattern: "/api/v1/me/tokens", Perm: manage.PermAuthenticated, Handle: h.CreateMyToken},
+		{Name: "me_token_delete", Method: http.MethodDelete, Pattern: "/api/v1/me/tokens/{id}", Perm: manage.PermAuthenticated, Handle: h.DeleteMyToken},
+		{Name: "users", Method: http.MethodGet, Pattern: "/api/v1/users", Perm: manage.PermSystemAdmin, Handle: h.ListUsers},
+		{Name: "user_create", Method: http.MethodPost, Pattern: "/api/v1/users", Perm: manage.PermSystemAdmin, Handle: h.CreateUser},
+		{Name: "user", Method: http.MethodGet, Pattern: "/api/v1/users/{user}", Perm: manage.PermSystemAdmin, Handle: h.GetUser},
+		{Name: "user_update", Method: http.MethodPatch, Pattern: "/api/v1/users/{user}", Perm: manage.PermSystemAdmin, Handle: h.UpdateUser},
+		{Name: "user_delete", Method: http.MethodDelete, Pattern: "/api/v1/users/{user}", Perm: manage.PermSystemAdmin, Handle: h.DeleteUser},
+		{Name: "projects", Method: http.MethodGet, Pattern: "/api/v1/projects", Perm: manage.PermPublic, Handle: h.ListProjects},
+		{Name: "project_create", Method: http.MethodPost, Pattern: "/api/v1/projects", Perm: manage.PermAuthenticated, Handle: h.CreateProject},
+		{Name: "project", Method: http.MethodGet, Pattern: "/api/v1/projects/{project}", Perm: manage.PermProjectRead, Handle: h.GetProject},
+		{Name: "project_update", Method: http.MethodPatch, Pattern: "/api/v1/projects/{project}", Perm: manage.PermProjectAdmin, Handle: h.UpdateProject},
+		{Name: "project_delete", Method: http.MethodDelete, Pattern: "/api/v1/projects/{project}", Perm: manage.PermProjectAdmin, Handle: h.DeleteProject},
+		{Name: "members", Method: http.MethodGet, Pattern: "/api/v1/projects/{project}/members", Perm: manage.PermProjectRead, Handle: h.ListMembers},
+		{Name: "member_put", Method: http.MethodPut, Pattern: "/api/v1/projects/{project}/members/{kind}/{name}", Perm: manage.PermProjectAdmin, Handle: h.PutMember},
+		{Name: "member_delete", Method: http.MethodDelete, Pattern: "/api/v1/projects/{project}/members/{kind}/{name}", Perm: manage.PermProjectAdmin, Handle: h.DeleteMember},
+		{Name: "project_robots", Method: http.MethodGet, Pattern: "/api/v1/projects/{project}/robots", Perm: manage.PermProjectAdmin, Handle: h.ListProjectRobots},
+		{Name: "project_robot_create", Method: http.MethodPost, Pattern: "/api/v1/projects/{project}/robots", Perm: manage.PermProjectAdmin, Handle: h.CreateProjectRobot},
+		{Name: "project_robot_delete", Method: http.MethodDelete, Pattern: "/api/v1/projects/{project}/robots/{robot}", Perm: manage.PermProjectAdmin, Handle: h.DeleteProjectRobot},
+		{Name: "robots", Method: http.MethodGet, Pattern: "/api/v1/robots", Perm: manage.PermSystemAdmin, Handle: h.ListRobots},
+		{Name: "robot_create", Method: http.MethodPost, Pattern: "/api/v1/robots", Perm: manage.PermSystemAdmin, Handle: h.CreateRobot},
+		{Name: "robot_delete", Method: http.MethodDelete, Pattern: "/api/v1/robots/{robot}", Perm: manage.PermSystemAdmin, Handle: h.DeleteRobot},
+		{Name: "settings", Method: http.MethodGet, Pattern: "/api/v1/settings", Perm: manage.PermAuthenticated, Handle: h.GetSettings},
+		{Name: "settings_update", Method: http.MethodPatch, Pattern: "/api/v1/settings", Perm: manage.PermSystemAdmin, Handle: h.UpdateSettings},
+		{Name: "key_rotate", Method: http.MethodPost, Pattern: "/api/v1/auth/keys/rotate", Perm: manage.PermSystemAdmin, Handle: h.RotateKey},
+	}
+}
+
+// tokenRoutes are the token endpoint and the public keys of its tokens
+// (with access control on).
+func (a *App) tokenRoutes() []manage.Route {
+	h := a.authAPI
+	return []manage.Route{
+		{Name: "token", Method: http.MethodGet, Pattern: auth.TokenPath, Perm: manage.PermPublic, Handle: h.GetToken},
+		{Name: "token", Method: http.MethodPost, Pattern: auth.TokenPath, Perm: manage.PermPublic, Handle: h.PostToken},
+		{Name: "jwks", Method: http.MethodGet, Pattern: "/.well-known/jwks.json", Perm: manage.PermPublic, Handle: h.JWKS},
 	}
 }
 
@@ -82,19 +124,29 @@ func (a *App) apiRoutes() []manage.Route {
 // router: http.ServeMux would clean ".." out of paths and redirect, which
 // would turn an invalid repository name into another, valid one.
 func (a *App) routes() http.Handler {
-	v2router := v2.NewRouter(v2Routes(v2.NewHandlers(a.svc)), a.log)
+	h := v2.NewHandlers(a.svc)
+	v2router := v2.NewRouter(v2Routes(h), a.log)
+	if a.auth != nil {
+		h.WithAuthorizer(v2Access{a.auth, a.svc})
+		v2router.WithAuthorizer(v2Access{a.auth, a.svc})
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(a.healthz)))
 	mux.Handle("GET /readyz", named("readyz", http.HandlerFunc(a.readyz)))
 	mux.Handle("GET /metrics", named("metrics", promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{})))
 	manage.Mount(mux, a.apiRoutes(), a.authorizeAPI, a.log)
-	return a.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var dispatch http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
 			v2router.ServeHTTP(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)
-	}))
+	})
+	if a.auth != nil {
+		manage.Mount(mux, a.tokenRoutes(), nil, a.log)
+		dispatch = a.auth.Middleware(dispatch)
+	}
+	return a.middleware(dispatch)
 }
 
 // apiPing answers the management API's liveness check.

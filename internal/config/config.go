@@ -32,6 +32,7 @@ type Config struct {
 	Database Database `yaml:"database"`
 	Registry Registry `yaml:"registry"`
 	Proxy    Proxy    `yaml:"proxy"`
+	Auth     Auth     `yaml:"auth"`
 	Audit    Audit    `yaml:"audit"`
 	GC       GC       `yaml:"gc"`
 	Scrub    Scrub    `yaml:"scrub"`
@@ -54,6 +55,9 @@ type HTTP struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// TrustedProxies are addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-Proto and X-Forwarded-Host headers are believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // TLS turns on HTTPS when both files are set.
@@ -159,6 +163,7 @@ func Default() *Config {
 		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
+		Auth:     defaultAuth(),
 		Audit:    defaultAudit(),
 		GC:       defaultGC(),
 		Jobs:     defaultJobs(),
@@ -301,6 +306,10 @@ func (c *Config) Validate() error {
 		bad("registry.upload_lease: %v is outside 1s..1h", c.Registry.UploadLease)
 	}
 	c.Proxy.validate(bad)
+	if _, err := c.HTTP.TrustedProxyPrefixes(); err != nil {
+		bad("%v", err)
+	}
+	c.Auth.validate(bad)
 	c.Audit.validate(bad)
 	if err := c.validateGC(); err != nil {
 		errs = append(errs, err)

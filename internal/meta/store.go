@@ -87,6 +87,7 @@ type Upload struct {
 
 // Store is the metadata store.
 type Store interface {
+	AuthStore
 	AuditStore
 	GCStore
 	JobStore

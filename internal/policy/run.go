@@ -268,3 +268,64 @@ func (rt *Retention) record(ctx context.Context, res *RunResult) (int64, error) 
 	return rt.e.store.AddRetentionRun(ctx, meta.RetentionRun{Project: res.Project, Trigger: res.Trigger, DryRun: res.DryRun,
 		StartedAt: res.StartedAt, FinishedAt: res.FinishedAt, Status: res.Status, Summary: string(summary)})
 }
+
+// DueReport is what a pass over the scheduled retention policies did.
+type DueReport struct {
+	Policies int      `json:"policies"` // policies with a schedule
+	Ran      []string `json:"ran"`      // projects whose policy ran
+	Failed   []string `json:"failed,omitempty"`
+}
+
+// RunDue runs every retention policy whose schedule is due: its interval
+// has passed since its last scheduled run started (or, before the first,
+// since the policy was set). It is the body of the scheduled "retention"
+// job, which runs on one instance at a time.
+func (rt *Retention) RunDue(ctx context.Context) (*DueReport, error) {
+	policies, err := rt.e.store.RetentionPolicies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep := &DueReport{Ran: []string{}}
+	for _, p := range policies {
+		every, err := ParseSchedule(p.Schedule)
+		if err != nil || every == 0 {
+			continue
+		}
+		rep.Policies++
+		last, err := rt.lastScheduled(ctx, p.Project)
+		if err != nil {
+			return rep, err
+		}
+		if last.IsZero() {
+			last = p.UpdatedAt
+		}
+		if rt.e.now().Sub(last) < every {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		if _, err := rt.Run(ctx, p.Project, RunOptions{Trigger: TriggerSchedule}); err != nil {
+			rt.e.log.WarnContext(ctx, "scheduled retention run", "project", p.Project, "error", err)
+			rep.Failed = append(rep.Failed, p.Project)
+			continue
+		}
+		rep.Ran = append(rep.Ran, p.Project)
+	}
+	return rep, nil
+}
+
+// lastScheduled is when the project's last scheduled run started (zero
+// when none is recorded).
+func (rt *Retention) lastScheduled(ctx context.Context, project string) (time.Time, error) {
+	runs, err := rt.e.store.RetentionRuns(ctx, project, 50) // the stores keep 50
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, r := range runs {
+		if r.Trigger == TriggerSchedule {
+			return r.StartedAt, nil
+		}
+	}
+	return time.Time{}, nil
+}

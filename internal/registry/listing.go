@@ -43,12 +43,37 @@ func (s *Service) Tags(ctx context.Context, repo, last string, n int) (Page, err
 	return page(items, limit), err
 }
 
-// Catalog lists repository names after last.
-func (s *Service) Catalog(ctx context.Context, last string, n int) (Page, error) {
+// Catalog lists repository names after last; with visible, only those it
+// accepts (reading further batches until the page is full).
+func (s *Service) Catalog(ctx context.Context, last string, n int, visible func(string) bool) (Page, error) {
 	limit := pageSize(n)
-	items, err := s.meta.Repositories(ctx, last, limit+1)
-	return page(items, limit), err
+	if visible == nil {
+		items, err := s.meta.Repositories(ctx, last, limit+1)
+		return page(items, limit), err
+	}
+	batch := max(limit+1, catalogBatch)
+	var items []string
+	for {
+		names, err := s.meta.Repositories(ctx, last, batch)
+		if err != nil {
+			return Page{}, err
+		}
+		for _, name := range names {
+			if visible(name) {
+				if items = append(items, name); len(items) > limit {
+					return page(items, limit), nil
+				}
+			}
+		}
+		if len(names) < batch {
+			return page(items, limit), nil
+		}
+		last = names[len(names)-1]
+	}
 }
+
+// catalogBatch is how many names a filtered catalog reads at a time.
+const catalogBatch = 500
 
 func page(items []string, limit int) Page {
 	if len(items) > limit {

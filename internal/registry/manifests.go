@@ -261,6 +261,9 @@ func (s *Service) DeleteManifest(ctx context.Context, repo, ref string) error {
 		err = s.deleteManifest(ctx, repo, d, rules)
 	} else {
 		if err := rules.Check("deleted", ref); err != nil {
+			if _, rerr := s.meta.ResolveTag(ctx, repo, ref); errors.Is(rerr, meta.ErrNotFound) {
+				return s.unknown(ctx, repo, ErrManifestUnknown, ref) // nothing to protect
+			}
 			return err
 		}
 		err = s.meta.DeleteTag(ctx, repo, ref)

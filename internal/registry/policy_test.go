@@ -123,6 +123,12 @@ func TestImmutableTags(t *testing.T) {
 		{"re-push of the same digest", func() error { return p.push(repo, "v1", m1) }, ""},
 		{"same digest, more tags", func() error { return p.push(repo, d1.String(), m1, "v1", "stable") }, ""},
 		{"delete the tag", func() error { return p.DeleteManifest(ctx, repo, "v1") }, "deleted"},
+		{"delete a matching tag that does not exist", func() error {
+			if err := p.DeleteManifest(ctx, repo, "v9"); !errors.Is(err, ErrManifestUnknown) {
+				return fmt.Errorf("got %v, want ErrManifestUnknown", err)
+			}
+			return nil
+		}, ""},
 		{"delete the manifest it points at", func() error { return p.DeleteManifest(ctx, repo, d1.String()) }, "deleted"},
 		{"move a tag that does not match", func() error { return p.push(repo, "latest", m3) }, ""},
 		{"delete a tag that does not match", func() error { return p.DeleteManifest(ctx, repo, "stable") }, ""},

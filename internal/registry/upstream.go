@@ -99,6 +99,13 @@ func (s *Service) proxyRoute(ctx context.Context, repo string) (ProxyRoute, bool
 	return r, true
 }
 
+// ProxyRepo returns the local repository a pull of repo reads when an
+// upstream serves it (the cache repository), for access control.
+func (s *Service) ProxyRepo(ctx context.Context, repo string) (string, bool) {
+	r, ok := s.proxyRoute(ctx, repo)
+	return r.Repo, ok
+}
+
 // checkWritable refuses pushes to a pull-through cache repository: its
 // content is what the upstream has, and a push would hide the upstream's.
 func (s *Service) checkWritable(repo string) error {

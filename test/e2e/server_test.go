@@ -69,9 +69,17 @@ func (r *registry) Requests() []requestRecord {
 // logged.
 func startRegistry(t testing.TB) *registry {
 	t.Helper()
+	return startRegistryEnv(t, nil)
+}
+
+// startRegistryEnv is startRegistry with extra environment variables for
+// the server (BERTH_* configuration); with them, a 401 on GET /v2/ also
+// counts as ready (access control on).
+func startRegistryEnv(t testing.TB, extraEnv []string) *registry {
+	t.Helper()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		r, err := tryStartRegistry(t)
+		r, err := tryStartRegistry(t, extraEnv)
 		if err == nil {
 			return r
 		}
@@ -86,7 +94,7 @@ func startRegistry(t testing.TB) *registry {
 
 var errPortTaken = errors.New("port taken")
 
-func tryStartRegistry(t testing.TB) (*registry, error) {
+func tryStartRegistry(t testing.TB, extraEnv []string) (*registry, error) {
 	dir := t.TempDir()
 	r := &registry{
 		DataDir: filepath.Join(dir, "data"),
@@ -120,7 +128,7 @@ func tryStartRegistry(t testing.TB) (*registry, error) {
 		env = withoutEnv(env, "AWS_CA_BUNDLE")
 	}
 	r.cmd = exec.Command(serverBin, args...)
-	r.cmd.Env = env
+	r.cmd.Env = append(env, extraEnv...)
 	r.cmd.Stdout = r.output
 	r.cmd.Stderr = r.output
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -133,7 +141,7 @@ func tryStartRegistry(t testing.TB) (*registry, error) {
 		close(r.exited)
 	}()
 
-	if err := r.waitReady(10 * time.Second); err != nil {
+	if err := r.waitReady(10*time.Second, len(extraEnv) > 0); err != nil {
 		r.kill()
 		out := r.output.String()
 		if strings.Contains(out, "address already in use") {
@@ -175,7 +183,7 @@ func tryStartRegistry(t testing.TB) (*registry, error) {
 	return r, nil
 }
 
-func (r *registry) waitReady(timeout time.Duration) error {
+func (r *registry) waitReady(timeout time.Duration, authOK bool) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(timeout)
 	var last string
@@ -188,7 +196,7 @@ func (r *registry) waitReady(timeout time.Duration) error {
 		resp, err := client.Get("http://" + r.Direct + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || authOK && resp.StatusCode == http.StatusUnauthorized {
 				return nil
 			}
 			last = resp.Status

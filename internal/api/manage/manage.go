@@ -99,6 +99,22 @@ func ReadJSON(r *http.Request, v any) error {
 	return nil
 }
 
+// Codes of management API errors that OCI does not define.
+const (
+	CodeNotFound oci.Code = "NOT_FOUND"
+	CodeConflict oci.Code = "CONFLICT"
+)
+
+// NotFound is a 404 error with msg.
+func NotFound(msg string) error {
+	return &oci.Error{Code: CodeNotFound, Message: msg, Status: http.StatusNotFound}
+}
+
+// Conflict is a 409 error with msg (the thing exists, or is in use).
+func Conflict(msg string) error {
+	return &oci.Error{Code: CodeConflict, Message: msg, Status: http.StatusConflict}
+}
+
 // BadRequest is a 400 error with msg.
 func BadRequest(msg string) error {
 	return &oci.Error{Code: oci.CodeUnsupported, Message: msg, Status: http.StatusBadRequest}

@@ -14,11 +14,24 @@ import (
 // Handlers holds the /v2/ handlers; each parses the request, calls one
 // service method, sets the protocol headers and returns an error.
 type Handlers struct {
-	svc *registry.Service
+	svc   *registry.Service
+	authz Authorizer // nil: everything allowed
 }
 
 // NewHandlers returns the handlers over a registry service.
 func NewHandlers(svc *registry.Service) *Handlers { return &Handlers{svc: svc} }
+
+// WithAuthorizer lets the handlers ask a about mount sources and catalog
+// entries (the router checks the routes themselves).
+func (h *Handlers) WithAuthorizer(a Authorizer) *Handlers {
+	h.authz = a
+	return h
+}
+
+// allowed reports whether the request may do action on repo.
+func (h *Handlers) allowed(r *http.Request, repo string, action Action) bool {
+	return h.authz == nil || h.authz.Allowed(r, repo, action)
+}
 
 // Base answers GET /v2/: the API version check every client makes first.
 // Spec: "Determining Support".

@@ -29,13 +29,20 @@ func (h *Handlers) Tags(w http.ResponseWriter, r *http.Request) error {
 	}{name, p.Items})
 }
 
-// Catalog serves GET /v2/_catalog with n/last pagination.
+// Catalog serves GET /v2/_catalog with n/last pagination: the
+// repositories the caller may see.
 func (h *Handlers) Catalog(w http.ResponseWriter, r *http.Request) error {
 	n, last, err := pagination(r)
 	if err != nil {
 		return err
 	}
-	p, err := h.svc.Catalog(r.Context(), last, n)
+	var visible func(string) bool
+	if h.authz != nil {
+		if visible, err = h.authz.Visible(r); err != nil {
+			return err
+		}
+	}
+	p, err := h.svc.Catalog(r.Context(), last, n, visible)
 	if err != nil {
 		return err
 	}

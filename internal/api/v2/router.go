@@ -95,10 +95,25 @@ func Match(path string) (kind Kind, name, last string) {
 	return KindNone, "", ""
 }
 
+// Authorizer decides what a request may do (internal/auth, when access
+// control is on). The router asks it about every matched route, with the
+// route's Action, before the handler runs; handlers ask it about mount
+// sources and catalog entries.
+type Authorizer interface {
+	// Authorize returns the error to send instead of running the route.
+	Authorize(r *http.Request, m Matched) error
+	// Allowed reports whether the request may do action on repo.
+	Allowed(r *http.Request, repo string, action Action) bool
+	// Visible returns a filter of the repositories the request may list
+	// (nil: all).
+	Visible(r *http.Request) (func(repo string) bool, error)
+}
+
 // Router dispatches /v2/ requests through a route table.
 type Router struct {
 	routes map[Kind]map[string]Route
 	allow  map[Kind]string
+	authz  Authorizer
 	log    *slog.Logger
 }
 
@@ -115,6 +130,13 @@ func NewRouter(table []Route, log *slog.Logger) *Router {
 		}
 		rt.allow[r.Kind] += r.Method
 	}
+	return rt
+}
+
+// WithAuthorizer makes the router check every matched route with a
+// before its handler runs.
+func (rt *Router) WithAuthorizer(a Authorizer) *Router {
+	rt.authz = a
 	return rt
 }
 
@@ -150,13 +172,19 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	m, err := rt.Route(r)
 	info := api.Info(r)
-	info.Route, info.Repo = m.Name, m.Repo
+	info.Route, info.Repo, info.Ref = m.Name, m.Repo, m.Last
 	if err != nil {
 		if allow := rt.allow[m.Kind]; allow != "" {
 			w.Header().Set("Allow", allow)
 		}
 		api.WriteError(w, r, rt.log, err)
 		return
+	}
+	if rt.authz != nil {
+		if err := rt.authz.Authorize(r, m); err != nil {
+			api.WriteError(w, r, rt.log, err)
+			return
+		}
 	}
 	r.SetPathValue("name", m.Repo)
 	r.SetPathValue("ref", m.Last)

@@ -13,10 +13,12 @@ import (
 
 // StartUpload serves POST /v2/<name>/blobs/uploads/: a cross-repository
 // mount (?mount=&from=), a monolithic push (?digest=), or a new upload
-// session. Spec: "Pushing blobs", "Mounting a blob from another repository".
+// session. A mount needs pull on its source too; without it, the client
+// gets an upload session instead, as the spec allows.
+// Spec: "Pushing blobs", "Mounting a blob from another repository".
 func (h *Handlers) StartUpload(w http.ResponseWriter, r *http.Request) error {
 	name, q := r.PathValue("name"), r.URL.Query()
-	if mount, from := q.Get("mount"), q.Get("from"); mount != "" && from != "" && oci.ValidName(from) {
+	if mount, from := q.Get("mount"), q.Get("from"); mount != "" && from != "" && oci.ValidName(from) && h.allowed(r, from, ActionPull) {
 		if dgst, err := oci.ParseDigest(mount); err == nil {
 			b, err := h.svc.MountBlob(r.Context(), name, from, dgst)
 			if err == nil {

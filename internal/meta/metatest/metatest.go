@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"ProxyEviction", testProxyEviction},
 		{"Audit", testAudit},
 	}
+	tests = append(tests, authTests...)
 	tests = append(tests, jobTests...)
 	tests = append(tests, gcTests...)
 	tests = append(tests, policyTests...)

@@ -98,37 +98,32 @@ func (s *Store) Quotas(ctx context.Context) ([]meta.Quota, error) {
 }
 
 // qUsage computes the usage of the repositories named $1 or in [$2, $3).
-// A digest counts once however many repositories link or reference it.
+// A digest counts once however many repositories link or reference it:
+// d is the project's distinct blob digests, joined with blobs once for
+// their sizes; manifests whose digest is also such a blob add nothing.
 const qUsage = `WITH pr(id) AS (
 		SELECT id FROM repositories WHERE name = $1
 		UNION ALL
 		SELECT id FROM repositories WHERE name >= $2 AND name < $3
 	),
-	blobset(digest, size) AS (
-		SELECT b.digest, b.size FROM pr
-			JOIN repository_blobs rb ON rb.repository_id = pr.id
-			JOIN blobs b ON b.digest = rb.digest
+	d(digest) AS MATERIALIZED (
+		SELECT rb.digest FROM pr JOIN repository_blobs rb ON rb.repository_id = pr.id
 		UNION
-		SELECT b.digest, b.size FROM pr
-			JOIN manifests m ON m.repository_id = pr.id
+		SELECT mb.digest FROM pr JOIN manifests m ON m.repository_id = pr.id
 			JOIN manifest_blobs mb ON mb.manifest_id = m.id
-			JOIN blobs b ON b.digest = mb.digest
 	),
-	content(digest, size) AS (
-		SELECT digest, size FROM blobset
-		UNION
-		SELECT m.digest, m.size FROM pr JOIN manifests m ON m.repository_id = pr.id
+	md(digest, size) AS (
+		SELECT DISTINCT m.digest, m.size FROM pr JOIN manifests m ON m.repository_id = pr.id
 	)
-	SELECT
-		(SELECT COALESCE(SUM(size), 0)::BIGINT FROM content),
-		(SELECT COUNT(*) FROM blobset),
+	SELECT bl.n, bl.bytes + (SELECT COALESCE(SUM(size), 0)::BIGINT FROM md WHERE NOT EXISTS (SELECT 1 FROM d WHERE d.digest = md.digest)),
 		(SELECT COUNT(*) FROM pr JOIN manifests m ON m.repository_id = pr.id),
 		(SELECT COUNT(*) FROM pr),
-		(SELECT COUNT(*) FROM pr JOIN tags t ON t.repository_id = pr.id)`
+		(SELECT COUNT(*) FROM pr JOIN tags t ON t.repository_id = pr.id)
+	FROM (SELECT COUNT(*) AS n, COALESCE(SUM(b.size), 0)::BIGINT AS bytes FROM d JOIN blobs b ON b.digest = d.digest) bl`
 
 func (s *Store) usage(ctx context.Context, name, lo, hi string) (meta.Usage, error) {
 	var u meta.Usage
-	err := s.pool.QueryRow(ctx, qUsage, name, lo, hi).Scan(&u.StorageBytes, &u.Blobs, &u.Manifests, &u.Repositories, &u.Tags)
+	err := s.pool.QueryRow(ctx, qUsage, name, lo, hi).Scan(&u.Blobs, &u.StorageBytes, &u.Manifests, &u.Repositories, &u.Tags)
 	return u, err
 }
 

@@ -1,0 +1,509 @@
+// Package auth is Berth's access control: who a request comes from
+// (authentication) and what it may do (authorization).
+//
+// Users come from one or more sources (config auth.mode): the metadata
+// database (builtin, bcrypt hashes), an htpasswd file, LDAP. Robot
+// accounts (robot$project+name) and personal access tokens (bpat_...) are
+// in the database and stand in for passwords everywhere. Requests carry
+// HTTP Basic credentials, or Bearer tokens: short-lived JWTs that the
+// token endpoint issues (Docker's token authentication) or that a trusted
+// external token service signed.
+//
+// Permissions: a repository belongs to the project named by its first
+// path component. Project members (users, LDAP groups) have a role:
+// admin (pull, push, delete, members, settings), maintainer (pull, push,
+// delete), developer (pull, push) or guest (pull). Public projects allow
+// anyone to pull. System administrators may do everything. A bearer
+// token grants exactly the access listed in its claims, computed from
+// these rules when it was issued.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+// Kind is the kind of a subject.
+type Kind string
+
+// Kinds of subjects.
+const (
+	KindAnonymous Kind = ""
+	KindUser      Kind = "user"
+	KindRobot     Kind = "robot"
+	// KindExternal is the subject of a token from an external token
+	// service: it may do what the token grants, nothing more.
+	KindExternal Kind = "external"
+)
+
+// Subject is who a request acts as.
+type Subject struct {
+	Name   string
+	Kind   Kind
+	Admin  bool     // system administrator
+	Groups []string // LDAP groups
+	Source string   // builtin, htpasswd, ldap, robot, token
+
+	robot *meta.Robot
+	// fingerprint binds refresh tokens to the credential used.
+	fingerprint string
+}
+
+// Anonymous reports whether the subject is nobody in particular.
+func (s *Subject) Anonymous() bool { return s == nil || s.Kind == KindAnonymous }
+
+// Errors of authentication and authorization. The HTTP layer gets them as
+// OCI errors (with a WWW-Authenticate challenge for 401s).
+var (
+	errUnknownUser = errors.New("unknown user")
+	errBadPassword = errors.New("wrong password")
+	// ErrUnavailable: a source of users (LDAP) could not be asked.
+	ErrUnavailable = errors.New("authentication source unavailable")
+)
+
+// backend is a source of users.
+type backend interface {
+	Name() string
+	// Authenticate checks a password: errUnknownUser, errBadPassword, or
+	// an error wrapping ErrUnavailable.
+	Authenticate(ctx context.Context, user, pw string) (*Subject, error)
+	// Lookup finds a user without a password (to refresh a token).
+	Lookup(ctx context.Context, user string) (*Subject, error)
+}
+
+// Service authenticates and authorizes requests. It is safe for
+// concurrent use.
+type Service struct {
+	cfg      config.Auth
+	store    meta.Store
+	log      *slog.Logger
+	now      func() time.Time
+	backends []backend
+	admins   map[string]bool
+	proxies  []netip.Prefix
+	keys     *keyring
+	trusted  []trustedIssuer
+	users    *limiter // failed logins per user name
+	addrs    *limiter // failed logins per client address
+	cache    credCache
+}
+
+// Options are what New needs besides the auth configuration.
+type Options struct {
+	// TrustedProxies may set X-Forwarded-* headers.
+	TrustedProxies []netip.Prefix
+	// LDAP, when the ldap mode is on, authenticates LDAP users.
+	LDAP LDAPAuthenticator
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// LDAPAuthenticator is the LDAP source of users (internal/auth/ldap).
+type LDAPAuthenticator interface {
+	// Authenticate binds as the user; it returns the user's groups and
+	// whether they are an administrator. Errors: ErrUnknownUser,
+	// ErrBadPassword, or one wrapping ErrUnavailable.
+	Authenticate(ctx context.Context, user, pw string) (groups []string, admin bool, err error)
+	// Lookup finds a user (for token refresh): their groups and admin flag.
+	Lookup(ctx context.Context, user string) (groups []string, admin bool, err error)
+}
+
+// Errors an LDAPAuthenticator returns.
+var (
+	ErrUnknownUser = errUnknownUser
+	ErrBadPassword = errBadPassword
+)
+
+// New builds the service for an enabled configuration: it opens the
+// sources of users, loads (or creates) the token signing key, reads the
+// trusted token issuers' keys and creates the initial administrator.
+func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logger, o Options) (*Service, error) {
+	s := &Service{cfg: cfg, store: store, log: log, now: o.Now, proxies: o.TrustedProxies, admins: map[string]bool{}}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for _, a := range cfg.Admins {
+		s.admins[a] = true
+	}
+	for _, m := range cfg.Modes() {
+		switch m {
+		case config.AuthBuiltin:
+			s.backends = append(s.backends, builtin{store, cfg.BcryptCost})
+		case config.AuthHtpasswd:
+			h, err := newHtpasswd(cfg.Htpasswd.Path, log)
+			if err != nil {
+				return nil, err
+			}
+			s.backends = append(s.backends, h)
+		case config.AuthLDAP:
+			if o.LDAP == nil {
+				return nil, fmt.Errorf("auth: mode ldap without an LDAP client")
+			}
+			s.backends = append(s.backends, ldapBackend{o.LDAP})
+		}
+	}
+	s.users = newLimiter(cfg.FailedLogins.PerUser, cfg.FailedLogins.Window, s.now)
+	s.addrs = newLimiter(cfg.FailedLogins.PerAddress, cfg.FailedLogins.Window, s.now)
+	s.cache.init(s.now)
+	var err error
+	if s.trusted, err = loadTrusted(cfg.Token.Trusted); err != nil {
+		return nil, err
+	}
+	if s.keys, err = newKeyring(ctx, store, cfg.Token, s.now, log); err != nil {
+		return nil, err
+	}
+	if err := s.bootstrapAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// bootstrapAdmin creates auth.admin when its password is configured and
+// the user does not exist; without one, it warns when nobody can
+// administer the registry.
+func (s *Service) bootstrapAdmin(ctx context.Context) error {
+	a := s.cfg.Admin
+	if a.Password == "" {
+		if s.cfg.HasMode(config.AuthBuiltin) && len(s.cfg.Admins) == 0 {
+			if n, err := s.store.CountAdmins(ctx); err == nil && n == 0 {
+				s.log.Warn("no administrator exists: set auth.admin.password (BERTH_AUTH_ADMIN_PASSWORD) or run `berth user add NAME --admin`")
+			}
+		}
+		return nil
+	}
+	_, err := s.store.User(ctx, a.Username)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, meta.ErrNotFound) {
+		return err
+	}
+	hash, err := HashPassword(a.Password, s.cfg.BcryptCost)
+	if err != nil {
+		return fmt.Errorf("auth.admin.password: %w", err)
+	}
+	err = s.store.CreateUser(ctx, meta.User{Name: a.Username, PasswordHash: hash, Admin: true})
+	if err != nil && !errors.Is(err, meta.ErrExists) { // another instance was first
+		return err
+	}
+	s.log.Info("initial administrator created", "user", a.Username)
+	return nil
+}
+
+// builtin is the database source of users.
+type builtin struct {
+	store meta.Store
+	cost  int // of bcrypt
+}
+
+func (builtin) Name() string { return config.AuthBuiltin }
+
+func (b builtin) Authenticate(ctx context.Context, user, pw string) (*Subject, error) {
+	u, err := b.store.User(ctx, user)
+	if errors.Is(err, meta.ErrNotFound) {
+		dummyCheck(pw, b.cost)
+		return nil, errUnknownUser
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !checkBcrypt(u.PasswordHash, pw) {
+		return nil, errBadPassword
+	}
+	return &Subject{Name: u.Name, Kind: KindUser, Admin: u.Admin, Source: config.AuthBuiltin, fingerprint: fingerprint(u.PasswordHash)}, nil
+}
+
+func (b builtin) Lookup(ctx context.Context, user string) (*Subject, error) {
+	u, err := b.store.User(ctx, user)
+	if errors.Is(err, meta.ErrNotFound) {
+		return nil, errUnknownUser
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Subject{Name: u.Name, Kind: KindUser, Admin: u.Admin, Source: config.AuthBuiltin, fingerprint: fingerprint(u.PasswordHash)}, nil
+}
+
+// ldapBackend adapts an LDAPAuthenticator.
+type ldapBackend struct{ l LDAPAuthenticator }
+
+func (ldapBackend) Name() string { return config.AuthLDAP }
+
+func (b ldapBackend) Authenticate(ctx context.Context, user, pw string) (*Subject, error) {
+	groups, admin, err := b.l.Authenticate(ctx, user, pw)
+	if err != nil {
+		return nil, err
+	}
+	return &Subject{Name: user, Kind: KindUser, Admin: admin, Groups: groups, Source: config.AuthLDAP}, nil
+}
+
+func (b ldapBackend) Lookup(ctx context.Context, user string) (*Subject, error) {
+	groups, admin, err := b.l.Lookup(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	return &Subject{Name: user, Kind: KindUser, Admin: admin, Groups: groups, Source: config.AuthLDAP}, nil
+}
+
+// RobotPrefix starts every robot account name.
+const RobotPrefix = "robot$"
+
+// Login checks a user name and password (or robot secret, or access
+// token) from client address addr, with failed logins rate limited per
+// user and per address.
+func (s *Service) Login(ctx context.Context, user, pw, addr string) (*Subject, error) {
+	if subj := s.cache.get(user, pw); subj != nil {
+		return subj, nil
+	}
+	if s.users.blocked(user) || s.addrs.blocked(addr) {
+		s.log.WarnContext(ctx, "login refused: too many failed logins", "user", user, "remote", addr)
+		return nil, errTooManyLogins()
+	}
+	subj, err := s.checkPassword(ctx, user, pw)
+	if errors.Is(err, ErrUnavailable) {
+		// Not the user's fault: no failure counted.
+		s.log.ErrorContext(ctx, "login failed: a source of users is unavailable", "user", user, "error", err)
+		return nil, &oci.Error{Code: oci.CodeUnknown, Status: http.StatusServiceUnavailable,
+			Message: "cannot check the credentials now: " + err.Error()}
+	}
+	if err != nil {
+		s.users.fail(user)
+		s.addrs.fail(addr)
+		s.log.InfoContext(ctx, "login failed", "user", user, "remote", addr)
+		return nil, s.unauthorized("invalid username or password")
+	}
+	if s.admins[subj.Name] && subj.Kind == KindUser {
+		subj.Admin = true
+	}
+	s.cache.put(user, pw, subj)
+	return subj, nil
+}
+
+// checkPassword tries robots, access tokens, then each source of users.
+func (s *Service) checkPassword(ctx context.Context, user, pw string) (*Subject, error) {
+	if strings.HasPrefix(user, RobotPrefix) {
+		return s.robotLogin(ctx, user, pw)
+	}
+	if id := accessTokenID(pw); id != "" {
+		return s.tokenLogin(ctx, user, id, pw)
+	}
+	var unavailable error
+	known := false
+	for _, b := range s.backends {
+		subj, err := b.Authenticate(ctx, user, pw)
+		switch {
+		case err == nil:
+			return subj, nil
+		case errors.Is(err, errUnknownUser):
+		case errors.Is(err, errBadPassword):
+			known = true
+		case errors.Is(err, ErrUnavailable):
+			unavailable = err
+		default:
+			return nil, err
+		}
+	}
+	// A source that could not be asked matters only when no other one
+	// knew the user.
+	if unavailable != nil && !known {
+		return nil, unavailable
+	}
+	return nil, errBadPassword
+}
+
+func (s *Service) robotLogin(ctx context.Context, name, secret string) (*Subject, error) {
+	r, err := s.store.Robot(ctx, name)
+	if errors.Is(err, meta.ErrNotFound) {
+		secretMatches(secret, "")
+		return nil, errUnknownUser
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !secretMatches(secret, r.SecretHash) || s.expired(r.ExpiresAt) {
+		return nil, errBadPassword
+	}
+	return robotSubject(r), nil
+}
+
+func robotSubject(r meta.Robot) *Subject {
+	return &Subject{Name: r.Name, Kind: KindRobot, Source: "robot", robot: &r, fingerprint: fingerprint(r.SecretHash)}
+}
+
+func (s *Service) expired(t time.Time) bool { return !t.IsZero() && !s.now().Before(t) }
+
+// tokenLogin checks a personal access token; its user is who logs in.
+func (s *Service) tokenLogin(ctx context.Context, user, id, token string) (*Subject, error) {
+	t, err := s.store.AccessToken(ctx, id)
+	if errors.Is(err, meta.ErrNotFound) {
+		secretMatches(token, "")
+		return nil, errBadPassword
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !secretMatches(token, t.SecretHash) || t.User != user || s.expired(t.ExpiresAt) {
+		return nil, errBadPassword
+	}
+	subj, err := s.lookupUser(ctx, user)
+	if err != nil {
+		return nil, errBadPassword
+	}
+	subj.Source = "access-token"
+	subj.fingerprint = "pat:" + t.ID + ":" + fingerprint(t.SecretHash)
+	return subj, nil
+}
+
+// lookupUser finds a user in the sources of users, without a password.
+func (s *Service) lookupUser(ctx context.Context, user string) (*Subject, error) {
+	for _, b := range s.backends {
+		subj, err := b.Lookup(ctx, user)
+		if err == nil {
+			if s.admins[subj.Name] {
+				subj.Admin = true
+			}
+			return subj, nil
+		}
+		if !errors.Is(err, errUnknownUser) {
+			return nil, err
+		}
+	}
+	return nil, errUnknownUser
+}
+
+// Invalidate forgets cached logins; management changes (passwords,
+// robots, tokens, roles) call it.
+func (s *Service) Invalidate() { s.cache.clear() }
+
+// identity is what the Authorization header of a request established.
+type identity struct {
+	subj   *Subject // nil: anonymous
+	err    error    // bad or refused credentials
+	bearer bool     // from a token: access is exactly what it grants
+	access []Access
+}
+
+type identityKey struct{}
+
+// Middleware authenticates every request that carries an Authorization
+// header (except the token endpoint, which does it itself) and records the
+// subject for the authorization checks and the access log.
+func (s *Service) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == TokenPath {
+			next.ServeHTTP(w, r)
+			return
+		}
+		id := s.authenticate(r)
+		if id.subj != nil {
+			api.Info(r).User = id.subj.Name
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+	})
+}
+
+func (s *Service) authenticate(r *http.Request) *identity {
+	c, ok := ParseAuthorization(r.Header.Get("Authorization"))
+	if !ok {
+		return &identity{err: s.unauthorized("malformed Authorization header")}
+	}
+	switch c.Scheme {
+	case "basic":
+		subj, err := s.Login(r.Context(), c.Username, c.Password, s.ClientAddr(r))
+		return &identity{subj: subj, err: err}
+	case "bearer":
+		claims, err := s.keys.verify(r.Context(), c.Token, s.cfg.Token.Service, s.trusted)
+		if err != nil {
+			s.log.InfoContext(r.Context(), "token rejected", "reason", err.Error(), "remote", s.ClientAddr(r))
+			return &identity{err: s.invalidToken()}
+		}
+		return &identity{subj: claims.subject(s.cfg.Token.Issuer), bearer: true, access: claims.Access}
+	}
+	return &identity{}
+}
+
+func identityOf(r *http.Request) *identity {
+	if id, ok := r.Context().Value(identityKey{}).(*identity); ok {
+		return id
+	}
+	return &identity{}
+}
+
+// SubjectOf returns the authenticated subject of a request (nil when
+// anonymous or not authenticated).
+func SubjectOf(r *http.Request) *Subject {
+	id := identityOf(r)
+	if id.err != nil {
+		return nil
+	}
+	return id.subj
+}
+
+// credCache remembers successful Basic logins briefly, so a client that
+// sends Basic credentials with every request does not pay bcrypt each time.
+// Keys are SHA-256 of user and password: the password is not kept.
+type credCache struct {
+	mu      sync.Mutex
+	now     func() time.Time
+	entries map[[32]byte]cacheEntry
+}
+
+type cacheEntry struct {
+	subj    *Subject
+	expires time.Time
+}
+
+const (
+	credCacheTTL = 30 * time.Second
+	credCacheMax = 10000
+)
+
+func (c *credCache) init(now func() time.Time) {
+	c.now, c.entries = now, map[[32]byte]cacheEntry{}
+}
+
+func credKey(user, pw string) [32]byte {
+	return sha256Sum(user + "\x00" + pw)
+}
+
+func (c *credCache) get(user, pw string) *Subject {
+	k := credKey(user, pw)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	if !ok || !c.now().Before(e.expires) {
+		return nil
+	}
+	cp := *e.subj
+	cp.Groups = slices.Clone(e.subj.Groups)
+	return &cp
+}
+
+func (c *credCache) put(user, pw string, subj *Subject) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= credCacheMax {
+		clear(c.entries)
+	}
+	cp := *subj
+	c.entries[credKey(user, pw)] = cacheEntry{subj: &cp, expires: c.now().Add(credCacheTTL)}
+}
+
+func (c *credCache) clear() {
+	c.mu.Lock()
+	clear(c.entries)
+	c.mu.Unlock()
+}

@@ -1,0 +1,338 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+// Manager changes users, projects, members, robot accounts, access tokens
+// and settings, checking names and values first. The management API and
+// the berth CLI both use it.
+type Manager struct {
+	store    meta.Store
+	cost     int // of bcrypt
+	now      func() time.Time
+	onChange func() // forget cached logins
+}
+
+// NewManager returns a manager over a store; passwords are hashed with
+// bcrypt of work factor cost.
+func NewManager(store meta.Store, cost int) *Manager {
+	return &Manager{store: store, cost: cost, now: time.Now, onChange: func() {}}
+}
+
+// Manager returns the service's manager; its changes also end the
+// service's cached logins.
+func (s *Service) Manager() *Manager {
+	return &Manager{store: s.store, cost: s.cfg.BcryptCost, now: s.now, onChange: s.Invalidate}
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}
+
+// validUser accepts user names usable in HTTP Basic and in logs.
+func validUser(name string) error {
+	if name == "" || len(name) > 128 || strings.ContainsAny(name, ": \t\"\\") || hasControl(name) || strings.HasPrefix(name, RobotPrefix) {
+		return invalid("%q is not a valid user name (1-128 characters, no spaces, colons, quotes; not robot$...)", name)
+	}
+	return nil
+}
+
+// ValidProject reports whether name can be a project: a repository name
+// of one component.
+func ValidProject(name string) bool { return !strings.Contains(name, "/") && oci.ValidName(name) }
+
+var robotName = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+
+// CreateUser adds a builtin user.
+func (m *Manager) CreateUser(ctx context.Context, name, password string, admin bool) error {
+	if err := validUser(name); err != nil {
+		return err
+	}
+	hash, err := HashPassword(password, m.cost)
+	if err != nil {
+		return err
+	}
+	return m.store.CreateUser(ctx, meta.User{Name: name, PasswordHash: hash, Admin: admin})
+}
+
+// Users lists the builtin users.
+func (m *Manager) Users(ctx context.Context) ([]meta.User, error) { return m.store.Users(ctx) }
+
+// User returns a builtin user.
+func (m *Manager) User(ctx context.Context, name string) (meta.User, error) {
+	return m.store.User(ctx, name)
+}
+
+// UpdateUser changes a user's password (when not empty) and admin flag
+// (when not nil). The last administrator cannot be demoted.
+func (m *Manager) UpdateUser(ctx context.Context, name, password string, admin *bool) error {
+	u, err := m.store.User(ctx, name)
+	if err != nil {
+		return err
+	}
+	if password != "" {
+		if u.PasswordHash, err = HashPassword(password, m.cost); err != nil {
+			return err
+		}
+	}
+	if admin != nil {
+		if u.Admin && !*admin {
+			if err := m.keepOneAdmin(ctx); err != nil {
+				return err
+			}
+		}
+		u.Admin = *admin
+	}
+	if err := m.store.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	m.onChange()
+	return nil
+}
+
+func (m *Manager) keepOneAdmin(ctx context.Context) error {
+	n, err := m.store.CountAdmins(ctx)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return invalid("this is the last administrator")
+	}
+	return nil
+}
+
+// DeleteUser removes a builtin user, their memberships and access tokens.
+func (m *Manager) DeleteUser(ctx context.Context, name string) error {
+	u, err := m.store.User(ctx, name)
+	if err != nil {
+		return err
+	}
+	if u.Admin {
+		if err := m.keepOneAdmin(ctx); err != nil {
+			return err
+		}
+	}
+	if err := m.store.DeleteUser(ctx, name); err != nil {
+		return err
+	}
+	m.onChange()
+	return nil
+}
+
+// CreateProject adds a project; a creator (if not empty) becomes its admin.
+func (m *Manager) CreateProject(ctx context.Context, name string, public bool, creator string) error {
+	if !ValidProject(name) {
+		return invalid("%q is not a valid project name (one lower-case repository name component)", name)
+	}
+	var members []meta.Member
+	if creator != "" {
+		members = append(members, meta.Member{Kind: meta.MemberUser, Name: creator, Role: RoleAdmin})
+	}
+	return m.store.CreateProject(ctx, meta.Project{Name: name, Public: public, CreatedBy: creator}, members...)
+}
+
+// Projects lists every project.
+func (m *Manager) Projects(ctx context.Context) ([]meta.Project, error) { return m.store.Projects(ctx) }
+
+// Project returns a project.
+func (m *Manager) Project(ctx context.Context, name string) (meta.Project, error) {
+	return m.store.Project(ctx, name)
+}
+
+// SetPublic changes whether anyone may pull from a project.
+func (m *Manager) SetPublic(ctx context.Context, name string, public bool) error {
+	p, err := m.store.Project(ctx, name)
+	if err != nil {
+		return err
+	}
+	p.Public = public
+	return m.store.UpdateProject(ctx, p)
+}
+
+// ErrNotEmpty: a project that still has repositories cannot be deleted.
+var ErrNotEmpty = errors.New("project still has repositories")
+
+// DeleteProject removes an empty project with its members and robots.
+func (m *Manager) DeleteProject(ctx context.Context, name string) error {
+	if _, err := m.store.Project(ctx, name); err != nil {
+		return err
+	}
+	exists, err := m.store.RepositoryExists(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		next, err := m.store.Repositories(ctx, name+"/", 1)
+		if err != nil {
+			return err
+		}
+		exists = len(next) == 1 && strings.HasPrefix(next[0], name+"/")
+	}
+	if exists {
+		return fmt.Errorf("%w: delete the repositories of %s first", ErrNotEmpty, name)
+	}
+	if err := m.store.DeleteProject(ctx, name); err != nil {
+		return err
+	}
+	m.onChange()
+	return nil
+}
+
+// PutMember gives a user or group a role in a project.
+func (m *Manager) PutMember(ctx context.Context, project, kind, name, role string) error {
+	if kind != meta.MemberUser && kind != meta.MemberGroup {
+		return invalid("member kind %q is not user or group", kind)
+	}
+	if name == "" || len(name) > 1024 || hasControl(name) {
+		return invalid("invalid member name")
+	}
+	if kind == meta.MemberUser {
+		if err := validUser(name); err != nil {
+			return err
+		}
+	}
+	if !ValidRole(role) {
+		return invalid("role %q is not one of admin, maintainer, developer, guest", role)
+	}
+	if err := m.store.PutMember(ctx, meta.Member{Project: project, Kind: kind, Name: name, Role: role}); err != nil {
+		return err
+	}
+	m.onChange()
+	return nil
+}
+
+// DeleteMember removes a member from a project.
+func (m *Manager) DeleteMember(ctx context.Context, project, kind, name string) error {
+	if err := m.store.DeleteMember(ctx, project, kind, name); err != nil {
+		return err
+	}
+	m.onChange()
+	return nil
+}
+
+// Members lists a project's members.
+func (m *Manager) Members(ctx context.Context, project string) ([]meta.Member, error) {
+	if _, err := m.store.Project(ctx, project); err != nil {
+		return nil, err
+	}
+	return m.store.Members(ctx, project)
+}
+
+// RobotName is the full name of a robot: robot$project+name, or
+// robot$name for a system robot (project "").
+func RobotName(project, name string) string {
+	if project == "" {
+		return RobotPrefix + name
+	}
+	return RobotPrefix + project + "+" + name
+}
+
+// CreateRobot adds a robot account and returns its full name and secret
+// (shown once; only its hash is kept). A project robot's permissions are
+// limited to its project; a system robot's name projects or "*".
+func (m *Manager) CreateRobot(ctx context.Context, project, name, description string, perms []meta.RobotPermission, expires time.Time) (string, string, error) {
+	if !robotName.MatchString(name) || len(name) > 64 {
+		return "", "", invalid("%q is not a valid robot name (lower-case letters, digits, . _ -)", name)
+	}
+	if project != "" {
+		if _, err := m.store.Project(ctx, project); err != nil {
+			return "", "", err
+		}
+	}
+	if len(perms) == 0 {
+		return "", "", invalid("a robot needs at least one permission")
+	}
+	for i, p := range perms {
+		if project != "" && p.Project == "" {
+			perms[i].Project, p.Project = project, project
+		}
+		if project != "" && p.Project != project {
+			return "", "", invalid("a robot of project %s may only have permissions in it", project)
+		}
+		if p.Project != "*" && !ValidProject(p.Project) {
+			return "", "", invalid("%q is not a project", p.Project)
+		}
+		if len(p.Actions) == 0 {
+			return "", "", invalid("permission on %s without actions", p.Project)
+		}
+		for _, a := range p.Actions {
+			if !slices.Contains(allActions, a) {
+				return "", "", invalid("action %q is not pull, push or delete", a)
+			}
+		}
+	}
+	if !expires.IsZero() && !expires.After(m.now()) {
+		return "", "", invalid("the expiry is in the past")
+	}
+	full := RobotName(project, name)
+	secret := randomHex(24)
+	err := m.store.CreateRobot(ctx, meta.Robot{Name: full, Project: project, Description: description,
+		SecretHash: hashSecret(secret), Permissions: perms, ExpiresAt: expires})
+	if err != nil {
+		return "", "", err
+	}
+	return full, secret, nil
+}
+
+// Robots lists a project's robots ("" for system robots).
+func (m *Manager) Robots(ctx context.Context, project string) ([]meta.Robot, error) {
+	return m.store.Robots(ctx, project)
+}
+
+// DeleteRobot removes a robot account of a project ("" for system robots).
+func (m *Manager) DeleteRobot(ctx context.Context, project, name string) error {
+	if err := m.store.DeleteRobot(ctx, RobotName(project, name)); err != nil {
+		return err
+	}
+	m.onChange()
+	return nil
+}
+
+// CreateAccessToken adds a personal access token for a builtin user and
+// returns it (shown once; only its hash is kept).
+func (m *Manager) CreateAccessToken(ctx context.Context, user, name string, expires time.Time) (string, meta.AccessToken, error) {
+	if name == "" || len(name) > 128 || hasControl(name) {
+		return "", meta.AccessToken{}, invalid("invalid token name")
+	}
+	if !expires.IsZero() && !expires.After(m.now()) {
+		return "", meta.AccessToken{}, invalid("the expiry is in the past")
+	}
+	token, id := newAccessToken()
+	t := meta.AccessToken{ID: id, User: user, Name: name, SecretHash: hashSecret(token), ExpiresAt: expires, CreatedAt: m.now()}
+	if err := m.store.CreateAccessToken(ctx, t); err != nil {
+		return "", meta.AccessToken{}, err
+	}
+	return token, t, nil
+}
+
+// AccessTokens lists a user's access tokens.
+func (m *Manager) AccessTokens(ctx context.Context, user string) ([]meta.AccessToken, error) {
+	return m.store.AccessTokens(ctx, user)
+}
+
+// DeleteAccessToken revokes one of a user's access tokens.
+func (m *Manager) DeleteAccessToken(ctx context.Context, user, id string) error {
+	if err := m.store.DeleteAccessToken(ctx, user, id); err != nil {
+		return err
+	}
+	m.onChange()
+	return nil
+}
+
+// SetProjectCreation sets who may create projects: admins or users.
+func (m *Manager) SetProjectCreation(ctx context.Context, v string) error {
+	if v != CreationAdmins && v != CreationUsers {
+		return invalid("project_creation %q is not admins or users", v)
+	}
+	return m.store.PutSetting(ctx, SettingProjectCreation, v)
+}
