@@ -38,32 +38,8 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 				return missing(err, d, "manifest")
 			}
 		}
-		var id int64
-		err = tx.QueryRowContext(ctx, `SELECT id FROM manifests WHERE repository_id = ? AND digest = ?`, repoID, m.Digest.String()).Scan(&id)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			res, err := tx.ExecContext(ctx, `INSERT INTO manifests
-				(repository_id, digest, media_type, artifact_type, subject, annotations, size, content, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				repoID, m.Digest.String(), m.MediaType, m.ArtifactType, m.Subject.String(), annotations,
-				len(m.Content), m.Content, now())
-			if err != nil {
-				return err
-			}
-			if id, err = res.LastInsertId(); err != nil {
-				return err
-			}
-			for _, d := range m.Blobs {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_blobs (manifest_id, digest) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, d.String()); err != nil {
-					return err
-				}
-			}
-			for _, d := range m.Children {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_children (manifest_id, child_digest) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, d.String()); err != nil {
-					return err
-				}
-			}
-		case err != nil:
+		id, err := insertManifest(ctx, tx, repoID, m, annotations, now())
+		if err != nil {
 			return err
 		}
 		t := now()
@@ -185,4 +161,37 @@ func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Diges
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// insertManifest returns the id of manifest m in repository repoID,
+// inserting it with its blob and child references (created at t, Unix
+// nanoseconds) when the repository does not have it yet.
+func insertManifest(ctx context.Context, tx *sql.Tx, repoID int64, m *meta.Manifest, annotations string, t int64) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM manifests WHERE repository_id = ? AND digest = ?`, repoID, m.Digest.String()).Scan(&id)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return id, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO manifests
+		(repository_id, digest, media_type, artifact_type, subject, annotations, size, content, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		repoID, m.Digest.String(), m.MediaType, m.ArtifactType, m.Subject.String(), annotations,
+		len(m.Content), m.Content, t)
+	if err != nil {
+		return 0, err
+	}
+	if id, err = res.LastInsertId(); err != nil {
+		return 0, err
+	}
+	for _, d := range m.Blobs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_blobs (manifest_id, digest) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, d.String()); err != nil {
+			return 0, err
+		}
+	}
+	for _, d := range m.Children {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_children (manifest_id, child_digest) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, d.String()); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
 }

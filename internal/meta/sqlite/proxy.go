@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -23,31 +22,8 @@ func (s *Store) PutCachedManifest(ctx context.Context, m *meta.Manifest, tags []
 		if err != nil {
 			return err
 		}
-		var id int64
-		err = tx.QueryRowContext(ctx, `SELECT id FROM manifests WHERE repository_id = ? AND digest = ?`, repoID, m.Digest.String()).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			res, err := tx.ExecContext(ctx, `INSERT INTO manifests
-				(repository_id, digest, media_type, artifact_type, subject, annotations, size, content, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				repoID, m.Digest.String(), m.MediaType, m.ArtifactType, m.Subject.String(), annotations,
-				len(m.Content), m.Content, t)
-			if err != nil {
-				return err
-			}
-			if id, err = res.LastInsertId(); err != nil {
-				return err
-			}
-			for _, d := range m.Blobs {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_blobs (manifest_id, digest) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, d.String()); err != nil {
-					return err
-				}
-			}
-			for _, d := range m.Children {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO manifest_children (manifest_id, child_digest) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, d.String()); err != nil {
-					return err
-				}
-			}
-		} else if err != nil {
+		id, err := insertManifest(ctx, tx, repoID, m, annotations, t)
+		if err != nil {
 			return err
 		}
 		for _, tag := range tags {
