@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +19,15 @@ import (
 )
 
 // tools runs client tools with configuration isolated in the test's own
-// directories, trusting the test CA (SSL_CERT_FILE, which Go's TLS reads).
+// directories. Each trusts the test CA through its own option (--cert-dir,
+// --cacert, --ca-file), except crane, which has none: it gets the CA as
+// SSL_CERT_FILE, which Go's TLS reads.
 type tools struct {
-	dir string
-	env []string
+	dir    string
+	env    []string
+	caFile string
+	// runDir is a short directory for podman's and buildah's runroots.
+	runDir string
 }
 
 func newTools(t *testing.T, c *cluster) *tools {
@@ -28,20 +36,41 @@ func newTools(t *testing.T, c *cluster) *tools {
 	writeFile(t, filepath.Join(dir, "docker", "config.json"), `{"auths":{}}`)
 	writeFile(t, filepath.Join(dir, "containers", "auth.json"), `{"auths":{}}`)
 	writeFile(t, filepath.Join(dir, "containers", "registries.conf"), "unqualified-search-registries = []\n")
+	writeFile(t, filepath.Join(dir, "containers", "policy.json"), `{"default":[{"type":"insecureAcceptAnything"}]}`)
+	// podman insists on a runroot in storage.conf even with --runroot,
+	// and on one of at most 50 characters: t.TempDir() names are longer.
+	run, err := os.MkdirTemp("", "scaleout-run-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(run) })
+	writeFile(t, filepath.Join(dir, "containers", "storage.conf"), fmt.Sprintf(
+		"[storage]\ndriver = \"vfs\"\nrunroot = %q\ngraphroot = %q\n",
+		filepath.Join(run, "default"), filepath.Join(dir, "containers", "storage")))
+	home := filepath.Join(dir, "home")
 	overrides := map[string]string{
-		"HOME":                       filepath.Join(dir, "home"),
-		"XDG_CONFIG_HOME":            filepath.Join(dir, "home", ".config"),
+		"HOME":                       home,
+		"XDG_CONFIG_HOME":            filepath.Join(home, ".config"),
+		"XDG_DATA_HOME":              filepath.Join(home, ".local", "share"),
+		"XDG_CACHE_HOME":             filepath.Join(home, ".cache"),
 		"DOCKER_CONFIG":              filepath.Join(dir, "docker"),
+		"REGCTL_CONFIG":              filepath.Join(dir, "regctl", "config.json"),
 		"REGISTRY_AUTH_FILE":         filepath.Join(dir, "containers", "auth.json"),
 		"CONTAINERS_REGISTRIES_CONF": filepath.Join(dir, "containers", "registries.conf"),
+		"CONTAINERS_STORAGE_CONF":    filepath.Join(dir, "containers", "storage.conf"),
 		"TMPDIR":                     dir,
-		"SSL_CERT_FILE":              c.caFile,
 		"NO_PROXY":                   "*",
+		"NO_COLOR":                   "1",
 	}
-	tl := &tools{dir: dir}
+	tl := &tools{dir: dir, caFile: c.caFile, runDir: run}
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if _, ok := overrides[name]; !ok && !strings.HasSuffix(strings.ToLower(name), "_proxy") {
+		switch {
+		case strings.HasSuffix(strings.ToLower(name), "_proxy"),
+			name == "XDG_RUNTIME_DIR", name == "CONTAINER_HOST", name == "DOCKER_HOST", name == "DOCKER_CONTEXT":
+			continue
+		}
+		if _, ok := overrides[name]; !ok {
 			tl.env = append(tl.env, kv)
 		}
 	}
@@ -58,11 +87,20 @@ func (tl *tools) run(t *testing.T, name string, args ...string) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, needTool(t, name), args...)
 	cmd.Env, cmd.Dir = tl.env, tl.dir
+	if name == "crane" {
+		cmd.Env = append(slices.Clone(tl.env), "SSL_CERT_FILE="+tl.caFile)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
-	t.Logf("$ %s %s  (%.1fs)", name, strings.Join(args, " "), time.Since(start).Seconds())
+	shown := slices.Clone(args)
+	for i, a := range shown {
+		if strings.Contains(a, "\n") { // a PEM certificate
+			shown[i] = strconv.Quote(a[:min(len(a), 30)] + "...")
+		}
+	}
+	t.Logf("$ %s %s  (%.1fs)", name, strings.Join(shown, " "), time.Since(start).Seconds())
 	if err != nil {
 		t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", name, err, stdout.String(), stderr.String())
 	}
@@ -115,7 +153,9 @@ func testCrane(t *testing.T, c *cluster) {
 	needTool(t, "crane")
 	tl := newTools(t, c)
 	ref := c.host + "/scaleout/crane:v1"
+	mark := c.logMark(t)
 	out := tl.run(t, "crane", "append", "--oci-empty-base", "-t", ref, "-f", layerTar(t, tl.dir, 3<<20, 10))
+	c.checkSplit(t, mark, "crane append")
 	_, dgst, _ := strings.Cut(strings.TrimSpace(out), "@")
 	if !strings.HasPrefix(dgst, "sha256:") {
 		t.Fatalf("crane append printed %q, want ref@digest", out)
@@ -145,7 +185,9 @@ func testSkopeo(t *testing.T, c *cluster) {
 	tl.run(t, "crane", "append", "--oci-empty-base", "-t", "local/skopeo:v1",
 		"-f", layerTar(t, tl.dir, 2<<20, 20), "-o", archive)
 	pushed := "docker://" + c.host + "/scaleout/skopeo:v1"
+	mark := c.logMark(t)
 	tl.run(t, "skopeo", "--insecure-policy", "copy", "--dest-cert-dir", certs, "docker-archive:"+archive, pushed)
+	c.checkSplit(t, mark, "skopeo copy")
 	copied := "docker://" + c.host + "/scaleout/skopeo-copy:v1"
 	tl.run(t, "skopeo", "--insecure-policy", "copy", "--src-cert-dir", certs, "--dest-cert-dir", certs, pushed, copied)
 	var info struct{ Digest string }

@@ -32,6 +32,9 @@ type cluster struct {
 	caFile    string       // PEM of the CA that signed nginx's certificate
 	client    *http.Client // trusts the CA; for nginx and the instances
 	nginxLogs string       // nginx's access log: one line per request with the instance that served it
+	// s3Endpoint is MinIO's own URL; s3Host (127.0.0.1:PORT) is nginx's
+	// TLS front for it, where presigned blob URLs point.
+	s3Endpoint, s3Host string
 }
 
 // instance is one `berth serve` process.
@@ -55,7 +58,7 @@ func startCluster(t *testing.T) *cluster {
 	nginx := nginxBinary(t)
 	dsn := pgtest.Start(t)
 	s3 := s3test.Start(t)
-	c := &cluster{dir: t.TempDir()}
+	c := &cluster{dir: t.TempDir(), s3Endpoint: s3.Endpoint, s3Host: freeAddr(t)}
 	bin := buildBerth(t, c.dir)
 	conf := filepath.Join(c.dir, "berth.yaml")
 	writeFile(t, conf, fmt.Sprintf(`version: 1
@@ -68,6 +71,7 @@ storage:
     bucket: %q
     region: %q
     endpoint: %q
+    public_endpoint: %q
     path_style: true
     access_key: %q
     secret_key: %q
@@ -87,7 +91,7 @@ gc:
 jobs:
   lease: 3s
   poll: 200ms
-`, s3.Bucket, s3.Region, s3.Endpoint, s3.AccessKey, s3.SecretKey, dsn, uploadLease))
+`, s3.Bucket, s3.Region, s3.Endpoint, "https://"+c.s3Host, s3.AccessKey, s3.SecretKey, dsn, uploadLease))
 	for i := range c.inst {
 		in := &instance{name: fmt.Sprintf("berth%d", i+1), addr: freeAddr(t), bin: bin, conf: conf}
 		in.data = filepath.Join(c.dir, in.name)
@@ -194,7 +198,7 @@ error_log {{dir}}/error.log warn;
 {{user}}
 events { worker_connections 512; }
 http {
-  log_format upstream '$request_method $request_uri $status $upstream_addr';
+  log_format upstream '$request_method $request_uri $status $sent_http_location $upstream_addr';
   access_log {{dir}}/access.log upstream;
   client_body_temp_path {{dir}}/tmp/body;
   proxy_temp_path {{dir}}/tmp/proxy;
@@ -230,6 +234,24 @@ http {
       proxy_pass http://berth;
     }
   }
+
+  # MinIO's public face: the instances redirect blob downloads here
+  # (storage.s3.public_endpoint), so that clients, which refuse to follow
+  # a redirect from https to http, fetch blobs over TLS too. The Host
+  # header is kept: it is part of the presigned URL's signature.
+  server {
+    listen {{s3listen}} ssl;
+    ssl_certificate {{dir}}/cert.pem;
+    ssl_certificate_key {{dir}}/key.pem;
+    access_log {{dir}}/s3-access.log upstream;
+    proxy_buffering off;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $http_host;
+    location / {
+      proxy_pass {{s3}};
+    }
+  }
 }
 `
 
@@ -258,6 +280,7 @@ func (c *cluster) startNginx(t *testing.T, bin string) {
 		user = "user root;"
 	}
 	conf := strings.NewReplacer("{{dir}}", dir, "{{user}}", user, "{{listen}}", c.host,
+		"{{s3listen}}", c.s3Host, "{{s3}}", c.s3Endpoint,
 		"{{addr1}}", c.inst[0].addr, "{{addr2}}", c.inst[1].addr).Replace(nginxConf)
 	confPath := filepath.Join(dir, "nginx.conf")
 	writeFile(t, confPath, conf)
@@ -297,31 +320,6 @@ func (c *cluster) startNginx(t *testing.T, bin string) {
 			t.Fatalf("nginx not answering after 15s: %v\n%s", err, tail(filepath.Join(dir, "error.log"), 2000))
 		}
 	}
-}
-
-// servedBy counts the requests in nginx's access log by the instance that
-// served them (a request retried on the other instance counts for both).
-func (c *cluster) servedBy(t *testing.T) map[string]int {
-	t.Helper()
-	b, err := os.ReadFile(c.nginxLogs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) < 4 {
-			continue
-		}
-		for _, a := range strings.Split(strings.Join(fields[3:], ""), ",") {
-			for _, in := range c.inst {
-				if strings.TrimSpace(a) == in.addr {
-					n[in.name]++
-				}
-			}
-		}
-	}
-	return n
 }
 
 // certDir returns a directory holding the CA as ca.crt, the layout of

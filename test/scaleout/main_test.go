@@ -2,16 +2,22 @@
 // `berth serve` processes built from ./cmd/berth share one PostgreSQL
 // (pgtest) and one S3 bucket (MinIO, s3test), behind nginx that terminates
 // TLS with a certificate made by the test and balances with least_conn.
-// Everything listens on 127.0.0.1 on free ports.
+// nginx also fronts MinIO with TLS, where the instances' presigned blob
+// URLs point (storage.s3.public_endpoint). Everything listens on 127.0.0.1
+// on free ports.
 //
 // TestScaleOut then, in order: runs the OCI conformance suite through
 // nginx; splits a chunked push across the instances by hand; pushes and
-// pulls with crane and skopeo through nginx; kills an instance in the
-// middle of a chunked push and resumes the push on the other; and checks
-// that /readyz reports a stopped MinIO.
+// pulls with crane, skopeo, regctl (in chunks), oras (an artifact and a
+// referrer), buildah and podman through nginx, each trusting the test CA
+// its own way, and checks in nginx's access log that every push was
+// served by both instances; kills an instance in the middle of a chunked
+// push and resumes the push on the other; restarts both instances one
+// after the other under a pull load; kills the instance running GC; and
+// checks that /readyz reports a stopped MinIO.
 //
 // Tools are looked up in $REPO/.tools/bin and PATH: nginx, PostgreSQL and
-// MinIO are needed for the whole test, crane and skopeo for their parts.
+// MinIO are needed for the whole test, the clients for their parts.
 // A missing tool skips, or fails when CI=true.
 package scaleout
 
