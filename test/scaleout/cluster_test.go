@@ -43,7 +43,8 @@ type instance struct {
 	addr      string // 127.0.0.1:PORT, plain HTTP
 	bin, conf string
 	data      string
-	log       string // its stdout and stderr
+	env       []string // BERTH_* settings beyond the config file
+	log       string   // its stdout and stderr
 	cmd       *exec.Cmd
 	exited    chan struct{}
 }
@@ -51,17 +52,43 @@ type instance struct {
 // url is an http URL of the instance itself, bypassing nginx.
 func (in *instance) url(path string) string { return "http://" + in.addr + path }
 
-// startCluster starts PostgreSQL and MinIO (once per test binary), two
-// instances and nginx; all are stopped when t ends.
-func startCluster(t *testing.T) *cluster {
+// clusterOptions vary the cluster startCluster makes.
+type clusterOptions struct {
+	// auth turns on access control (builtin users, token authentication,
+	// an admin with adminPassword) with nginx listed in
+	// http.trusted_proxies. nginx then sends the instances its upstream's
+	// name as Host: the realm in challenges can only come from
+	// X-Forwarded-Proto and X-Forwarded-Host.
+	auth bool
+}
+
+// adminPassword is the admin's password in a cluster with access control.
+const adminPassword = "scaleout-admin-password"
+
+// startCluster starts PostgreSQL and MinIO (once per test binary; each
+// cluster has its own database and bucket), two instances and nginx; all
+// are stopped when t ends.
+func startCluster(t *testing.T, o clusterOptions) *cluster {
 	t.Helper()
 	nginx := nginxBinary(t)
 	dsn := pgtest.Start(t)
 	s3 := s3test.Start(t)
 	c := &cluster{dir: t.TempDir(), s3Endpoint: s3.Endpoint, s3Host: freeAddr(t)}
-	bin := buildBerth(t, c.dir)
+	bin := buildBerth(t)
 	conf := filepath.Join(c.dir, "berth.yaml")
-	writeFile(t, conf, fmt.Sprintf(`version: 1
+	var env []string
+	authConf, hostHeader := "", "$http_host"
+	if o.auth {
+		authConf = `http:
+  trusted_proxies: [127.0.0.1/32]
+auth:
+  mode: builtin
+  bcrypt_cost: 4
+`
+		env = []string{"BERTH_AUTH_ADMIN_PASSWORD=" + adminPassword}
+		hostHeader = "$proxy_host"
+	}
+	writeFile(t, conf, authConf+fmt.Sprintf(`version: 1
 log:
   level: info
   format: text
@@ -93,14 +120,14 @@ jobs:
   poll: 200ms
 `, s3.Bucket, s3.Region, s3.Endpoint, "https://"+c.s3Host, s3.AccessKey, s3.SecretKey, dsn, uploadLease))
 	for i := range c.inst {
-		in := &instance{name: fmt.Sprintf("berth%d", i+1), addr: freeAddr(t), bin: bin, conf: conf}
+		in := &instance{name: fmt.Sprintf("berth%d", i+1), addr: freeAddr(t), bin: bin, conf: conf, env: env}
 		in.data = filepath.Join(c.dir, in.name)
 		in.log = filepath.Join(c.dir, in.name+".log")
 		c.inst[i] = in
 		in.start(t)
 		t.Cleanup(func() { in.stop(t) })
 	}
-	c.startNginx(t, nginx)
+	c.startNginx(t, nginx, hostHeader, o.auth)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, in := range c.inst {
@@ -126,6 +153,7 @@ func (in *instance) start(t *testing.T) {
 			in.cmd.Env = append(in.cmd.Env, kv)
 		}
 	}
+	in.cmd.Env = append(in.cmd.Env, in.env...)
 	in.cmd.Stdout, in.cmd.Stderr = logf, logf
 	in.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := in.cmd.Start(); err != nil {
@@ -222,7 +250,7 @@ http {
     proxy_buffering off;
     proxy_http_version 1.1;
     proxy_set_header Connection "";
-    proxy_set_header Host $http_host;
+    proxy_set_header Host {{hostheader}};
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Forwarded-Host $http_host;
@@ -256,8 +284,9 @@ http {
 `
 
 // startNginx writes the certificate and configuration and runs nginx in
-// the foreground, as a child of the test.
-func (c *cluster) startNginx(t *testing.T, bin string) {
+// the foreground, as a child of the test. hostHeader is the Host it sends
+// the instances; auth: anonymous GET /v2/ is answered 401.
+func (c *cluster) startNginx(t *testing.T, bin, hostHeader string, auth bool) {
 	t.Helper()
 	dir := filepath.Join(c.dir, "nginx")
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
@@ -280,7 +309,7 @@ func (c *cluster) startNginx(t *testing.T, bin string) {
 		user = "user root;"
 	}
 	conf := strings.NewReplacer("{{dir}}", dir, "{{user}}", user, "{{listen}}", c.host,
-		"{{s3listen}}", c.s3Host, "{{s3}}", c.s3Endpoint,
+		"{{s3listen}}", c.s3Host, "{{s3}}", c.s3Endpoint, "{{hostheader}}", hostHeader,
 		"{{addr1}}", c.inst[0].addr, "{{addr2}}", c.inst[1].addr).Replace(nginxConf)
 	confPath := filepath.Join(dir, "nginx.conf")
 	writeFile(t, confPath, conf)
@@ -307,7 +336,7 @@ func (c *cluster) startNginx(t *testing.T, bin string) {
 		resp, err := c.client.Get(c.url + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || auth && resp.StatusCode == http.StatusUnauthorized {
 				return
 			}
 		}

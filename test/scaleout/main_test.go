@@ -13,8 +13,12 @@
 // its own way, and checks in nginx's access log that every push was
 // served by both instances; kills an instance in the middle of a chunked
 // push and resumes the push on the other; restarts both instances one
-// after the other under a pull load; kills the instance running GC; and
-// checks that /readyz reports a stopped MinIO.
+// after the other under a pull load; kills the instance running GC;
+// starts a second cluster with access control (token authentication, nginx
+// in http.trusted_proxies) where challenges must name nginx's https realm
+// and skopeo and crane log in, push and pull with tokens one instance
+// issued and the other accepts; and checks that /readyz reports a stopped
+// MinIO.
 //
 // Tools are looked up in $REPO/.tools/bin and PATH: nginx, PostgreSQL and
 // MinIO are needed for the whole test, the clients for their parts.
@@ -27,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
@@ -46,7 +51,13 @@ func TestMain(m *testing.M) {
 	// Pinned tools live in .tools/bin; `make` puts it in PATH, a bare
 	// `go test` does not.
 	os.Setenv("PATH", filepath.Join(repoRoot, ".tools", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
-	os.Exit(pgtest.Run(func() int { return s3test.Main(m) }))
+	os.Exit(pgtest.Run(func() int {
+		code := s3test.Main(m)
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+		return code
+	}))
 }
 
 // needTool returns the path of a tool. A missing tool skips the test, or
@@ -63,16 +74,38 @@ func needTool(t testing.TB, name string) string {
 	return p
 }
 
-// buildBerth builds ./cmd/berth into dir.
-func buildBerth(t testing.TB, dir string) string {
+// berthBin is ./cmd/berth, built once per test binary into binDir.
+var (
+	buildOnce      sync.Once
+	binDir         string
+	berthBin       string
+	berthBuildErrs string
+)
+
+// buildBerth builds ./cmd/berth, once for all the clusters of the test
+// binary.
+func buildBerth(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(dir, "berth")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/berth")
-	cmd.Dir = repoRoot
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build ./cmd/berth: %v\n%s", err, out.String())
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "scaleout-bin-")
+		if err != nil {
+			berthBuildErrs = err.Error()
+			return
+		}
+		binDir = dir
+		bin := filepath.Join(dir, "berth")
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/berth")
+		cmd.Dir = repoRoot
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			berthBuildErrs = fmt.Sprintf("go build ./cmd/berth: %v\n%s", err, out.String())
+			return
+		}
+		berthBin = bin
+	})
+	if berthBin == "" {
+		t.Fatal(berthBuildErrs)
 	}
-	return bin
+	return berthBin
 }

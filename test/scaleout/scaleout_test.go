@@ -20,7 +20,7 @@ import (
 )
 
 func TestScaleOut(t *testing.T) {
-	c := startCluster(t)
+	c := startCluster(t, clusterOptions{})
 	before := c.servedBy(t)
 	t.Run("conformance", func(t *testing.T) {
 		conformance.RunWithOptions(t, c.url, conformance.Options{Client: c.client})
@@ -42,6 +42,7 @@ func TestScaleOut(t *testing.T) {
 	t.Run("kill-during-push", func(t *testing.T) { testKillDuringPush(t, c) })
 	t.Run("rolling-restart", func(t *testing.T) { testRollingRestart(t, c) })
 	t.Run("kill-during-gc", func(t *testing.T) { testKillDuringGC(t, c) })
+	t.Run("token-auth", testTokenAuth) // a second cluster, with access control
 	// Last: it stops MinIO.
 	t.Run("readyz-without-s3", func(t *testing.T) { testReadyWithoutS3(t, c) })
 }
