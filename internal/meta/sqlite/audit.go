@@ -17,9 +17,11 @@ func (s *Store) AppendAudit(ctx context.Context, events []meta.AuditEvent) error
 		return nil
 	}
 	return s.lazyTx(ctx, func(tx *sql.Tx) error {
-		// Many rows per statement: per-statement overhead dominates
-		// inserting small rows one by one.
+		// Many rows per statement, the full-size statement prepared once
+		// per batch: parsing and per-statement overhead dominate inserting
+		// small rows one by one.
 		const perStmt = 64
+		var full *sql.Stmt
 		args := make([]any, 0, perStmt*11)
 		for len(events) > 0 {
 			n := min(len(events), perStmt)
@@ -28,16 +30,32 @@ func (s *Store) AppendAudit(ctx context.Context, events []meta.AuditEvent) error
 				args = append(args, e.Time.UnixNano(), e.Action, e.User, e.Repository, e.Reference,
 					e.Digest, e.Status, e.HTTPStatus, int64(e.Duration), e.ClientIP, e.RequestID)
 			}
-			q := `INSERT INTO audit_events (at, action, username, repository, reference, digest, status,
-				http_status, duration_ns, client_ip, request_id) VALUES ` +
-				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),", n), ",")
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			var err error
+			if n == perStmt {
+				if full == nil {
+					if full, err = tx.PrepareContext(ctx, auditInsert(perStmt)); err != nil {
+						return err
+					}
+					defer full.Close()
+				}
+				_, err = full.ExecContext(ctx, args...)
+			} else {
+				_, err = tx.ExecContext(ctx, auditInsert(n), args...)
+			}
+			if err != nil {
 				return err
 			}
 			events = events[n:]
 		}
 		return nil
 	})
+}
+
+// auditInsert is the INSERT of n audit events.
+func auditInsert(n int) string {
+	return `INSERT INTO audit_events (at, action, username, repository, reference, digest, status,
+		http_status, duration_ns, client_ip, request_id) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),", n), ",")
 }
 
 // AuditEvents implements meta.AuditStore.
