@@ -8,9 +8,11 @@
 package v2
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/oci"
@@ -189,6 +191,29 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.SetPathValue("name", m.Repo)
 	r.SetPathValue("ref", m.Last)
 	if err := m.Handle(w, r); err != nil {
+		if api.ToOCI(err).HTTPStatus() < 500 {
+			discardBody(w, r)
+		}
 		api.WriteError(w, r, rt.log, err)
 	}
+}
+
+// maxDiscard bounds how much of a refused request's body is read and
+// dropped before the error is sent.
+const maxDiscard = 64 << 20
+
+// discardBody reads and drops what is left of a refused request's body (up
+// to maxDiscard, for at most 10 s). An error sent while the client is still
+// sending ends with the server closing the connection on unread data, and
+// the client's kernel may then drop the error unread (a reset): skopeo
+// refused by a quota saw "connection reset by peer" instead of the DENIED
+// message. Larger bodies are refused without reading them all.
+func discardBody(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return
+	}
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.CopyN(io.Discard, r.Body, maxDiscard)
+	rc.SetReadDeadline(time.Time{})
 }
