@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -42,4 +43,45 @@ type AuditStore interface {
 	AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	// PurgeAudit deletes events older than before and says how many went.
 	PurgeAudit(ctx context.Context, before time.Time) (int64, error)
+}
+
+// AuditQuery is the SELECT of the events matching f, newest first, with
+// its arguments; placeholder(i) writes the dialect's i-th parameter ("?"
+// or "$i"). Both stores run it.
+func AuditQuery(f AuditFilter, placeholder func(i int) string) (string, []any) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, cond+placeholder(len(args)))
+	}
+	if f.User != "" {
+		add("username = ", f.User)
+	}
+	if f.Action != "" {
+		add("action = ", f.Action)
+	}
+	if f.Repository != "" {
+		add("repository = ", f.Repository)
+	}
+	if !f.Since.IsZero() {
+		add("at >= ", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("at < ", f.Until.UnixNano())
+	}
+	if f.Before > 0 {
+		add("id < ", f.Before)
+	}
+	q := `SELECT id, at, action, username, repository, reference, digest, status, http_status, duration_ns,
+		client_ip, request_id FROM audit_events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	n := f.Limit
+	if n <= 0 || n > 1000 {
+		n = 1000
+	}
+	args = append(args, n)
+	return q + " ORDER BY id DESC LIMIT " + placeholder(len(args)), args
 }

@@ -2,8 +2,7 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,41 +28,7 @@ func (s *Store) AppendAudit(ctx context.Context, events []meta.AuditEvent) error
 
 // AuditEvents implements meta.AuditStore.
 func (s *Store) AuditEvents(ctx context.Context, f meta.AuditFilter) ([]meta.AuditEvent, error) {
-	var where []string
-	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if f.User != "" {
-		add("username = $%d", f.User)
-	}
-	if f.Action != "" {
-		add("action = $%d", f.Action)
-	}
-	if f.Repository != "" {
-		add("repository = $%d", f.Repository)
-	}
-	if !f.Since.IsZero() {
-		add("at >= $%d", f.Since.UnixNano())
-	}
-	if !f.Until.IsZero() {
-		add("at < $%d", f.Until.UnixNano())
-	}
-	if f.Before > 0 {
-		add("id < $%d", f.Before)
-	}
-	q := `SELECT id, at, action, username, repository, reference, digest, status, http_status, duration_ns,
-		client_ip, request_id FROM audit_events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	n := f.Limit
-	if n <= 0 || n > 1000 {
-		n = 1000
-	}
-	args = append(args, n)
-	q += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	q, args := meta.AuditQuery(f, func(i int) string { return "$" + strconv.Itoa(i) })
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err

@@ -60,34 +60,7 @@ func auditInsert(n int) string {
 
 // AuditEvents implements meta.AuditStore.
 func (s *Store) AuditEvents(ctx context.Context, f meta.AuditFilter) ([]meta.AuditEvent, error) {
-	var where []string
-	var args []any
-	add := func(cond string, arg any) { where = append(where, cond); args = append(args, arg) }
-	if f.User != "" {
-		add("username = ?", f.User)
-	}
-	if f.Action != "" {
-		add("action = ?", f.Action)
-	}
-	if f.Repository != "" {
-		add("repository = ?", f.Repository)
-	}
-	if !f.Since.IsZero() {
-		add("at >= ?", f.Since.UnixNano())
-	}
-	if !f.Until.IsZero() {
-		add("at < ?", f.Until.UnixNano())
-	}
-	if f.Before > 0 {
-		add("id < ?", f.Before)
-	}
-	q := `SELECT id, at, action, username, repository, reference, digest, status, http_status, duration_ns,
-		client_ip, request_id FROM audit_events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, auditLimit(f.Limit))
+	q, args := meta.AuditQuery(f, func(int) string { return "?" })
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -105,14 +78,6 @@ func (s *Store) AuditEvents(ctx context.Context, f meta.AuditFilter) ([]meta.Aud
 		out = append(out, e)
 	}
 	return out, rows.Err()
-}
-
-// auditLimit bounds a page of audit events.
-func auditLimit(n int) int {
-	if n <= 0 || n > 1000 {
-		return 1000
-	}
-	return n
 }
 
 // PurgeAudit implements meta.AuditStore.
