@@ -80,6 +80,10 @@ jobs: {poll: 50ms, lease: 2s}
 	c := &gctest.Client{Base: "http://" + addr, HTTP: &http.Client{Timeout: 10 * time.Second}}
 	var mu sync.Mutex
 	live := map[string]*gctest.Image{}
+	// Tag deletes that failed on the client's side may have been committed
+	// before the kill: such an image must afterwards either pull in full
+	// or be gone, never half there.
+	uncertain := map[string]*gctest.Image{}
 	n := 0
 	start()
 	for round := range 3 {
@@ -113,7 +117,7 @@ jobs: {poll: 50ms, lease: 2s}
 					if victim != nil {
 						if err := c.DeleteTag(victim.Repo, victim.Tag); err != nil {
 							mu.Lock()
-							live[victim.Repo+":"+victim.Tag] = victim // the delete may not have happened
+							uncertain[victim.Repo+":"+victim.Tag] = victim
 							mu.Unlock()
 						}
 					}
@@ -129,6 +133,20 @@ jobs: {poll: 50ms, lease: 2s}
 			if err := c.Pull(img); err != nil {
 				t.Fatalf("round %d: image lost after SIGKILL: %v", round, err)
 			}
+		}
+		for key, img := range uncertain {
+			resp, _, err := c.Do("HEAD", "/v2/"+img.Repo+"/manifests/"+img.Tag, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			delete(uncertain, key)
+			if resp.StatusCode == http.StatusNotFound {
+				continue // the delete was committed
+			}
+			if err := c.Pull(img); err != nil {
+				t.Fatalf("round %d: image whose delete failed is half there: %v", round, err)
+			}
+			live[key] = img
 		}
 	}
 	t.Logf("%d images live, %d pushes tried", len(live), n)
