@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"time"
 
@@ -16,12 +15,11 @@ func (s *Store) AppendAudit(ctx context.Context, events []meta.AuditEvent) error
 	if len(events) == 0 {
 		return nil
 	}
-	return s.lazyTx(ctx, func(tx *sql.Tx) error {
-		// Many rows per statement, the full-size statement prepared once
-		// per batch: parsing and per-statement overhead dominate inserting
-		// small rows one by one.
+	return s.lazyTx(ctx, func(tx wtx) error {
+		// Many rows per statement: parsing and per-statement overhead
+		// dominate inserting small rows one by one. The full-size statement
+		// is the writer's prepared one; a last, shorter one runs once.
 		const perStmt = 64
-		var full *sql.Stmt
 		args := make([]any, 0, perStmt*11)
 		for len(events) > 0 {
 			n := min(len(events), perStmt)
@@ -30,19 +28,11 @@ func (s *Store) AppendAudit(ctx context.Context, events []meta.AuditEvent) error
 				args = append(args, e.Time.UnixNano(), e.Action, e.User, e.Repository, e.Reference,
 					e.Digest, e.Status, e.HTTPStatus, int64(e.Duration), e.ClientIP, e.RequestID)
 			}
-			var err error
-			if n == perStmt {
-				if full == nil {
-					if full, err = tx.PrepareContext(ctx, auditInsert(perStmt)); err != nil {
-						return err
-					}
-					defer full.Close()
-				}
-				_, err = full.ExecContext(ctx, args...)
-			} else {
-				_, err = tx.ExecContext(ctx, auditInsert(n), args...)
+			exec := tx.ExecContext
+			if n < perStmt {
+				exec = tx.Tx.ExecContext
 			}
-			if err != nil {
+			if _, err := exec(ctx, auditInsert(n), args...); err != nil {
 				return err
 			}
 			events = events[n:]
@@ -83,7 +73,7 @@ func (s *Store) AuditEvents(ctx context.Context, f meta.AuditFilter) ([]meta.Aud
 // PurgeAudit implements meta.AuditStore.
 func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM audit_events WHERE at < ?`, before.UnixNano())
 		if err != nil {
 			return err

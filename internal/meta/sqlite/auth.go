@@ -35,7 +35,7 @@ func inserted(res sql.Result, err error, what string) error {
 
 // CreateUser implements meta.AuthStore.
 func (s *Store) CreateUser(ctx context.Context, u meta.User) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		t := now()
 		res, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, admin, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, u.Name, u.PasswordHash, u.Admin, t, t)
@@ -84,7 +84,7 @@ func collect[T any](s *Store, ctx context.Context, scan func(interface{ Scan(...
 
 // UpdateUser implements meta.AuthStore.
 func (s *Store) UpdateUser(ctx context.Context, u meta.User) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, admin = ?, updated_at = ? WHERE name = ?`,
 			u.PasswordHash, u.Admin, now(), u.Name)
 		return changedOne(res, err, "user "+u.Name)
@@ -93,7 +93,7 @@ func (s *Store) UpdateUser(ctx context.Context, u meta.User) error {
 
 // DeleteUser implements meta.AuthStore.
 func (s *Store) DeleteUser(ctx context.Context, name string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
 		if err := changedOne(res, err, "user "+name); err != nil {
 			return err
@@ -112,7 +112,7 @@ func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 
 // CreateProject implements meta.AuthStore.
 func (s *Store) CreateProject(ctx context.Context, p meta.Project, members ...meta.Member) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO projects (name, public, created_by, created_at)
 			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, p.Name, p.Public, p.CreatedBy, now())
 		if err := inserted(res, err, "project "+p.Name); err != nil {
@@ -148,7 +148,7 @@ func (s *Store) Projects(ctx context.Context) ([]meta.Project, error) {
 
 // UpdateProject implements meta.AuthStore.
 func (s *Store) UpdateProject(ctx context.Context, p meta.Project) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE projects SET public = ? WHERE name = ?`, p.Public, p.Name)
 		return changedOne(res, err, "project "+p.Name)
 	})
@@ -156,7 +156,7 @@ func (s *Store) UpdateProject(ctx context.Context, p meta.Project) error {
 
 // DeleteProject implements meta.AuthStore.
 func (s *Store) DeleteProject(ctx context.Context, name string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM projects WHERE name = ?`, name)
 		if err := changedOne(res, err, "project "+name); err != nil {
 			return err
@@ -166,7 +166,7 @@ func (s *Store) DeleteProject(ctx context.Context, name string) error {
 	})
 }
 
-func putMember(ctx context.Context, tx *sql.Tx, project string, m meta.Member) error {
+func putMember(ctx context.Context, tx wtx, project string, m meta.Member) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO project_members (project, kind, name, role) VALUES (?, ?, ?, ?)
 		ON CONFLICT (project, kind, name) DO UPDATE SET role = excluded.role`, project, m.Kind, m.Name, m.Role)
 	return err
@@ -174,7 +174,7 @@ func putMember(ctx context.Context, tx *sql.Tx, project string, m meta.Member) e
 
 // PutMember implements meta.AuthStore.
 func (s *Store) PutMember(ctx context.Context, m meta.Member) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM projects WHERE name = ?`, m.Project).Scan(&n); err != nil {
 			return err
@@ -188,7 +188,7 @@ func (s *Store) PutMember(ctx context.Context, m meta.Member) error {
 
 // DeleteMember implements meta.AuthStore.
 func (s *Store) DeleteMember(ctx context.Context, project, kind, name string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM project_members WHERE project = ? AND kind = ? AND name = ?`, project, kind, name)
 		return changedOne(res, err, "member "+kind+" "+name)
 	})
@@ -241,7 +241,7 @@ func (s *Store) CreateRobot(ctx context.Context, r meta.Robot) error {
 	if err != nil {
 		return err
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO robots (name, project, description, secret_hash, permissions, expires_at, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			r.Name, r.Project, r.Description, r.SecretHash, string(perms), nanos(r.ExpiresAt), now())
@@ -275,7 +275,7 @@ func (s *Store) Robots(ctx context.Context, project string) ([]meta.Robot, error
 
 // DeleteRobot implements meta.AuthStore.
 func (s *Store) DeleteRobot(ctx context.Context, name string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM robots WHERE name = ?`, name)
 		return changedOne(res, err, "robot "+name)
 	})
@@ -283,7 +283,7 @@ func (s *Store) DeleteRobot(ctx context.Context, name string) error {
 
 // CreateAccessToken implements meta.AuthStore.
 func (s *Store) CreateAccessToken(ctx context.Context, t meta.AccessToken) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE name = ?`, t.User).Scan(&n); err != nil {
 			return err
@@ -320,7 +320,7 @@ func (s *Store) AccessTokens(ctx context.Context, user string) ([]meta.AccessTok
 
 // DeleteAccessToken implements meta.AuthStore.
 func (s *Store) DeleteAccessToken(ctx context.Context, user, id string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM access_tokens WHERE user_name = ? AND id = ?`, user, id)
 		return changedOne(res, err, "access token "+id)
 	})
@@ -339,7 +339,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]meta.SigningKey, error) {
 
 // RotateSigningKey implements meta.AuthStore.
 func (s *Store) RotateSigningKey(ctx context.Context, k meta.SigningKey, dropRetiredBefore time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		t := nanos(k.CreatedAt)
 		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at = 0`, t); err != nil {
 			return err
@@ -362,7 +362,7 @@ func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 
 // PutSetting implements meta.AuthStore.
 func (s *Store) PutSetting(ctx context.Context, name, value string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
 			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
 		return err

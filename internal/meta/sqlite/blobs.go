@@ -44,14 +44,14 @@ func (s *Store) AnyBlob(ctx context.Context, dgst digest.Digest) (meta.Blob, err
 
 // PutBlob implements meta.Store.
 func (s *Store) PutBlob(ctx context.Context, repo string, b meta.Blob) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return s.putBlob(ctx, tx, repo, b) })
+	return s.tx(ctx, func(tx wtx) error { return s.putBlob(ctx, tx, repo, b) })
 }
 
 // putBlob records a blob and links it to repo. A tombstone (garbage
 // collection is deleting the file) refuses it; a row created anew is only
 // recorded if the file is stored (see meta.GCStore). The link's time is
 // refreshed, so a blob pushed or mounted again gets a new grace period.
-func (s *Store) putBlob(ctx context.Context, tx *sql.Tx, repo string, b meta.Blob) error {
+func (s *Store) putBlob(ctx context.Context, tx wtx, repo string, b meta.Blob) error {
 	t := now()
 	res, err := tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING`,
 		b.Digest.String(), b.Size, t)
@@ -85,7 +85,7 @@ func (s *Store) putBlob(ctx context.Context, tx *sql.Tx, repo string, b meta.Blo
 // MountBlob implements meta.Store.
 func (s *Store) MountBlob(ctx context.Context, repo, from string, dgst digest.Digest) (meta.Blob, error) {
 	var b meta.Blob
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		var created int64
 		err := tx.QueryRowContext(ctx, qBlobInRepo, from, dgst.String()).Scan(&b.Size, &created)
 		if err != nil {
@@ -114,7 +114,7 @@ func (s *Store) BlobStats(ctx context.Context) (count, bytes int64, err error) {
 // the interface).
 func (s *Store) CreateUpload(ctx context.Context, u meta.Upload) error {
 	t := now()
-	return s.lazyTx(ctx, func(tx *sql.Tx) error {
+	return s.lazyTx(ctx, func(tx wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO uploads (id, repository, algorithm, size, hash_state, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, u.ID, u.Repository, string(u.Algorithm), u.Size, u.HashState, t, t)
 		return err
@@ -137,7 +137,7 @@ func (s *Store) Upload(ctx context.Context, repo, id string) (meta.Upload, error
 
 // UpdateUpload implements meta.Store, without waiting for the disk.
 func (s *Store) UpdateUpload(ctx context.Context, u meta.Upload, prevSize int64) error {
-	return s.lazyTx(ctx, func(tx *sql.Tx) error {
+	return s.lazyTx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE uploads SET size = ?, hash_state = ?, updated_at = ?
 			WHERE id = ? AND repository = ? AND size = ?`, u.Size, u.HashState, now(), u.ID, u.Repository, prevSize)
 		if err != nil {
@@ -161,7 +161,7 @@ func (s *Store) UpdateUpload(ctx context.Context, u meta.Upload, prevSize int64)
 // single writer makes the conditional UPDATE and the check after it atomic.
 func (s *Store) AcquireUpload(ctx context.Context, repo, id, owner string, ttl time.Duration) (meta.Upload, error) {
 	u := meta.Upload{ID: id, Repository: repo}
-	err := s.lazyTx(ctx, func(tx *sql.Tx) error {
+	err := s.lazyTx(ctx, func(tx wtx) error {
 		t := now()
 		var alg string
 		var created, updated int64
@@ -193,7 +193,7 @@ func (s *Store) AcquireUpload(ctx context.Context, repo, id, owner string, ttl t
 
 // ReleaseUpload implements meta.Store, without waiting for the disk.
 func (s *Store) ReleaseUpload(ctx context.Context, repo, id, owner string) error {
-	return s.lazyTx(ctx, func(tx *sql.Tx) error {
+	return s.lazyTx(ctx, func(tx wtx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE uploads SET lease_owner = '', lease_until = 0
 			WHERE id = ? AND repository = ? AND lease_owner = ?`, id, repo, owner)
 		return err
@@ -208,7 +208,7 @@ func (s *Store) DeleteUpload(ctx context.Context, repo, id string) error {
 
 // CompleteUpload implements meta.Store.
 func (s *Store) CompleteUpload(ctx context.Context, u meta.Upload, b meta.Blob) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = ? AND repository = ?`, u.ID, u.Repository)
 		if err := changedOne(res, err, "upload "+u.ID); err != nil {
 			return err

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 )
 
@@ -20,4 +21,15 @@ func Exec(t testing.TB, s *Store, query string, args ...any) {
 	if _, err := s.w.ExecContext(context.Background(), query, args...); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// PreparedWrites counts the writer's prepared statements.
+func PreparedWrites(s *Store) (n int) {
+	s.writeStmts.Range(func(_, v any) bool {
+		if st, _ := v.(*sql.Stmt); st != nil {
+			n++
+		}
+		return true
+	})
+	return n
 }

@@ -52,7 +52,7 @@ func (s *Store) GCManifests(ctx context.Context, p meta.GCPolicy, after int64, n
 // DeleteGCManifests implements meta.GCStore.
 func (s *Store) DeleteGCManifests(ctx context.Context, p meta.GCPolicy, ms []meta.ManifestRef) ([]meta.ManifestRef, error) {
 	var out []meta.ManifestRef
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		out = out[:0]
 		st, err := tx.PrepareContext(ctx, `DELETE FROM manifests AS m WHERE m.id = ? AND m.created_at < ? AND `+collectableManifest)
 		if err != nil {
@@ -104,7 +104,7 @@ func (s *Store) GCLinks(ctx context.Context, p meta.GCPolicy, after meta.BlobLin
 // DeleteGCLinks implements meta.GCStore.
 func (s *Store) DeleteGCLinks(ctx context.Context, p meta.GCPolicy, links []meta.BlobLink) ([]meta.BlobLink, error) {
 	var out []meta.BlobLink
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		out = out[:0]
 		st, err := tx.PrepareContext(ctx, `DELETE FROM repository_blobs AS rb
 			WHERE rb.repository_id = ? AND rb.digest = ? AND rb.created_at < ? AND `+unreferencedLink)
@@ -159,7 +159,7 @@ func (s *Store) GCBlobs(ctx context.Context, p meta.GCPolicy, after digest.Diges
 // MarkBlobsDeleting implements meta.GCStore.
 func (s *Store) MarkBlobsDeleting(ctx context.Context, p meta.GCPolicy, ds []digest.Digest) ([]meta.Blob, error) {
 	var out []meta.Blob
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		out = out[:0]
 		st, err := tx.PrepareContext(ctx, `UPDATE blobs AS b SET deleting = 1
 			WHERE digest = ? AND deleting = 0 AND created_at < ? AND `+unlinkedBlob+` RETURNING size, created_at`)
@@ -188,7 +188,7 @@ func (s *Store) MarkBlobsDeleting(ctx context.Context, p meta.GCPolicy, ds []dig
 // MarkOrphanBlobs implements meta.GCStore.
 func (s *Store) MarkOrphanBlobs(ctx context.Context, files []meta.Blob) ([]meta.Blob, error) {
 	var out []meta.Blob
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		out = out[:0]
 		t := now()
 		for _, f := range files {
@@ -214,7 +214,7 @@ func (s *Store) DeletingBlobs(ctx context.Context, after digest.Digest, n int) (
 
 // ForgetBlobs implements meta.GCStore.
 func (s *Store) ForgetBlobs(ctx context.Context, ds []digest.Digest) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		for _, d := range ds {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM blobs WHERE digest = ? AND deleting <> 0`, d.String()); err != nil {
 				return err
@@ -248,7 +248,7 @@ func (s *Store) Blobs(ctx context.Context, after digest.Digest, n int) ([]meta.B
 // DropBlobs implements meta.GCStore.
 func (s *Store) DropBlobs(ctx context.Context, ds []digest.Digest) ([]meta.ManifestRef, error) {
 	var out []meta.ManifestRef
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		out = out[:0]
 		for _, d := range ds {
 			rows, err := tx.QueryContext(ctx, `SELECT m.id, r.name, m.digest, m.size FROM manifest_blobs mb
@@ -308,7 +308,7 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time, after string
 // DeleteStaleUpload implements meta.GCStore.
 func (s *Store) DeleteStaleUpload(ctx context.Context, id string, before time.Time) (bool, error) {
 	var deleted bool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = ? AND updated_at < ? AND lease_until <= ?`,
 			id, before.UnixNano(), now())
 		if err != nil {
@@ -340,7 +340,7 @@ func (s *Store) KnownUploads(ctx context.Context, ids []string) (map[string]bool
 // references) and blob links go with the repository row (ON DELETE CASCADE).
 func (s *Store) DeleteRepository(ctx context.Context, name string) ([]string, error) {
 	var ids []string
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		ids = ids[:0]
 		rows, err := tx.QueryContext(ctx, `DELETE FROM uploads WHERE repository = ? RETURNING id`, name)
 		if err != nil {

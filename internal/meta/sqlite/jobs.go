@@ -44,7 +44,7 @@ func (s *Store) Job(ctx context.Context, name string) (meta.Job, error) {
 // and its condition atomic.
 func (s *Store) AcquireJob(ctx context.Context, name, owner string, ttl time.Duration) (meta.Job, error) {
 	var j meta.Job
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		t := now()
 		row := tx.QueryRowContext(ctx, `INSERT INTO jobs (name, lease_owner, lease_until) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
@@ -62,7 +62,7 @@ func (s *Store) AcquireJob(ctx context.Context, name, owner string, ttl time.Dur
 
 // ReleaseJob implements meta.JobStore.
 func (s *Store) ReleaseJob(ctx context.Context, name, owner string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_owner = '', lease_until = 0 WHERE name = ? AND lease_owner = ?`, name, owner)
 		return err
 	})
@@ -70,7 +70,7 @@ func (s *Store) ReleaseJob(ctx context.Context, name, owner string) error {
 
 // ownedJob runs an UPDATE of owner's job and turns "no row" into ErrConflict.
 func (s *Store) ownedJob(ctx context.Context, name, owner, set string, args ...any) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE jobs SET `+set+` WHERE name = ? AND lease_owner = ?`, append(args, name, owner)...)
 		if err != nil {
 			return err
@@ -99,7 +99,7 @@ func (s *Store) FinishJob(ctx context.Context, name, owner, report string) error
 
 // RequestJob implements meta.JobStore.
 func (s *Store) RequestJob(ctx context.Context, name, request string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (name, requested_at, request) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET requested_at = excluded.requested_at, request = excluded.request`, name, now(), request)
 		return err

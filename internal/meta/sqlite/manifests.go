@@ -23,7 +23,7 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 	if err != nil {
 		return err
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		repoID, err := ensureRepo(ctx, tx, m.Repository)
 		if err != nil {
 			return err
@@ -65,7 +65,7 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 }
 
 // exists runs a query that selects a row or none.
-func exists(ctx context.Context, tx *sql.Tx, query string, repoID int64, d digest.Digest) error {
+func exists(ctx context.Context, tx wtx, query string, repoID int64, d digest.Digest) error {
 	var one int
 	return tx.QueryRowContext(ctx, query, repoID, d.String()).Scan(&one)
 }
@@ -166,7 +166,7 @@ func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Diges
 // insertManifest returns the id of manifest m in repository repoID,
 // inserting it with its blob and child references (created at t, Unix
 // nanoseconds) when the repository does not have it yet.
-func insertManifest(ctx context.Context, tx *sql.Tx, repoID int64, m *meta.Manifest, annotations string, t int64) (int64, error) {
+func insertManifest(ctx context.Context, tx wtx, repoID int64, m *meta.Manifest, annotations string, t int64) (int64, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx, `SELECT id FROM manifests WHERE repository_id = ? AND digest = ?`, repoID, m.Digest.String()).Scan(&id)
 	if !errors.Is(err, sql.ErrNoRows) {

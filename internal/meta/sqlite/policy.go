@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -222,7 +221,7 @@ func (s *Store) RetentionPolicies(ctx context.Context) ([]meta.RetentionPolicy, 
 // AddRetentionRun implements meta.PolicyStore.
 func (s *Store) AddRetentionRun(ctx context.Context, r meta.RetentionRun) (int64, error) {
 	var id int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO retention_runs (project, trigger, dry_run, started_at, finished_at, status, summary)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, r.Project, r.Trigger, r.DryRun, r.StartedAt.UnixNano(), r.FinishedAt.UnixNano(), r.Status, r.Summary)
 		if err != nil {
@@ -313,7 +312,7 @@ func (s *Store) UntaggedManifests(ctx context.Context, repo string) ([]meta.Unta
 
 // DeleteTagIf implements meta.PolicyStore.
 func (s *Store) DeleteTagIf(ctx context.Context, repo, tag string, dgst digest.Digest) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		var cur string
 		err := tx.QueryRowContext(ctx, `SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id
 			WHERE t.repository_id = (SELECT id FROM repositories WHERE name = ?) AND t.name = ?`, repo, tag).Scan(&cur)
@@ -331,7 +330,7 @@ func (s *Store) DeleteTagIf(ctx context.Context, repo, tag string, dgst digest.D
 
 // DeleteUntaggedManifest implements meta.PolicyStore.
 func (s *Store) DeleteUntaggedManifest(ctx context.Context, repo string, dgst digest.Digest) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM manifests AS m
 			WHERE m.repository_id = (SELECT id FROM repositories WHERE name = ?) AND m.digest = ? AND `+untagged, repo, dgst.String())
 		if err != nil {
@@ -357,7 +356,7 @@ func (s *Store) PutManifestGuarded(ctx context.Context, m *meta.Manifest, tags, 
 
 // DeleteManifestChecked implements meta.PolicyStore.
 func (s *Store) DeleteManifestChecked(ctx context.Context, repo string, dgst digest.Digest, check func(tags []string) error) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		var id int64
 		err := tx.QueryRowContext(ctx, `SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id
 			WHERE r.name = ? AND m.digest = ?`, repo, dgst.String()).Scan(&id)

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -17,7 +16,7 @@ func (s *Store) PutCachedManifest(ctx context.Context, m *meta.Manifest, tags []
 		return err
 	}
 	t := at.UnixNano()
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		repoID, err := ensureRepo(ctx, tx, m.Repository)
 		if err != nil {
 			return err
@@ -65,7 +64,7 @@ func (s *Store) CachedTag(ctx context.Context, repo, tag string) (digest.Digest,
 // MarkTagChecked implements meta.ProxyStore. Like the upload bookkeeping it
 // need not be durable: a lost mark costs one more check upstream.
 func (s *Store) MarkTagChecked(ctx context.Context, repo, tag string, t time.Time) error {
-	return s.lazyTx(ctx, func(tx *sql.Tx) error {
+	return s.lazyTx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO proxy_tags (repository_id, name, checked_at)
 			SELECT t.repository_id, t.name, ? FROM tags t JOIN repositories r ON r.id = t.repository_id
 			WHERE r.name = ? AND t.name = ?
@@ -77,7 +76,7 @@ func (s *Store) MarkTagChecked(ctx context.Context, repo, tag string, t time.Tim
 // MarkPulled implements meta.ProxyStore; not durable either (a lost mark
 // makes the manifest look older to eviction).
 func (s *Store) MarkPulled(ctx context.Context, repo string, dgst digest.Digest, t time.Time) error {
-	return s.lazyTx(ctx, func(tx *sql.Tx) error {
+	return s.lazyTx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO proxy_manifests (manifest_id, pulled_at)
 			SELECT m.id, ? FROM manifests m JOIN repositories r ON r.id = m.repository_id
 			WHERE r.name = ? AND m.digest = ?
@@ -131,7 +130,7 @@ func (s *Store) LeastRecentlyPulled(ctx context.Context, prefix string, before t
 
 // EvictManifest implements meta.ProxyStore.
 func (s *Store) EvictManifest(ctx context.Context, repo string, dgst digest.Digest) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		var repoID int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM repositories WHERE name = ?`, repo).Scan(&repoID); err != nil {
 			return notFound(err, "repository "+repo)

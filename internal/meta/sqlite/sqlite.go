@@ -8,7 +8,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -35,10 +35,14 @@ var migrations embed.FS
 type Store struct {
 	w *sql.DB // the single writer
 	r *sql.DB // readers
-	// readStmts caches the readers' prepared statements by query text:
-	// parsing SQL is a fifth of the CPU of a busy registry otherwise.
-	readStmts sync.Map       // string -> *sql.Stmt
-	blobCheck meta.BlobCheck // see meta.GCStore.SetBlobCheck
+	// readStmts and writeStmts cache prepared statements by query text
+	// (see stmts.go): parsing SQL is a fifth of the CPU of a busy
+	// registry otherwise.
+	readStmts  sync.Map // string -> *sql.Stmt
+	writeStmts sync.Map // string -> *sql.Stmt, or nil while being prepared
+	// writeStmtCount counts writeStmts' entries (bounded by maxWriteStmts).
+	writeStmtCount atomic.Int64
+	blobCheck      meta.BlobCheck // see meta.GCStore.SetBlobCheck
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -108,7 +112,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = s.tx(ctx, func(tx *sql.Tx) error {
+		err = s.tx(ctx, func(tx wtx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 				return err
@@ -116,7 +120,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			if n > 0 {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			if _, err := tx.Tx.ExecContext(ctx, string(body)); err != nil { // a script: not cached
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, now())
@@ -134,87 +138,15 @@ func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
 
 // Close implements meta.Store.
 func (s *Store) Close() error {
-	s.readStmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	for _, m := range []*sync.Map{&s.readStmts, &s.writeStmts} {
+		m.Range(func(_, v any) bool {
+			if st, ok := v.(*sql.Stmt); ok {
+				st.Close()
+			}
+			return true
+		})
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
-}
-
-// readStmt returns the prepared statement for a read query, preparing it
-// on first use (database/sql re-prepares it on each pooled connection once).
-func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if st, ok := s.readStmts.Load(query); ok {
-		return st.(*sql.Stmt), nil
-	}
-	st, err := s.r.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if prev, loaded := s.readStmts.LoadOrStore(query, st); loaded {
-		st.Close()
-		return prev.(*sql.Stmt), nil
-	}
-	return st, nil
-}
-
-// readRow runs a read query that returns one row, as a prepared statement.
-func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := s.readStmt(ctx, query)
-	if err != nil {
-		return s.r.QueryRowContext(ctx, query, args...) // reports the error
-	}
-	return st.QueryRowContext(ctx, args...)
-}
-
-// readRows runs a read query, as a prepared statement.
-func (s *Store) readRows(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := s.readStmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(ctx, args...)
-}
-
-// tx runs fn in a write transaction.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	return runTx(tx, fn)
-}
-
-// runTx runs fn in a begun transaction: commit if it succeeds, roll back if not.
-func runTx(tx *sql.Tx, fn func(*sql.Tx) error) error {
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
-// lazyTx runs fn in a write transaction whose commit does not wait for the
-// disk (synchronous=NORMAL in WAL mode): it is durable once any later
-// synchronous commit is, or lost in a crash. For bookkeeping a crash may
-// lose (upload sessions).
-func (s *Store) lazyTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
-		return err
-	}
-	defer func() {
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
-			// Never hand the pool a connection that commits lazily.
-			conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-	}()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	return runTx(tx, fn)
 }
 
 func now() int64 { return time.Now().UnixNano() }
@@ -243,7 +175,7 @@ func changedOne(res sql.Result, err error, what string) error {
 }
 
 // ensureRepo returns the id of repository name, creating it if needed.
-func ensureRepo(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
+func ensureRepo(ctx context.Context, tx wtx, name string) (int64, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, now()); err != nil {
 		return 0, err
 	}

@@ -2,8 +2,12 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/meta/metatest"
@@ -53,5 +57,42 @@ func TestLazyCommitsLeaveSyncOn(t *testing.T) {
 	}
 	if got := sqlite.WriterSynchronous(t, s); got != 2 { // 2 = FULL
 		t.Fatalf("synchronous = %d after a lazy commit, want 2 (FULL)", got)
+	}
+}
+
+// TestWriterStatementsPrepared: the writes a push makes are prepared once
+// on the writer and reused, and give the same results prepared or not.
+func TestWriterStatementsPrepared(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	push := func(i int) {
+		t.Helper()
+		d := digest.FromString(fmt.Sprint(i))
+		if err := s.PutBlob(ctx, "r", meta.Blob{Digest: d, Size: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := s.Blob(ctx, "r", d); err != nil || b.Size != int64(i) {
+			t.Fatalf("blob %d: %+v %v", i, b, err)
+		}
+	}
+	push(0) // runs unprepared and starts preparing in the background
+	var n int
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n = sqlite.PreparedWrites(s); n >= 3 { // INSERT blob, INSERT repository, SELECT id, INSERT link
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writer statements prepared after the first push, want >= 3", n)
+		}
+	}
+	for i := 1; i < 50; i++ {
+		push(i)
+	}
+	if got := sqlite.PreparedWrites(s); got != n {
+		t.Fatalf("prepared statements grew from %d to %d on repeating the same writes", n, got)
 	}
 }
