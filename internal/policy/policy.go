@@ -54,8 +54,8 @@ func relative(repo string) string {
 
 // Options tune the engine.
 type Options struct {
-	// UsageCache is how long a quota check may reuse a project's usage
-	// before computing it again. A check whose answer would be a refusal,
+	// UsageCache is how long a quota check may reuse a project's usage,
+	// and its quota, before reading them again. A check whose answer would be a refusal,
 	// or that comes near a limit, always computes it afresh. 0: always.
 	UsageCache time.Duration
 	// UntaggedGrace: retention never deletes an untagged manifest pushed
@@ -71,13 +71,14 @@ type Engine struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	mu    sync.Mutex
-	usage map[string]*cachedUsage // by project
+	mu     sync.Mutex
+	usage  map[string]*cachedUsage // by project
+	quotas map[string]cachedQuota  // by project
 }
 
 // New returns an engine over the metadata store.
 func New(store meta.Store, opts Options, log *slog.Logger) *Engine {
-	return &Engine{store: store, opts: opts, log: log, now: time.Now, usage: map[string]*cachedUsage{}}
+	return &Engine{store: store, opts: opts, log: log, now: time.Now, usage: map[string]*cachedUsage{}, quotas: map[string]cachedQuota{}}
 }
 
 // Store is the metadata store the engine reads.

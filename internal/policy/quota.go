@@ -115,13 +115,24 @@ type cachedUsage struct {
 // streams anything: a *QuotaError when it would exceed a limit. Projects
 // without a quota cost one indexed lookup.
 func (e *Engine) Admit(ctx context.Context, a Addition) (Budget, error) {
-	project := ProjectOf(a.Repo)
-	q, err := e.store.Quota(ctx, project)
-	if errors.Is(err, meta.ErrNotFound) {
-		return Budget{Project: project, Limit: -1}, nil
+	b, err := e.admit(ctx, a)
+	if errors.Is(err, ErrQuotaExceeded) && e.opts.UsageCache > 0 {
+		// A refusal is decided on the quota as stored now, too (another
+		// instance may have raised it).
+		e.forgetQuota(ProjectOf(a.Repo))
+		b, err = e.admit(ctx, a)
 	}
+	return b, err
+}
+
+func (e *Engine) admit(ctx context.Context, a Addition) (Budget, error) {
+	project := ProjectOf(a.Repo)
+	q, ok, err := e.quota(ctx, project)
 	if err != nil {
 		return Budget{}, err
+	}
+	if !ok {
+		return Budget{Project: project, Limit: -1}, nil
 	}
 	var add meta.Usage // what this push adds
 	storage := q.StorageBytes >= 0
@@ -254,6 +265,7 @@ func (e *Engine) SetQuota(ctx context.Context, q meta.Quota) error {
 		return err
 	}
 	e.Released(q.Project)
+	e.forgetQuota(q.Project)
 	return nil
 }
 
@@ -262,7 +274,53 @@ func (e *Engine) DeleteQuota(ctx context.Context, project string) error {
 	if err := ValidProject(project); err != nil {
 		return err
 	}
-	return notFound(e.store.DeleteQuota(ctx, project))
+	err := e.store.DeleteQuota(ctx, project)
+	e.forgetQuota(project)
+	return notFound(err)
+}
+
+// maxCachedQuotas bounds the quota cache; past it, the cache starts over.
+const maxCachedQuotas = 10000
+
+// cachedQuota is a project's quota as last read (none: it has none).
+type cachedQuota struct {
+	at   time.Time
+	q    meta.Quota
+	none bool
+}
+
+// quota returns a project's quota (ok false: it has none), as read within
+// the usage cache window: every push request checks it, and quotas change
+// rarely. Changes through this instance are seen at once, another
+// instance's within the window.
+func (e *Engine) quota(ctx context.Context, project string) (meta.Quota, bool, error) {
+	e.mu.Lock()
+	c, hit := e.quotas[project]
+	e.mu.Unlock()
+	if hit && e.now().Sub(c.at) < e.opts.UsageCache {
+		return c.q, !c.none, nil
+	}
+	q, err := e.store.Quota(ctx, project)
+	none := errors.Is(err, meta.ErrNotFound)
+	if err != nil && !none {
+		return meta.Quota{}, false, err
+	}
+	if e.opts.UsageCache > 0 {
+		e.mu.Lock()
+		if len(e.quotas) >= maxCachedQuotas {
+			clear(e.quotas)
+		}
+		e.quotas[project] = cachedQuota{at: e.now(), q: q, none: none}
+		e.mu.Unlock()
+	}
+	return q, !none, nil
+}
+
+// forgetQuota drops a project's cached quota.
+func (e *Engine) forgetQuota(project string) {
+	e.mu.Lock()
+	delete(e.quotas, project)
+	e.mu.Unlock()
 }
 
 // ProjectUsage computes a project's usage exactly.
