@@ -174,13 +174,15 @@ func changedOne(res sql.Result, err error, what string) error {
 	return nil
 }
 
-// ensureRepo returns the id of repository name, creating it if needed.
+// ensureRepo returns the id of repository name, creating it if needed
+// (the single writer makes the look-up and the insert atomic).
 func ensureRepo(ctx context.Context, tx wtx, name string) (int64, error) {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, now()); err != nil {
-		return 0, err
-	}
 	var id int64
 	err := tx.QueryRowContext(ctx, `SELECT id FROM repositories WHERE name = ?`, name).Scan(&id)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return id, err
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO repositories (name, created_at) VALUES (?, ?) RETURNING id`, name, now()).Scan(&id)
 	return id, err
 }
 
