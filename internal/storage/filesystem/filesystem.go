@@ -150,10 +150,13 @@ func (d *Driver) Writer(_ context.Context, p string, offset int64) (storage.File
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		return nil, err
-	}
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o644)
+	if errors.Is(err, fs.ErrNotExist) { // its directory is new
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			return nil, err
+		}
+		f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o644)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -220,11 +223,13 @@ func (d *Driver) Move(_ context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(from); err != nil {
-		return wrap(src, err)
-	}
 	dir := filepath.Dir(to)
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	err = os.Rename(from, to)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The source is missing, or the destination's directory is new.
+		if _, serr := os.Stat(from); serr != nil {
+			return wrap(src, serr)
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
@@ -232,8 +237,9 @@ func (d *Driver) Move(_ context.Context, src, dst string) error {
 		if err := syncDir(filepath.Dir(dir)); err != nil {
 			return err
 		}
+		err = os.Rename(from, to)
 	}
-	if err := os.Rename(from, to); err != nil {
+	if err != nil {
 		return wrap(src, err)
 	}
 	return syncDir(dir)
