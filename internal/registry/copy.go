@@ -15,14 +15,27 @@ const (
 // bufPool holds the buffers uploads are copied through.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
-// hashCopy copies src to dst and feeds every byte dst accepted to h. Hashing
-// runs on a second goroutine over a ring of buffers, so that reading the
-// network and writing the disk overlap with the digest computation. It
-// returns the bytes written; the hash covers exactly those bytes, also when
-// an error stops the copy. A clean end of src is not an error.
+// hashCopy copies src to dst and feeds every byte dst accepted to h. A
+// body that fits in one buffer is hashed inline; a longer one is hashed on
+// a second goroutine over a ring of buffers, so that reading the network
+// and writing the disk overlap with the digest computation. It returns the
+// bytes written; the hash covers exactly those bytes, also when an error
+// stops the copy. A clean end of src is not an error.
 func hashCopy(dst io.Writer, src io.Reader, h hash.Hash) (int64, error) {
+	first := bufPool.Get().(*[]byte)
+	defer bufPool.Put(first)
+	n, rerr := fill(src, *first)
+	if rerr != nil { // all of it, or all there will be
+		m, werr := write(dst, (*first)[:n])
+		h.Write((*first)[:m])
+		if werr != nil {
+			return int64(m), werr
+		}
+		return int64(m), readErr(rerr)
+	}
 	var ring [copyBufs]*[]byte
-	for i := range ring {
+	ring[0] = first
+	for i := 1; i < copyBufs; i++ {
 		ring[i] = bufPool.Get().(*[]byte)
 		defer bufPool.Put(ring[i])
 	}
@@ -45,16 +58,15 @@ func hashCopy(dst io.Writer, src io.Reader, h hash.Hash) (int64, error) {
 			<-hashed
 			pending--
 		}
-		n, rerr := fill(src, *ring[i])
+		if i != 0 || written != 0 { // the first buffer is filled already
+			n, rerr = fill(src, *ring[i])
+		}
 		if n > 0 {
-			m, werr := dst.Write((*ring[i])[:n])
+			m, werr := write(dst, (*ring[i])[:n])
 			if m > 0 {
 				written += int64(m)
 				pending++
 				work <- (*ring[i])[:m]
-			}
-			if werr == nil && m < n {
-				werr = io.ErrShortWrite
 			}
 			if werr != nil {
 				err = werr
@@ -62,9 +74,7 @@ func hashCopy(dst io.Writer, src io.Reader, h hash.Hash) (int64, error) {
 			}
 		}
 		if rerr != nil {
-			if !errors.Is(rerr, io.EOF) {
-				err = rerr
-			}
+			err = readErr(rerr)
 			break
 		}
 	}
@@ -72,6 +82,26 @@ func hashCopy(dst io.Writer, src io.Reader, h hash.Hash) (int64, error) {
 	for range hashed {
 	}
 	return written, err
+}
+
+// write writes b to dst, turning a short write into an error.
+func write(dst io.Writer, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	m, err := dst.Write(b)
+	if err == nil && m < len(b) {
+		err = io.ErrShortWrite
+	}
+	return m, err
+}
+
+// readErr is a read error that stopped a copy; nil at a clean end.
+func readErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
 }
 
 // fill reads into buf until it is full or src returns an error (io.EOF at

@@ -42,6 +42,10 @@ func TestHashCopy(t *testing.T) {
 		{"empty", bytes.NewReader(nil), 10, 0, false},
 		{"reader breaks", io.MultiReader(bytes.NewReader(data[:copyBufSize+7]), iotest.ErrReader(io.ErrUnexpectedEOF)), len(data), copyBufSize + 7, true},
 		{"writer fails", bytes.NewReader(data), 2*copyBufSize + 99, 2*copyBufSize + 99, true},
+		{"exactly one buffer", bytes.NewReader(data[:copyBufSize]), len(data), copyBufSize, false},
+		// Bodies that fit one buffer are hashed inline.
+		{"small reader breaks", io.MultiReader(bytes.NewReader(data[:700]), iotest.ErrReader(io.ErrUnexpectedEOF)), len(data), 700, true},
+		{"small writer fails", bytes.NewReader(data[:5000]), 99, 99, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
