@@ -6,7 +6,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -27,7 +29,19 @@ func cmdRun(args []string) error {
 	pageN := fs.Int("n", 100, "page size (catalog)")
 	seed := fs.Uint64("seed", 1, "first seed; runs with different seeds push different blobs/images")
 	pid := fs.Int("pid", 0, "server PID: report its peak VmRSS during the workload")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	_ = fs.Parse(args)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *url == "" && *w != "limits" {
 		return fmt.Errorf("run: -url is required")
 	}
