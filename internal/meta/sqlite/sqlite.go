@@ -90,8 +90,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// migrate applies the embedded migrations not yet applied, each in its own
-// transaction, in file-name order.
+// migrate applies the embedded migrations not yet applied, in file-name
+// order, all in one transaction: a database is migrated entirely or not
+// at all, and a new one is created with a single commit.
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
@@ -102,35 +103,34 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
-	for _, name := range names {
-		base := filepath.Base(name)
-		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s: bad version", base)
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		err = s.tx(ctx, func(tx wtx) error {
+	// Run once each: the statements go around the writer's statement cache.
+	return s.tx(ctx, func(tx wtx) error {
+		for _, name := range names {
+			base := filepath.Base(name)
+			version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+			if err != nil {
+				return fmt.Errorf("sqlite: migration %s: bad version", base)
+			}
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
-				return err
+			if err := tx.Tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+				return fmt.Errorf("sqlite: migration %s: %w", base, err)
 			}
 			if n > 0 {
-				return nil
+				continue
 			}
-			if _, err := tx.Tx.ExecContext(ctx, string(body)); err != nil { // a script: not cached
+			body, err := migrations.ReadFile(name)
+			if err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, now())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", base, err)
+			if _, err := tx.Tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("sqlite: migration %s: %w", base, err)
+			}
+			if _, err := tx.Tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, now()); err != nil {
+				return fmt.Errorf("sqlite: migration %s: %w", base, err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Ping implements meta.Store.

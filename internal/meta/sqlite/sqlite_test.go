@@ -14,6 +14,18 @@ import (
 	"github.com/berth-registry/berth/internal/meta/sqlite"
 )
 
+// openStore opens a new store in a temporary directory, closed at the end
+// of the test.
+func openStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func TestStore(t *testing.T) {
 	metatest.Run(t, func(t *testing.T) meta.Store {
 		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
@@ -47,11 +59,7 @@ func TestReopenKeepsDataAndMigrationsOnce(t *testing.T) {
 // lazily, the writer connection is back to synchronous=FULL.
 func TestLazyCommitsLeaveSyncOn(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	if err := s.CreateUpload(ctx, meta.Upload{ID: "u", Repository: "r", Algorithm: "sha256"}); err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +72,7 @@ func TestLazyCommitsLeaveSyncOn(t *testing.T) {
 // on the writer and reused, and give the same results prepared or not.
 func TestWriterStatementsPrepared(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	push := func(i int) {
 		t.Helper()
 		d := digest.FromString(fmt.Sprint(i))

@@ -3,25 +3,19 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/meta"
-	"github.com/berth-registry/berth/internal/meta/sqlite"
 )
 
 // TestReadYourWrites: a row committed by one call is visible to the next
 // call at once, whichever pooled connection serves it.
 func TestReadYourWrites(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Add(1)
