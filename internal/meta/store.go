@@ -106,6 +106,10 @@ type Store interface {
 	// Blob returns a stored blob if the repository may read it (it was pushed
 	// or mounted there), or ErrNotFound.
 	Blob(ctx context.Context, repo string, dgst digest.Digest) (Blob, error)
+	// BlobOrManifest is what the blob endpoints find for dgst in repo, in
+	// one query: a blob the repository may read or else one of its
+	// manifests (manifest true; Size is its length), or ErrNotFound.
+	BlobOrManifest(ctx context.Context, repo string, dgst digest.Digest) (b Blob, manifest bool, err error)
 	// AnyBlob returns a stored blob whatever repository holds it (for
 	// deduplication), or ErrNotFound.
 	AnyBlob(ctx context.Context, dgst digest.Digest) (Blob, error)

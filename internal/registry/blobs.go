@@ -21,10 +21,8 @@ func (s *Service) StatBlob(ctx context.Context, repo string, dgst digest.Digest)
 	if proxied {
 		repo = r.Repo
 	}
-	b, err := s.meta.Blob(ctx, repo, dgst)
-	if errors.Is(err, meta.ErrNotFound) {
-		b, _, err = s.manifestAsBlob(ctx, repo, dgst)
-	}
+	b, _, err := s.meta.BlobOrManifest(ctx, repo, dgst)
+	err = blobErr(err, dgst)
 	if proxied && errors.Is(err, ErrBlobUnknown) {
 		return s.opts.Upstream.StatBlob(ctx, r, dgst)
 	}

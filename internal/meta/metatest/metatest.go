@@ -24,6 +24,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		fn   func(t *testing.T, s meta.Store)
 	}{
 		{"BlobsAreScopedToRepositories", testBlobScope},
+		{"BlobOrManifest", testBlobOrManifest},
 		{"MountBlob", testMount},
 		{"UnlinkBlob", testUnlink},
 		{"Uploads", testUploads},
@@ -89,6 +90,40 @@ func testBlobScope(t *testing.T, s meta.Store) {
 	}
 	if ok, _ := s.RepositoryExists(ctx, "a/one"); !ok {
 		t.Fatal("repository not created by PutBlob")
+	}
+}
+
+// testBlobOrManifest: the blob endpoints' look-up finds a repository's
+// blobs, then its manifests, and nothing of other repositories.
+func testBlobOrManifest(t *testing.T, s meta.Store) {
+	layer := mustPutBlob(t, s, "a/one", "layer")
+	m := manifest("a/one", `{"manifest":1}`, layer)
+	if err := s.PutManifest(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		repo     string
+		d        digest.Digest
+		size     int64
+		manifest bool
+		found    bool
+	}{
+		{"a/one", layer, 5, false, true},
+		{"a/one", m.Digest, int64(len(m.Content)), true, true},
+		{"b/two", layer, 0, false, false},
+		{"b/two", m.Digest, 0, false, false},
+		{"a/one", dg("nothing"), 0, false, false},
+	} {
+		b, isManifest, err := s.BlobOrManifest(ctx, tc.repo, tc.d)
+		if !tc.found {
+			if !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("BlobOrManifest(%s, %s) = %+v, %v; want ErrNotFound", tc.repo, tc.d, b, err)
+			}
+			continue
+		}
+		if err != nil || b.Digest != tc.d || b.Size != tc.size || isManifest != tc.manifest || b.CreatedAt.IsZero() {
+			t.Errorf("BlobOrManifest(%s, %s) = %+v, %v, %v; want size %d, manifest %v", tc.repo, tc.d, b, isManifest, err, tc.size, tc.manifest)
+		}
 	}
 }
 

@@ -23,6 +23,27 @@ func (s *Store) Blob(ctx context.Context, repo string, dgst digest.Digest) (meta
 	return scanBlob(s.pool.QueryRow(ctx, blobIn, repo, dgst.String()), dgst, "blob "+dgst.String())
 }
 
+// BlobOrManifest implements meta.Store.
+func (s *Store) BlobOrManifest(ctx context.Context, repo string, dgst digest.Digest) (meta.Blob, bool, error) {
+	b := meta.Blob{Digest: dgst}
+	var created int64
+	var manifest bool
+	err := s.pool.QueryRow(ctx, `(SELECT b.size, b.created_at, false FROM blobs b
+		JOIN repository_blobs rb ON rb.digest = b.digest
+		JOIN repositories r ON r.id = rb.repository_id
+		WHERE r.name = $1 AND b.digest = $2)
+		UNION ALL
+		(SELECT octet_length(m.content), m.created_at, true FROM manifests m
+		JOIN repositories r ON r.id = m.repository_id
+		WHERE r.name = $1 AND m.digest = $2)
+		LIMIT 1`, repo, dgst.String()).Scan(&b.Size, &created, &manifest)
+	if err != nil {
+		return meta.Blob{}, false, notFound(err, "blob "+dgst.String())
+	}
+	b.CreatedAt = fromNanos(created)
+	return b, manifest, nil
+}
+
 // AnyBlob implements meta.Store.
 func (s *Store) AnyBlob(ctx context.Context, dgst digest.Digest) (meta.Blob, error) {
 	row := s.pool.QueryRow(ctx, `SELECT size, created_at FROM blobs WHERE digest = $1 AND NOT deleting`, dgst.String())

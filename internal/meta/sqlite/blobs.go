@@ -30,6 +30,27 @@ func (s *Store) Blob(ctx context.Context, repo string, dgst digest.Digest) (meta
 	return b, nil
 }
 
+// BlobOrManifest implements meta.Store.
+func (s *Store) BlobOrManifest(ctx context.Context, repo string, dgst digest.Digest) (meta.Blob, bool, error) {
+	b := meta.Blob{Digest: dgst}
+	var created int64
+	var manifest bool
+	err := s.readRow(ctx, `SELECT b.size, b.created_at, 0 FROM blobs b
+		JOIN repository_blobs rb ON rb.digest = b.digest
+		JOIN repositories r ON r.id = rb.repository_id
+		WHERE r.name = ? AND b.digest = ?
+		UNION ALL
+		SELECT length(m.content), m.created_at, 1 FROM manifests m
+		JOIN repositories r ON r.id = m.repository_id
+		WHERE r.name = ? AND m.digest = ?
+		LIMIT 1`, repo, dgst.String(), repo, dgst.String()).Scan(&b.Size, &created, &manifest)
+	if err != nil {
+		return meta.Blob{}, false, notFound(err, "blob "+dgst.String())
+	}
+	b.CreatedAt = fromNanos(created)
+	return b, manifest, nil
+}
+
 // AnyBlob implements meta.Store.
 func (s *Store) AnyBlob(ctx context.Context, dgst digest.Digest) (meta.Blob, error) {
 	var b meta.Blob
