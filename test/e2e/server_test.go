@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/freeport"
 )
 
 // registry is one server under test, started for one test (or group).
@@ -104,7 +105,7 @@ func tryStartRegistry(t testing.TB, extraEnv []string) (*registry, error) {
 	if err := os.MkdirAll(r.DataDir, 0o755); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return nil, err
 	}
@@ -229,16 +230,6 @@ func (r *registry) stop(timeout time.Duration) error {
 func (r *registry) kill() {
 	_ = r.cmd.Process.Kill()
 	<-r.exited
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func distributionConfig(addr, dataDir string) string {

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/berth-registry/berth/internal/freeport"
 )
 
 func main() {
@@ -58,7 +59,7 @@ func run(berthBin, distBin string, size int64, runs int, dataRoot string) error 
 	}
 	defer os.RemoveAll(dir)
 
-	upAddr, err := freeAddr()
+	upAddr, err := freeport.Addr()
 	if err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ http:
 	}
 	defer up.stop()
 
-	proxyAddr, err := freeAddr()
+	proxyAddr, err := freeport.Addr()
 	if err != nil {
 		return err
 	}
@@ -287,15 +288,6 @@ func (p *proc) stop() {
 		p.cmd.Process.Kill()
 		<-p.done
 	}
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 // defaultDataRoot is /dev/shm when it has room for need bytes (so the

@@ -6,7 +6,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/berth-registry/berth/internal/freeport"
 )
 
 // serverSpec says how to start one side of the comparison.
@@ -36,15 +37,6 @@ type server struct {
 	done  chan struct{}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 const distConfig = `version: 0.1
 log:
   level: warn
@@ -62,7 +54,7 @@ http:
 // if needed), logging to logPath, and waits until GET /v2/ (or / for
 // minhttp) returns 200.
 func startServer(spec serverSpec, dir, logPath string) (*server, error) {
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/berth-registry/berth/internal/freeport"
 )
 
 var errNoBinaries = errors.New("PostgreSQL binaries (initdb, postgres, pg_ctl) not found; `make tools` installs them")
@@ -180,7 +181,7 @@ func (s *server) initdb() error {
 // run starts the postmaster on a free port and waits until it accepts
 // connections.
 func (s *server) run() error {
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return err
 	}
@@ -229,15 +230,6 @@ func (s *server) run() error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // stop shuts the server down (fast: sessions are ended, no waiting for

@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/berth-registry/berth/internal/freeport"
 	berths3 "github.com/berth-registry/berth/internal/storage/s3"
 )
 
@@ -161,9 +161,13 @@ func startServer(bin string) (*server, error) {
 }
 
 func launch(bin, dir string) (*server, error) {
-	addr, console := freePort(), freePort()
-	if addr == "" || console == "" {
-		return nil, errors.New("no free port")
+	addr, err := freeport.Addr()
+	if err != nil {
+		return nil, err
+	}
+	console, err := freeport.Addr()
+	if err != nil {
+		return nil, err
 	}
 	logFile, err := os.Create(filepath.Join(dir, "minio.log"))
 	if err != nil {
@@ -225,15 +229,6 @@ func (s *server) waitReady(limit time.Duration) error {
 
 // direct ignores any HTTP proxy from the environment.
 var direct = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
-
-func freePort() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return ""
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 func tail(b []byte, n int) []byte {
 	if len(b) > n {
