@@ -1,21 +1,52 @@
 package oci
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
 
+// The spec's expressions, the oracle for the hand-written scanners.
+var (
+	specComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
+	specTag       = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+)
+
+func specName(s string) bool {
+	if s == "" || len(s) > MaxNameLength {
+		return false
+	}
+	for part := range strings.SplitSeq(s, "/") {
+		if !specComponent.MatchString(part) {
+			return false
+		}
+	}
+	return true
+}
+
 func FuzzValidName(f *testing.F) {
-	for _, s := range []string{"a", "library/nginx", "a/../b", "A", "a__b/c-d.e", ""} {
+	for _, s := range []string{"a", "library/nginx", "a/../b", "A", "a__b/c-d.e", "", "a___b", "a--b", "a.-b", "a_", "_a", "a//b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if !ValidName(s) {
-			return
+		got := ValidName(s)
+		if want := specName(s); got != want {
+			t.Fatalf("ValidName(%q) = %v, the spec's expression says %v", s, got, want)
 		}
-		if strings.Contains(s, "..") || strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/") ||
-			strings.ToLower(s) != s || len(s) > MaxNameLength {
+		if got && (strings.Contains(s, "..") || strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/") ||
+			strings.ToLower(s) != s) {
 			t.Fatalf("accepted invalid name %q", s)
+		}
+	})
+}
+
+func FuzzValidTag(f *testing.F) {
+	for _, s := range []string{"latest", "v1.2.3", "_x", ".x", "-x", "", "a:b", strings.Repeat("a", 128), strings.Repeat("a", 129), "ä"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidTag(s), specTag.MatchString(s); got != want {
+			t.Fatalf("ValidTag(%q) = %v, the spec's expression says %v", s, got, want)
 		}
 	})
 }

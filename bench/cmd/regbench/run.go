@@ -18,13 +18,13 @@ func numCPU() int { return runtime.NumCPU() }
 func cmdRun(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	url := fs.String("url", "", "registry base URL, e.g. http://127.0.0.1:5000 (required)")
-	w := fs.String("w", "", "workload: push, chunked, pull, pull-small, images, manifest, catalog, limits")
+	w := fs.String("w", "", "workload: push, chunked, pull, pull-small, images, manifest, catalog, limits, minhttp")
 	size := fs.Int64("size", 1<<30, "blob size in bytes (push, chunked, pull, pull-small)")
 	chunk := fs.Int64("chunk", 8<<20, "chunk size in bytes (chunked)")
 	streams := fs.Int("streams", 1, "parallel streams / clients / connections")
 	count := fs.Int("count", 200, "blobs (pull-small) or images (images)")
 	method := fs.String("method", "GET", "GET or HEAD (manifest)")
-	dur := fs.Duration("dur", 10*time.Second, "duration (manifest, limits)")
+	dur := fs.Duration("dur", 10*time.Second, "duration (manifest, minhttp)")
 	repos := fs.Int("repos", 1000, "repositories and tags to populate (catalog; needs an empty registry)")
 	pageN := fs.Int("n", 100, "page size (catalog)")
 	seed := fs.Uint64("seed", 1, "first seed; runs with different seeds push different blobs/images")
@@ -42,7 +42,7 @@ func cmdRun(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *url == "" && *w != "limits" {
+	if *url == "" && *w != "limits" && *w != "minhttp" {
 		return fmt.Errorf("run: -url is required")
 	}
 	c := newClient(*url, max(8, *streams))
@@ -133,6 +133,18 @@ func cmdRun(args []string) error {
 		var v float64
 		if v, err = loopbackRate(time.Second); err == nil {
 			out("loopback TCP", "MiB/s", v)
+		}
+	case "minhttp":
+		var lr loadResult
+		tmp, terr := os.MkdirTemp("", "regbench-minhttp")
+		if terr != nil {
+			return terr
+		}
+		defer os.RemoveAll(tmp)
+		if lr, _, _, err = minHTTPRate(tmp, *streams, *dur, 0, false); err == nil {
+			out(fmt.Sprintf("minimal net/http, %d conns", *streams), "req/s", lr.rps)
+			out("p50", "ms", lr.p50ms)
+			out("p99", "ms", lr.p99ms)
 		}
 	default:
 		return fmt.Errorf("run: unknown workload %q", *w)
