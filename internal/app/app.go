@@ -75,6 +75,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		DeleteEnabled:   cfg.Registry.DeleteEnabled,
 		RedirectExpiry:  redirectExpiry(cfg.Storage.Redirect),
 		UploadLease:     cfg.Registry.UploadLease,
+		UploadMaxAge:    cfg.GC.UploadMaxAge,
 	}
 	if cfg.Database.Driver == "sqlite" {
 		// One process owns the metadata: caches are exact and upload

@@ -33,6 +33,9 @@ type uploadLease struct {
 	ended bool
 	// local: only the in-process lock is held (SingleInstance).
 	local bool
+	// pending: the session is held in memory, not in the store, until
+	// its first chunk is saved (pendingUploads).
+	pending bool
 }
 
 // acquireUpload takes the upload session for one request and returns it
@@ -41,12 +44,15 @@ func (s *Service) acquireUpload(ctx context.Context, repo, id string) (Upload, *
 	unlock := s.lockUpload(id)
 	if s.opts.SingleInstance {
 		// No other instance: the in-process lock is the whole guard.
-		u, err := s.meta.Upload(ctx, repo, id)
-		if err != nil {
-			unlock()
-			return Upload{}, nil, uploadErr(err, id)
+		u, pending := s.pending.hold(repo, id)
+		if !pending {
+			var err error
+			if u, err = s.meta.Upload(ctx, repo, id); err != nil {
+				unlock()
+				return Upload{}, nil, uploadErr(err, id)
+			}
 		}
-		l := &uploadLease{s: s, repo: repo, id: id, stop: make(chan struct{}), unlock: unlock, local: true}
+		l := &uploadLease{s: s, repo: repo, id: id, stop: make(chan struct{}), unlock: unlock, local: true, pending: pending}
 		l.ctx, l.cancel = context.WithCancelCause(ctx)
 		return u, l, nil
 	}
@@ -105,6 +111,9 @@ func (l *uploadLease) release() {
 			// It expires by itself.
 			l.s.log.WarnContext(ctx, "release upload lease", "upload", l.id, "error", err)
 		}
+	}
+	if l.pending {
+		l.s.pending.unhold(l.id)
 	}
 	l.unlock()
 }

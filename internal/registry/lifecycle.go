@@ -22,15 +22,16 @@ func (s *Service) DeleteRepository(ctx context.Context, repo string) error {
 	if !s.opts.DeleteEnabled {
 		return fmt.Errorf("%w: deletion is disabled", ErrUnsupported)
 	}
+	pending := s.pending.dropRepo(repo)
 	ids, err := s.meta.DeleteRepository(ctx, repo)
 	s.ForgetRepository(repo)
-	if errors.Is(err, meta.ErrNotFound) {
+	if errors.Is(err, meta.ErrNotFound) && len(pending) == 0 {
 		return fmt.Errorf("%w: %s", ErrNameUnknown, repo)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, meta.ErrNotFound) {
 		return err
 	}
-	for _, id := range ids {
+	for _, id := range append(ids, pending...) {
 		if err := s.blobs.DeleteUpload(ctx, id); err != nil {
 			// Left for the upload purge of garbage collection.
 			s.log.WarnContext(ctx, "delete repository: upload bytes", "repo", repo, "upload", id, "error", err)

@@ -52,6 +52,9 @@ type Options struct {
 	// lasts (renewed while it writes): a session whose writer died is
 	// writable again after this long. Default one minute.
 	UploadLease time.Duration
+	// UploadMaxAge: an upload session never written for this long is
+	// dropped (garbage collection's upload_max_age). Default one day.
+	UploadMaxAge time.Duration
 	// Upstream, when set, serves pulls of proxied repositories that are
 	// not cached yet (the pull-through cache, internal/proxy).
 	Upstream Upstream
@@ -73,6 +76,8 @@ type Service struct {
 	// serialises them across processes.
 	uploadLocks sync.Map // id -> *sync.Mutex
 	owner       string   // this instance's lease owner id, random
+	// pending holds sessions without bytes in memory (SingleInstance only).
+	pending *pendingUploads
 }
 
 // New returns a service over a metadata store and a blob store.
@@ -83,7 +88,13 @@ func New(m meta.Store, b *storage.Blobs, opts Options, log *slog.Logger) *Servic
 	if opts.UploadLease <= 0 {
 		opts.UploadLease = time.Minute
 	}
+	if opts.UploadMaxAge <= 0 {
+		opts.UploadMaxAge = 24 * time.Hour
+	}
 	s := &Service{meta: m, blobs: b, opts: opts, log: log, owner: newUploadID()}
+	if opts.SingleInstance {
+		s.pending = newPendingUploads(maxPendingUploads, opts.UploadMaxAge)
+	}
 	if opts.CacheBytes > 0 {
 		s.cache = newCache(opts.CacheBytes, opts.SingleInstance)
 	}

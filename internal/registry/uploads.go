@@ -52,6 +52,9 @@ func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algor
 		return Upload{}, err
 	}
 	u := Upload{ID: newUploadID(), Repository: repo, Algorithm: alg, HashState: state}
+	if s.pending.add(u) {
+		return u, nil
+	}
 	if err := s.meta.CreateUpload(ctx, u); err != nil {
 		return Upload{}, err
 	}
@@ -60,6 +63,9 @@ func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algor
 
 // UploadStatus returns an upload session's state.
 func (s *Service) UploadStatus(ctx context.Context, repo, id string) (Upload, error) {
+	if u, ok := s.pending.get(repo, id); ok {
+		return u, nil
+	}
 	u, err := s.meta.Upload(ctx, repo, id)
 	return u, uploadErr(err, id)
 }
@@ -142,7 +148,7 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, dgst digest
 	if err := s.blobs.Commit(ctx, id, dgst); err != nil {
 		return meta.Blob{}, err
 	}
-	if err := s.meta.CompleteUpload(context.WithoutCancel(ctx), u, b); err != nil {
+	if err := s.completeUpload(context.WithoutCancel(ctx), l, u, b); err != nil {
 		if errors.Is(err, meta.ErrBlobDeleting) {
 			// Garbage collection deleted the blob's file just as this
 			// upload committed: the bytes are gone; the client retries.
@@ -155,6 +161,21 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, dgst digest
 	l.ended = true
 	s.forgetUpload(id)
 	return b, nil
+}
+
+// completeUpload records the blob and ends the session: in one store
+// transaction, or for a pending session, which the store never saw, by
+// recording the blob alone.
+func (s *Service) completeUpload(ctx context.Context, l *uploadLease, u Upload, b meta.Blob) error {
+	if !l.pending {
+		return s.meta.CompleteUpload(ctx, u, b)
+	}
+	if !s.pending.take(u.ID) {
+		// Dropped meanwhile with its repository.
+		return fmt.Errorf("%w: upload %s", meta.ErrNotFound, u.ID)
+	}
+	l.pending = false
+	return s.meta.PutBlob(ctx, u.Repository, b)
 }
 
 // CancelUpload discards an upload session and its bytes.
@@ -281,7 +302,7 @@ func (s *Service) appendUpload(l *uploadLease, u *Upload, body io.Reader, finish
 				return "", err
 			}
 			// Save progress even if the client went away.
-			if err := s.meta.UpdateUpload(context.WithoutCancel(ctx), *u, prev); err != nil {
+			if err := s.saveUpload(context.WithoutCancel(ctx), l, *u, prev); err != nil {
 				return "", uploadErr(err, u.ID)
 			}
 		}
@@ -293,6 +314,19 @@ func (s *Service) appendUpload(l *uploadLease, u *Upload, body io.Reader, finish
 		return "", fmt.Errorf("%w: reading body: %v", ErrUploadInvalid, cerr)
 	}
 	return digest.NewDigest(u.Algorithm, h), nil
+}
+
+// saveUpload stores a session's new size and hash state; a pending
+// session's first chunk moves it to the store.
+func (s *Service) saveUpload(ctx context.Context, l *uploadLease, u Upload, prevSize int64) error {
+	if !l.pending {
+		return s.meta.UpdateUpload(ctx, u, prevSize)
+	}
+	if !s.pending.take(u.ID) {
+		return fmt.Errorf("%w: upload %s", meta.ErrNotFound, u.ID)
+	}
+	l.pending = false
+	return s.meta.CreateUpload(ctx, u)
 }
 
 // rehashUpload computes the digest of an upload's bytes with alg.
@@ -316,7 +350,9 @@ func (s *Service) rehashUpload(ctx context.Context, id string, alg digest.Algori
 // (a leftover is harmless and collected later).
 func (s *Service) discardUpload(ctx context.Context, u Upload) {
 	ctx = context.WithoutCancel(ctx)
-	if err := s.meta.DeleteUpload(ctx, u.Repository, u.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
+	if s.pending.take(u.ID) {
+		// Never stored.
+	} else if err := s.meta.DeleteUpload(ctx, u.Repository, u.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
 		s.log.WarnContext(ctx, "discard upload", "upload", u.ID, "error", err)
 	}
 	if err := s.blobs.DeleteUpload(ctx, u.ID); err != nil {
