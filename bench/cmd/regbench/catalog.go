@@ -108,78 +108,106 @@ func (c *client) getPage(path string, n int, last string) ([]string, error) {
 	return body.Repositories, nil
 }
 
-// pageTime times GET of the page after last (first page if last is "")
-// reps times, checks its entries against want, and returns the median in ms.
-// If all is not nil, a response holding all of it in any order is accepted
-// too (unpaginated is then true): Distribution 2.8 ignores n and last on tag
-// lists.
-func pageTime(c *client, path string, n int, last string, want, all []string, reps int) (ms float64, unpaginated bool, err error) {
-	var ts []float64
-	start := time.Now()
-	for range reps {
-		if len(ts) >= 3 && time.Since(start) > 5*time.Second {
-			break // enough samples of a slow page
-		}
-		t0 := time.Now()
-		got, err := c.getPage(path, n, last)
-		d := time.Since(t0)
-		if err != nil {
-			return 0, false, err
-		}
-		if !slices.Equal(got, want) {
-			if all == nil || len(got) != len(all) || !slices.Equal(slices.Sorted(slices.Values(got)), all) {
-				return 0, false, fmt.Errorf("GET %s?n=%d&last=%s: got %d entries %.60q..., want %d entries %.60q...",
-					path, n, last, len(got), fmt.Sprint(got), len(want), fmt.Sprint(want))
-			}
-			unpaginated = true
-		}
-		ts = append(ts, float64(d)/1e6)
-		if d > 10*time.Second {
-			break // slow enough; do not spend the time budget here
-		}
-	}
-	return median(ts), unpaginated, nil
+// pageReq is one page to time: GET path?n=&last= on c, whose entries must
+// be want, or, if all is not nil, all of all in any order (Distribution 2.8
+// ignores n and last on tag lists).
+type pageReq struct {
+	c          *client
+	path, last string
+	want, all  []string
 }
 
-// catalogPages measures the first and a middle page of the catalog (which
-// holds cat/r[0,repos), seed/base and tags/many) and of tags/many's tag list
-// (tags t[0,tags)). Returns ms for: catalog first, catalog middle, tags
-// first, tags middle, and whether the tag list came unpaginated (accepted
-// only if lenientTags).
-func catalogPages(c *client, repos, tags, n, reps int, lenientTags bool) ([4]float64, bool, error) {
-	var out [4]float64
-	all := make([]string, 0, repos+2)
-	for i := range repos {
-		all = append(all, repoName(i))
+// pageTimes times each of reqs up to reps times, taking turns (one request
+// of each per round, so drift of a shared machine hits all alike), checks
+// every answer, and returns each one's median in ms; unpaginated is true
+// when some answer was a whole list (see pageReq).
+func pageTimes(reqs []pageReq, n, reps int) (ms []float64, unpaginated bool, err error) {
+	ts := make([][]float64, len(reqs))
+	done := make([]bool, len(reqs))
+	start := time.Now()
+	for r := 0; r <= reps; r++ { // round 0 warms each page up, untimed
+		for i, q := range reqs {
+			if done[i] {
+				continue
+			}
+			t0 := time.Now()
+			got, err := q.c.getPage(q.path, n, q.last)
+			d := time.Since(t0)
+			if err != nil {
+				return nil, false, err
+			}
+			if !slices.Equal(got, q.want) {
+				if q.all == nil || len(got) != len(q.all) || !slices.Equal(slices.Sorted(slices.Values(got)), q.all) {
+					return nil, false, fmt.Errorf("GET %s?n=%d&last=%s: got %d entries %.60q..., want %d entries %.60q...",
+						q.path, n, q.last, len(got), fmt.Sprint(got), len(q.want), fmt.Sprint(q.want))
+				}
+				unpaginated = true
+			}
+			if r == 0 {
+				continue
+			}
+			ts[i] = append(ts[i], float64(d)/1e6)
+			// Enough samples of a slow page: do not spend the budget here.
+			if d > 10*time.Second || len(ts[i]) >= 3 && time.Since(start) > time.Duration(len(reqs))*5*time.Second {
+				done[i] = true
+			}
+		}
 	}
-	all = append(all, seedRepo, tagsRepo)
-	slices.Sort(all)
-	tl := make([]string, tags)
-	for i := range tl {
-		tl[i] = tagName(i)
+	ms = make([]float64, len(reqs))
+	for i := range ts {
+		ms[i] = median(ts[i])
 	}
-	var allTags []string
-	if lenientTags {
-		allTags = tl
-	}
+	return ms, unpaginated, nil
+}
+
+// catalogSide is one server's catalog to time: c's registry holds
+// cat/r[0,repos), seed/base and tags/many, whose tag list is t[0,tags).
+type catalogSide struct {
+	c           *client
+	repos, tags int
+}
+
+// catalogPages times the first and a middle page of the catalog and of
+// tags/many's tag list on each side, in turns, and returns for each side
+// the ms of: catalog first, catalog middle, tags first, tags middle; and
+// whether a tag list came unpaginated (accepted only if lenientTags).
+func catalogPages(sides []catalogSide, n, reps int, lenientTags bool) ([][4]float64, bool, error) {
 	page := func(l []string, after int) []string {
 		return l[after+1 : min(len(l), after+1+n)]
 	}
-	var err error
-	var u1, u2 bool
-	if out[0], _, err = pageTime(c, "/v2/_catalog", n, "", all[:min(n, len(all))], nil, reps); err != nil {
-		return out, false, err
+	var reqs []pageReq
+	for _, sd := range sides {
+		all := make([]string, 0, sd.repos+2)
+		for i := range sd.repos {
+			all = append(all, repoName(i))
+		}
+		all = append(all, seedRepo, tagsRepo)
+		slices.Sort(all)
+		tl := make([]string, sd.tags)
+		for i := range tl {
+			tl[i] = tagName(i)
+		}
+		var allTags []string
+		if lenientTags {
+			allTags = tl
+		}
+		mid, tmid := len(all)/2, len(tl)/2
+		tagsPath := "/v2/" + tagsRepo + "/tags/list"
+		reqs = append(reqs,
+			pageReq{c: sd.c, path: "/v2/_catalog", want: all[:min(n, len(all))]},
+			pageReq{c: sd.c, path: "/v2/_catalog", last: all[mid], want: page(all, mid)},
+			pageReq{c: sd.c, path: tagsPath, want: tl[:min(n, len(tl))], all: allTags},
+			pageReq{c: sd.c, path: tagsPath, last: tl[tmid], want: page(tl, tmid), all: allTags})
 	}
-	mid := len(all) / 2
-	if out[1], _, err = pageTime(c, "/v2/_catalog", n, all[mid], page(all, mid), nil, reps); err != nil {
-		return out, false, err
+	ms, unpaginated, err := pageTimes(reqs, n, reps)
+	if err != nil {
+		return nil, false, err
 	}
-	if out[2], u1, err = pageTime(c, "/v2/"+tagsRepo+"/tags/list", n, "", tl[:min(n, len(tl))], allTags, reps); err != nil {
-		return out, false, err
+	out := make([][4]float64, len(sides))
+	for i := range out {
+		copy(out[i][:], ms[4*i:])
 	}
-	mid = len(tl) / 2
-	out[3], u2, err = pageTime(c, "/v2/"+tagsRepo+"/tags/list", n, tl[mid], page(tl, mid), allTags, reps)
-	return out, u1 || u2, err
+	return out, unpaginated, nil
 }
 
 func median(v []float64) float64 {

@@ -145,7 +145,7 @@ func cmdSuite(args []string) error {
 	s.run()
 	s.res.notes = append(s.res.notes,
 		storageNote(*store, root),
-		fmt.Sprintf("Catalog: small = %d repositories, large = %d; the tag list is of %s, which has %d tags in both; pages of n=%d, the middle one with last= at half the list; times are medians of up to %d requests. Populating uses %d concurrent clients: a mount of the config and layer from %s and a manifest PUT per repository.",
+		fmt.Sprintf("Catalog: small = %d repositories, large = %d; the tag list is of %s, which has %d tags in both; pages of n=%d, the middle one with last= at half the list; times are medians of up to %d requests, the small and the large catalog's pages timed in turns (two servers of the same kind at once, one on a copy of the small catalog's data dir), so the machine's drift hits both sizes alike. Populating uses %d concurrent clients: a mount of the config and layer from %s and a manifest PUT per repository.",
 			p.catSmall, p.catLarge, tagsRepo, p.catSmall, p.pageN, p.pageReps, p.popConc, seedRepo),
 		fmt.Sprintf("Push 4 streams pushes 4 different blobs of %s each (same total as one stream); pull 4 streams pulls those.", sizeName(p.big/4)),
 		"Pull throughput checks the start of every 64 KiB block and the length against the generator on each run, plus a full SHA-256 of one pulled big blob per server; small-blob pulls compare every byte.",

@@ -120,10 +120,10 @@ func cmdRun(args []string) error {
 			var nr, nt int
 			if nr, nt, err = s.populateBoth(c, im, *repos, time.Now().Add(time.Hour)); err == nil {
 				out(fmt.Sprintf("populate %d repos + %d tags", nr, nt), "s", time.Since(t0).Seconds())
-				var v [4]float64
-				if v, _, err = catalogPages(c, nr, nt, *pageN, 5, true); err == nil {
+				var v [][4]float64
+				if v, _, err = catalogPages([]catalogSide{{c, nr, nt}}, *pageN, 5, true); err == nil {
 					for i, n := range pageNames {
-						out(n, "ms", v[i])
+						out(n, "ms", v[0][i])
 					}
 				}
 			}

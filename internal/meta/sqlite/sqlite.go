@@ -60,6 +60,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "temp_store(MEMORY)")
 		if extra != "" {
 			q.Add("_txlock", extra)
 		}
