@@ -22,6 +22,9 @@ func (s *Service) DeleteRepository(ctx context.Context, repo string) error {
 	if !s.opts.DeleteEnabled {
 		return fmt.Errorf("%w: deletion is disabled", ErrUnsupported)
 	}
+	if err := s.checkRepositoryDeletable(ctx, repo); err != nil {
+		return err
+	}
 	pending := s.pending.dropRepo(repo)
 	ids, err := s.meta.DeleteRepository(ctx, repo)
 	s.ForgetRepository(repo)
@@ -39,6 +42,33 @@ func (s *Service) DeleteRepository(ctx context.Context, repo string) error {
 		s.forgetUpload(id)
 	}
 	return nil
+}
+
+// checkRepositoryDeletable refuses to delete a repository holding a tag
+// that an immutability rule protects from deletion (DENIED, naming the
+// rule), as deleting the tag itself is refused.
+func (s *Service) checkRepositoryDeletable(ctx context.Context, repo string) error {
+	rules, err := s.tagRules(ctx, repo)
+	if err != nil || rules.Empty() {
+		return err
+	}
+	last := ""
+	for {
+		tags, err := s.meta.Tags(ctx, repo, last, 1000)
+		if errors.Is(err, meta.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := rules.Check("deleted", tags...); err != nil {
+			return fmt.Errorf("repository %s: %w", repo, err)
+		}
+		if len(tags) < 1000 {
+			return nil
+		}
+		last = tags[len(tags)-1]
+	}
 }
 
 // ForgetManifest drops a manifest deleted behind the service's back

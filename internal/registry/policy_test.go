@@ -133,12 +133,14 @@ func TestImmutableTags(t *testing.T) {
 		{"move a tag that does not match", func() error { return p.push(repo, "latest", m3) }, ""},
 		{"delete a tag that does not match", func() error { return p.DeleteManifest(ctx, repo, "stable") }, ""},
 		{"delete a manifest no immutable tag points at", func() error { return p.DeleteManifest(ctx, repo, d2.String()) }, ""},
+		{"delete the repository", func() error { return p.DeleteRepository(ctx, repo) }, "deleted"},
 		{"a repository the rule does not select", func() error {
 			if err := p.push("team/lib", "v1", p.image(t, "team/lib", "a")); err != nil {
 				return err
 			}
 			return p.push("team/lib", "v1", p.image(t, "team/lib", "b"))
 		}, ""},
+		{"delete a repository the rule does not select", func() error { return p.DeleteRepository(ctx, "team/lib") }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,6 +169,9 @@ func TestImmutableTags(t *testing.T) {
 	}
 	if err := p.DeleteManifest(ctx, repo, "v1"); err != nil {
 		t.Fatal(err)
+	}
+	if err := p.DeleteRepository(ctx, repo); err != nil {
+		t.Fatalf("delete the repository once no rule protects it: %v", err)
 	}
 }
 
