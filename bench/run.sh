@@ -42,7 +42,7 @@ go build -o "$OUT/regbench" ./bench/cmd/regbench
 berth=()
 if compgen -G "cmd/berth/*.go" >/dev/null; then
 	# A Berth that does not build is an error, not a reason to skip it.
-	go build -o "$OUT/berth" ./cmd/berth
+	CGO_ENABLED=0 go build -o "$OUT/berth" ./cmd/berth # as `make build`
 	berth=(-berth "$OUT/berth")
 else
 	echo "bench: cmd/berth has no Go files yet: a second Distribution stands in for Berth" >&2

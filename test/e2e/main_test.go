@@ -72,6 +72,7 @@ func testMain(m *testing.M) int {
 		serverBin = filepath.Join(tmp, "berth")
 		cmd := exec.Command("go", "build", "-o", serverBin, "./cmd/berth")
 		cmd.Dir = repoRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // the binary as `make build` makes it
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {

@@ -96,6 +96,7 @@ func buildBerth(t testing.TB) string {
 		bin := filepath.Join(dir, "berth")
 		cmd := exec.Command("go", "build", "-o", bin, "./cmd/berth")
 		cmd.Dir = repoRoot
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // the binary as `make build` makes it
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
