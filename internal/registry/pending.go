@@ -68,22 +68,13 @@ func (p *pendingUploads) sweep(now time.Time) {
 }
 
 // get returns repo's pending session id.
-func (p *pendingUploads) get(repo, id string) (Upload, bool) {
-	if p == nil {
-		return Upload{}, false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	e, ok := p.m[id]
-	if !ok || e.u.Repository != repo {
-		return Upload{}, false
-	}
-	return e.u, true
-}
+func (p *pendingUploads) get(repo, id string) (Upload, bool) { return p.lookup(repo, id, false) }
 
 // hold marks repo's pending session id in use by a request (which holds
 // the session's lock) and returns it.
-func (p *pendingUploads) hold(repo, id string) (Upload, bool) {
+func (p *pendingUploads) hold(repo, id string) (Upload, bool) { return p.lookup(repo, id, true) }
+
+func (p *pendingUploads) lookup(repo, id string, hold bool) (Upload, bool) {
 	if p == nil {
 		return Upload{}, false
 	}
@@ -93,7 +84,9 @@ func (p *pendingUploads) hold(repo, id string) (Upload, bool) {
 	if !ok || e.u.Repository != repo {
 		return Upload{}, false
 	}
-	e.busy = true
+	if hold {
+		e.busy = true
+	}
 	return e.u, true
 }
 

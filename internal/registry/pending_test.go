@@ -4,33 +4,19 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/meta"
-	"github.com/berth-registry/berth/internal/meta/sqlite"
-	"github.com/berth-registry/berth/internal/storage"
-	"github.com/berth-registry/berth/internal/storage/filesystem"
 )
 
 // singleInstance returns a SingleInstance service (as with SQLite) and a
 // function that makes a new one over the same stores: a restart.
 func singleInstance(t *testing.T) (*Service, meta.Store, func() *Service) {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	d, err := filesystem.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs := storage.NewBlobs(d)
+	st, blobs, _ := testStores(t)
 	restart := func() *Service {
 		return New(st, blobs, Options{SingleInstance: true, DeleteEnabled: true}, slog.New(slog.DiscardHandler))
 	}

@@ -14,10 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/meta"
-	"github.com/berth-registry/berth/internal/meta/sqlite"
 	"github.com/berth-registry/berth/internal/policy"
-	"github.com/berth-registry/berth/internal/storage"
-	"github.com/berth-registry/berth/internal/storage/filesystem"
 )
 
 // policyService is a service with the policy engine, over SQLite and a
@@ -31,19 +28,10 @@ type policyService struct {
 
 func newPolicyService(t *testing.T) *policyService {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	d, err := filesystem.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, blobs, dir := testStores(t)
 	log := slog.New(slog.DiscardHandler)
 	e := policy.New(st, policy.Options{}, log)
-	svc := New(st, storage.NewBlobs(d), Options{Policy: e, DeleteEnabled: true, SingleInstance: true, CacheBytes: 1 << 20}, log)
+	svc := New(st, blobs, Options{Policy: e, DeleteEnabled: true, SingleInstance: true, CacheBytes: 1 << 20}, log)
 	return &policyService{Service: svc, store: st, engine: e, uploads: filepath.Join(dir, "blobs", "uploads")}
 }
 

@@ -21,10 +21,9 @@ import (
 
 var ctx = context.Background()
 
-// instances returns services sharing one metadata store and one blob
-// store, as instances of a scale-out deployment share PostgreSQL and S3.
-// wrap, if not nil, wraps the store the first instance sees.
-func instances(t *testing.T, lease time.Duration, wrap func(meta.Store) meta.Store) (a, b *Service, store meta.Store) {
+// testStores opens a fresh SQLite metadata store and filesystem blob store
+// in a test directory, which it returns too.
+func testStores(t *testing.T) (*sqlite.Store, *storage.Blobs, string) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "berth.db"))
@@ -36,7 +35,15 @@ func instances(t *testing.T, lease time.Duration, wrap func(meta.Store) meta.Sto
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs := storage.NewBlobs(d)
+	return st, storage.NewBlobs(d), dir
+}
+
+// instances returns services sharing one metadata store and one blob
+// store, as instances of a scale-out deployment share PostgreSQL and S3.
+// wrap, if not nil, wraps the store the first instance sees.
+func instances(t *testing.T, lease time.Duration, wrap func(meta.Store) meta.Store) (a, b *Service, store meta.Store) {
+	t.Helper()
+	st, blobs, _ := testStores(t)
 	opts := Options{UploadLease: lease}
 	log := slog.New(slog.DiscardHandler)
 	storeA := meta.Store(st)
