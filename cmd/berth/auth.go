@@ -253,3 +253,32 @@ func authCommand(ctx context.Context, args, env []string, stdout, stderr io.Writ
 	defer closeStore()
 	return do(ctx, m, pos, stdout)
 }
+
+// rotateKey runs `berth auth rotate-key`: a new token signing key in the
+// local database; tokens signed by the old one stay valid until they expire.
+func rotateKey(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "rotate-key" {
+		return fmt.Errorf("usage: berth auth rotate-key [--config FILE] [--data DIR]")
+	}
+	fs := flag.NewFlagSet("auth rotate-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", lookup(env, "BERTH_CONFIG"), "configuration file (YAML)")
+	var o config.Overrides
+	fs.StringVar(&o.Data, "data", "", "data directory (default ./data)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("usage: berth auth rotate-key [--config FILE] [--data DIR]")
+	}
+	cfg, err := config.Load(*cfgPath, env, o)
+	if err != nil {
+		return err
+	}
+	kid, err := app.RotateSigningKey(ctx, cfg, newLogger(cfg.Log, stderr))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "token signing key rotated: new key id %s (running instances sign with it within a minute)\n", kid)
+	return nil
+}

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,4 +94,63 @@ func TestAuthCommands(t *testing.T) {
 		}
 	}
 	runOK("user", "delete", "bob")
+}
+
+func TestRotateKeyCommand(t *testing.T) {
+	data := t.TempDir()
+	ctx := context.Background()
+	rotate := func(env []string) (string, error) {
+		var out, errb bytes.Buffer
+		err := run(ctx, []string{"auth", "rotate-key", "--data", data}, env, &out, &errb)
+		return out.String(), err
+	}
+	if _, err := rotate(nil); err == nil || !strings.Contains(err.Error(), "auth.mode: none") {
+		t.Fatalf("rotate-key with access control off: %v, want an error naming auth.mode", err)
+	}
+	env := []string{"BERTH_AUTH_MODE=builtin", "BERTH_AUTH_BCRYPT_COST=4", "BERTH_LOG_LEVEL=error"}
+	kids := func() []string {
+		t.Helper()
+		cfg, err := config.Load("", env, config.Overrides{Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		srv := httptest.NewServer(a.Handler())
+		defer srv.Close()
+		resp, err := http.Get(srv.URL + "/.well-known/jwks.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var set struct{ Keys []struct{ Kid string } }
+		if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, k := range set.Keys {
+			ids = append(ids, k.Kid)
+		}
+		return ids
+	}
+	before := kids()
+	if len(before) != 1 {
+		t.Fatalf("keys before rotation: %v", before)
+	}
+	out, err := rotate(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := kids()
+	if len(after) != 2 || !slices.Contains(after, before[0]) {
+		t.Fatalf("keys after rotation: %v, want the old %s and a new one", after, before[0])
+	}
+	for _, k := range after {
+		if k != before[0] && !strings.Contains(out, k) {
+			t.Errorf("output %q does not name the new key %s", out, k)
+		}
+	}
 }

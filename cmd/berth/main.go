@@ -45,6 +45,7 @@ Usage:
   berth user add|list|passwd|delete ...                         manage users (berth user help)
   berth project add|list|member add ...                         manage projects and their members
   berth robot add NAME ...                                      create a robot account
+  berth auth rotate-key [--config FILE] [--data DIR]            new token signing key (docs/auth.md)
   berth version                                                 print the version
 
 Configuration: a YAML file (see docs/configuration.md) and BERTH_* environment
@@ -65,6 +66,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return migrate(ctx, args[1:], env, stdout, stderr)
 	case "user", "project", "robot":
 		return authCommand(ctx, args, env, stdout, stderr)
+	case "auth":
+		return rotateKey(ctx, args[1:], env, stdout, stderr)
 	case "gc":
 		return runGC(ctx, args[1:], env, stdout, stderr)
 	case "scrub":

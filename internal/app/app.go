@@ -178,6 +178,25 @@ func OpenAdmin(ctx context.Context, cfg *config.Config) (mgr *auth.Manager, clos
 	return auth.NewManager(store, cfg.Auth.BcryptCost), store.Close, nil
 }
 
+// RotateSigningKey makes a new token signing key in the metadata store
+// (as POST /api/v1/auth/keys/rotate does) and returns its key id. Running
+// instances start signing with it when they next reload their keys.
+func RotateSigningKey(ctx context.Context, cfg *config.Config, log *slog.Logger) (string, error) {
+	if !cfg.Auth.Enabled() {
+		return "", errors.New("access control is off (auth.mode: none): there are no tokens to sign")
+	}
+	store, err := openMeta(ctx, cfg.Database)
+	if err != nil {
+		return "", err
+	}
+	defer store.Close()
+	s, err := openAuth(ctx, cfg, store, log)
+	if err != nil {
+		return "", err
+	}
+	return s.RotateKey(ctx)
+}
+
 // Migrate applies the metadata store's schema migrations and returns; the
 // stores also migrate when they open, this is for operators who prefer an
 // explicit step before starting new instances.
