@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/proxy"
+	"github.com/berth-registry/berth/internal/scrub"
 )
 
 // v2Routes is the route table of the OCI Distribution API. Each entry names
@@ -45,7 +46,7 @@ func v2Routes(h *v2.Handlers) []v2.Route {
 func (a *App) apiRoutes() []manage.Route {
 	h := a.authAPI
 	pol := policyapi.New(a.policy, a.retain)
-	gcAPI := &gc.API{Jobs: a.jobs}
+	gcAPI, scrubAPI := gc.NewAPI(a.jobs), scrub.NewAPI(a.jobs)
 	proxySync := &proxy.SyncAPI{Proxy: a.proxy, Jobs: a.jobs}
 	const project = "/api/v1/projects/{project}"
 	return []manage.Route{
@@ -60,6 +61,8 @@ func (a *App) apiRoutes() []manage.Route {
 		// Garbage collection and deletion (docs/gc.md).
 		{Name: "gc_start", Method: http.MethodPost, Pattern: "/api/v1/gc", Perm: manage.PermSystemAdmin, Handle: gcAPI.Start},
 		{Name: "gc_status", Method: http.MethodGet, Pattern: "/api/v1/gc", Perm: manage.PermSystemAdmin, Handle: gcAPI.Get},
+		{Name: "scrub_start", Method: http.MethodPost, Pattern: "/api/v1/scrub", Perm: manage.PermSystemAdmin, Handle: scrubAPI.Start},
+		{Name: "scrub_status", Method: http.MethodGet, Pattern: "/api/v1/scrub", Perm: manage.PermSystemAdmin, Handle: scrubAPI.Get},
 		{Name: "repository_delete", Method: http.MethodDelete, Pattern: project + "/repositories/{repository...}", Perm: manage.PermProjectAdmin, Handle: a.deleteRepository},
 		{Name: "repository_delete_any", Method: http.MethodDelete, Pattern: "/api/v1/repositories/{name...}", Perm: manage.PermSystemAdmin, Handle: a.deleteAnyRepository},
 

@@ -110,6 +110,18 @@ type Request struct {
 	Repair bool `json:"repair"`
 }
 
+// NewAPI returns the scrub's management endpoints (POST and GET
+// /api/v1/scrub, body {"repair": true} optional).
+func NewAPI(s *jobs.Scheduler) *jobs.API[Request, Report] {
+	return &jobs.API[Request, Report]{Jobs: s, Name: JobName, Progress: func(saved string) (*Report, string) {
+		var p progress
+		if json.Unmarshal([]byte(saved), &p) != nil {
+			return nil, ""
+		}
+		return &p.Report, ""
+	}}
+}
+
 // Job is the scrub as a background job, every interval (0: on demand only).
 func (s *Scrubber) Job(interval time.Duration) jobs.Job {
 	return jobs.Job{Name: JobName, Interval: interval, Run: func(ctx context.Context, r *jobs.Run) (string, error) {

@@ -1,0 +1,106 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/berth-registry/berth/internal/api/manage"
+)
+
+// API serves one background job's management endpoints (garbage
+// collection, scrub): POST asks for a run, with an optional JSON body of
+// type Req; GET reports the run in flight and the last finished run's
+// report, of type Rep. The run starts on whichever instance takes the
+// job's lease, at once when it is free.
+type API[Req, Rep any] struct {
+	Jobs *Scheduler
+	Name string
+	// Progress, if set, reads the saved progress of a run in flight: its
+	// report so far and the phase it is in ("" if the job has none).
+	Progress func(saved string) (current *Rep, phase string)
+}
+
+// RunStatus is the answer of GET (and of POST, with Pending set).
+type RunStatus[Rep any] struct {
+	Running    bool      `json:"running"`
+	Pending    bool      `json:"pending"`            // requested, not started yet
+	Instance   string    `json:"instance,omitempty"` // the lease holder running it
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Phase      string    `json:"phase,omitempty"`   // of the run in flight
+	Current    *Rep      `json:"current,omitempty"` // figures so far of the run in flight
+	Last       *Rep      `json:"last,omitempty"`    // the last finished run
+}
+
+// Start asks for a run: 202 and the status.
+func (a *API[Req, Rep]) Start(w http.ResponseWriter, r *http.Request) error {
+	var req Req
+	if err := DecodeRequest(r.Body, &req); err != nil {
+		return manage.BadRequest(err.Error())
+	}
+	body, _ := json.Marshal(req)
+	if err := a.Jobs.Trigger(r.Context(), a.Name, string(body)); err != nil {
+		return err
+	}
+	st, err := a.status(r.Context())
+	if err != nil {
+		return err
+	}
+	st.Pending = true
+	return manage.WriteJSON(w, http.StatusAccepted, st)
+}
+
+// Get reports the run in flight and the last finished run.
+func (a *API[Req, Rep]) Get(w http.ResponseWriter, r *http.Request) error {
+	st, err := a.status(r.Context())
+	if err != nil {
+		return err
+	}
+	return manage.WriteJSON(w, http.StatusOK, st)
+}
+
+func (a *API[Req, Rep]) status(ctx context.Context) (RunStatus[Rep], error) {
+	js, err := a.Jobs.Status(ctx, a.Name)
+	if err != nil {
+		return RunStatus[Rep]{}, err
+	}
+	st := RunStatus[Rep]{Running: js.Running, Pending: js.Pending, Instance: js.Owner, StartedAt: js.StartedAt, FinishedAt: js.FinishedAt}
+	if js.Report != "" {
+		var last Rep
+		if json.Unmarshal([]byte(js.Report), &last) == nil {
+			st.Last = &last
+		}
+	}
+	if js.Running && js.Progress != "" && a.Progress != nil {
+		st.Current, st.Phase = a.Progress(js.Progress)
+	}
+	return st, nil
+}
+
+// DecodeRequest reads the optional JSON body of a run request into req:
+// an empty body leaves the defaults; unknown fields and trailing data are
+// refused.
+func DecodeRequest(body io.Reader, req any) error {
+	data, err := io.ReadAll(io.LimitReader(body, 1<<16))
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(req); err != nil {
+		return fmt.Errorf("invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return errors.New("invalid JSON body: trailing data")
+	}
+	return nil
+}
