@@ -223,9 +223,8 @@ func authCommand(ctx context.Context, args, env []string, stdout, stderr io.Writ
 	}
 	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", lookup(env, "BERTH_CONFIG"), "configuration file (YAML)")
 	var o config.Overrides
-	fs.StringVar(&o.Data, "data", "", "data directory (default ./data)")
+	loadConfig := configFlags(fs, env, &o)
 	do := cmd.flags(fs)
 	// Flags may come before or after the positional arguments.
 	var pos []string
@@ -242,7 +241,7 @@ func authCommand(ctx context.Context, args, env []string, stdout, stderr io.Writ
 	if len(pos) != cmd.args {
 		return fmt.Errorf("usage: berth %s %s", cmd.name, cmd.usage)
 	}
-	cfg, err := config.Load(*cfgPath, env, o)
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}
@@ -262,16 +261,15 @@ func rotateKey(ctx context.Context, args, env []string, stdout, stderr io.Writer
 	}
 	fs := flag.NewFlagSet("auth rotate-key", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", lookup(env, "BERTH_CONFIG"), "configuration file (YAML)")
 	var o config.Overrides
-	fs.StringVar(&o.Data, "data", "", "data directory (default ./data)")
+	loadConfig := configFlags(fs, env, &o)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("usage: berth auth rotate-key [--config FILE] [--data DIR]")
 	}
-	cfg, err := config.Load(*cfgPath, env, o)
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}

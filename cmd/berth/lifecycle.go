@@ -20,9 +20,8 @@ import (
 func openForJob(ctx context.Context, name string, args, env []string, stderr io.Writer, flags func(*flag.FlagSet)) (*app.App, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", lookup(env, "BERTH_CONFIG"), "configuration file (YAML)")
 	var o config.Overrides
-	fs.StringVar(&o.Data, "data", "", "data directory (default ./data)")
+	loadConfig := configFlags(fs, env, &o)
 	flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -30,7 +29,7 @@ func openForJob(ctx context.Context, name string, args, env []string, stderr io.
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
 	}
-	cfg, err := config.Load(*cfgPath, env, o)
+	cfg, err := loadConfig()
 	if err != nil {
 		return nil, err
 	}

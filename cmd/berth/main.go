@@ -97,17 +97,16 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", lookup(env, "BERTH_CONFIG"), "configuration file (YAML)")
 	var o config.Overrides
+	loadConfig := configFlags(fs, env, &o)
 	fs.StringVar(&o.Addr, "addr", "", "listen address, HOST:PORT (default :5000)")
-	fs.StringVar(&o.Data, "data", "", "data directory (default ./data)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := config.Load(*cfgPath, env, o)
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}
@@ -135,13 +134,12 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 func migrate(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", lookup(env, "BERTH_CONFIG"), "configuration file (YAML)")
 	var o config.Overrides
-	fs.StringVar(&o.Data, "data", "", "data directory (default ./data)")
+	loadConfig := configFlags(fs, env, &o)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*cfgPath, env, o)
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}
@@ -150,6 +148,15 @@ func migrate(ctx context.Context, args, env []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "%s database: migrations applied\n", cfg.Database.Driver)
 	return nil
+}
+
+// configFlags adds --config and --data to fs and returns the loader of the
+// configuration they name: the file, then BERTH_* variables from env, then
+// the flags in o (which the caller may extend, e.g. with --addr).
+func configFlags(fs *flag.FlagSet, env []string, o *config.Overrides) func() (*config.Config, error) {
+	path := fs.String("config", lookup(env, "BERTH_CONFIG"), "configuration file (YAML)")
+	fs.StringVar(&o.Data, "data", "", "data directory (default ./data)")
+	return func() (*config.Config, error) { return config.Load(*path, env, *o) }
 }
 
 // newLogger builds the process logger from the log settings.

@@ -28,9 +28,8 @@ func retention(ctx context.Context, args, env []string, stdout, stderr io.Writer
 	}
 	fs := flag.NewFlagSet("retention run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", lookup(env, "BERTH_CONFIG"), "configuration file (YAML)")
 	var o config.Overrides
-	fs.StringVar(&o.Data, "data", "", "data directory (default ./data)")
+	loadConfig := configFlags(fs, env, &o)
 	dryRun := fs.Bool("dry-run", false, "report what would be deleted, delete nothing")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	// The project may come before or after the flags.
@@ -51,7 +50,7 @@ func retention(ctx context.Context, args, env []string, stdout, stderr io.Writer
 		fmt.Fprint(stderr, retentionUsage)
 		return fmt.Errorf("retention run: PROJECT is required")
 	}
-	cfg, err := config.Load(*cfgPath, env, o)
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}
