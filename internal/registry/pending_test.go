@@ -2,8 +2,10 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,5 +172,43 @@ func TestPendingUploadsBounded(t *testing.T) {
 	}
 	if _, ok := p.get("other", "c"); ok {
 		t.Fatal("a session found under another repository")
+	}
+}
+
+// failingCreate fails the next CreateUpload once armed.
+type failingCreate struct {
+	meta.Store
+	fail atomic.Bool
+}
+
+func (f *failingCreate) CreateUpload(ctx context.Context, u meta.Upload) error {
+	if f.fail.Swap(false) {
+		return errors.New("disk full")
+	}
+	return f.Store.CreateUpload(ctx, u)
+}
+
+// A first chunk whose session cannot be stored leaves it pending at its
+// start: the client sends the chunk again.
+func TestPendingUploadStoreFailure(t *testing.T) {
+	st, blobs, _ := testStores(t)
+	fc := &failingCreate{Store: st}
+	svc := New(fc, blobs, Options{SingleInstance: true}, slog.New(slog.DiscardHandler))
+	u, err := svc.StartUpload(ctx, "team/app", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc.fail.Store(true)
+	if _, err := svc.WriteUpload(ctx, "team/app", u.ID, 0, 3, bytes.NewReader([]byte("abc"))); err == nil {
+		t.Fatal("chunk accepted although its session could not be stored")
+	}
+	if got, err := svc.UploadStatus(ctx, "team/app", u.ID); err != nil || got.Size != 0 {
+		t.Fatalf("session after the failed chunk: %+v, %v; want it pending at 0", got, err)
+	}
+	if _, err := svc.WriteUpload(ctx, "team/app", u.ID, 0, 3, bytes.NewReader([]byte("abc"))); err != nil {
+		t.Fatalf("the chunk again: %v", err)
+	}
+	if _, err := svc.FinishUpload(ctx, "team/app", u.ID, digest.FromString("abcdef"), 3, 3, bytes.NewReader([]byte("def"))); err != nil {
+		t.Fatal(err)
 	}
 }

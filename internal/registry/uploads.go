@@ -322,11 +322,22 @@ func (s *Service) saveUpload(ctx context.Context, l *uploadLease, u Upload, prev
 	if !l.pending {
 		return s.meta.UpdateUpload(ctx, u, prevSize)
 	}
-	if !s.pending.take(u.ID) {
-		return fmt.Errorf("%w: upload %s", meta.ErrNotFound, u.ID)
+	gone := fmt.Errorf("%w: upload %s", meta.ErrNotFound, u.ID) // dropped with its repository
+	if _, ok := s.pending.get(u.Repository, u.ID); !ok {
+		return gone
+	}
+	if err := s.meta.CreateUpload(ctx, u); err != nil {
+		return err // still pending at its start: the client can send the chunk again
 	}
 	l.pending = false
-	return s.meta.CreateUpload(ctx, u)
+	if !s.pending.take(u.ID) {
+		// Dropped while it was being stored: drop the stored copy too.
+		if err := s.meta.DeleteUpload(ctx, u.Repository, u.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
+			s.log.WarnContext(ctx, "discard upload", "upload", u.ID, "error", err)
+		}
+		return gone
+	}
+	return nil
 }
 
 // rehashUpload computes the digest of an upload's bytes with alg.
