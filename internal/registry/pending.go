@@ -32,8 +32,8 @@ type pendingUpload struct {
 // instead, where garbage collection purges them.
 const maxPendingUploads = 10000
 
-func newPendingUploads(max int, ttl time.Duration) *pendingUploads {
-	return &pendingUploads{max: max, ttl: ttl, m: make(map[string]*pendingUpload), lastSweep: time.Now()}
+func newPendingUploads(limit int, ttl time.Duration) *pendingUploads {
+	return &pendingUploads{max: limit, ttl: ttl, m: make(map[string]*pendingUpload), lastSweep: time.Now()}
 }
 
 // add holds a new session; false when full (or p is nil: not a single

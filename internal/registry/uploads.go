@@ -361,10 +361,10 @@ func (s *Service) rehashUpload(ctx context.Context, id string, alg digest.Algori
 // (a leftover is harmless and collected later).
 func (s *Service) discardUpload(ctx context.Context, u Upload) {
 	ctx = context.WithoutCancel(ctx)
-	if s.pending.take(u.ID) {
-		// Never stored.
-	} else if err := s.meta.DeleteUpload(ctx, u.Repository, u.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
-		s.log.WarnContext(ctx, "discard upload", "upload", u.ID, "error", err)
+	if !s.pending.take(u.ID) { // a pending session was never stored
+		if err := s.meta.DeleteUpload(ctx, u.Repository, u.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
+			s.log.WarnContext(ctx, "discard upload", "upload", u.ID, "error", err)
+		}
 	}
 	if err := s.blobs.DeleteUpload(ctx, u.ID); err != nil {
 		s.log.WarnContext(ctx, "discard upload bytes", "upload", u.ID, "error", err)
