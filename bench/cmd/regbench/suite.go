@@ -174,18 +174,27 @@ func (s *suite) coldStarts() {
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
-// cpuLimits measures single-core SHA-256 and loopback TCP reps times.
+// cpuLimits measures single-core SHA-256, loopback TCP and writing a
+// big blob's worth of bytes to the data root reps times.
 func (s *suite) cpuLimits(reps int) {
 	for range reps {
 		s.res.setLimit("SHA-256, one core", "MiB/s", sha256Rate(s.p.limitDur))
-		v, err := loopbackRate(s.p.limitDur)
-		if err != nil {
+		if v, err := loopbackRate(s.p.limitDur); err != nil {
 			s.fail("machine", "loopback TCP", err)
-			continue
+		} else {
+			s.res.setLimit("loopback TCP", "MiB/s", v)
 		}
-		s.res.setLimit("loopback TCP", "MiB/s", v)
+		if v, err := storageWriteRate(s.p.dataRoot, s.p.big); err != nil {
+			s.fail("machine", "storage write", err)
+		} else {
+			s.res.setLimit(limitStorageWrite, "MiB/s", v)
+		}
 	}
 }
+
+// limitStorageWrite names the storage limit: one file of the big blobs'
+// size written to the data root and fsync'd.
+const limitStorageWrite = "storage write, one big-blob file + fsync"
 
 // httpLimits measures the minimal net/http server's request rate at 64
 // connections (and, with ceilings, what the load generator can push and
