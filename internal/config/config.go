@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -209,7 +210,7 @@ func Load(path string, env []string, o Overrides) (*Config, error) {
 }
 
 // Decode reads YAML into c strictly: unknown keys and trailing documents
-// are errors.
+// are errors. Durations take a unit, or are a bare 0 (duration.go).
 func Decode(r io.Reader, c *Config) error {
 	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
 	if err != nil {
@@ -217,6 +218,9 @@ func Decode(r io.Reader, c *Config) error {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil
+	}
+	if data, err = fixDurations(data, reflect.TypeOf(c).Elem()); err != nil {
+		return err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

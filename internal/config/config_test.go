@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,70 @@ func FuzzParseByteSize(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if v, err := ParseByteSize(s); err == nil && v < 0 {
 			t.Fatalf("ParseByteSize(%q) = %d", s, v)
+		}
+	})
+}
+
+// Durations take a unit, or are a bare 0 ("never", "off"), in the file and
+// in the environment; other bare numbers are refused naming the key.
+func TestDurations(t *testing.T) {
+	tests := []struct {
+		name, file string
+		env        []string
+		check      func(*Config) bool
+		want       string // error text, "" for none
+	}{
+		{"bare 0", "audit:\n  retention: 0\n", nil,
+			func(c *Config) bool { return c.Audit.Retention == 0 }, ""},
+		{"0 with a unit", "audit:\n  retention: 0s\n", nil,
+			func(c *Config) bool { return c.Audit.Retention == 0 }, ""},
+		{"unit", "gc:\n  grace_period: 36h\n", nil,
+			func(c *Config) bool { return c.GC.GracePeriod == 36*time.Hour }, ""},
+		{"in a list, flow style, after other text", "proxy:\n  upstreams: [{name: hub, username: \"é-bot\", password: pw, url: \"https://u.example\", max_age: 0, manifest_ttl: 2m}]\n", nil,
+			func(c *Config) bool { u := c.Proxy.Upstreams; return len(u) == 1 && u[0].MaxAge == 0 && u[0].ManifestTTL == 2*time.Minute }, ""},
+		{"two on a line", "gc: {grace_period: 0, interval: 0, upload_max_age: 2h}\n", nil,
+			func(c *Config) bool { return c.GC.GracePeriod == 0 && c.GC.Interval == 0 && c.GC.UploadMaxAge == 2*time.Hour }, ""},
+		{"bare number", "audit:\n  retention: 30\n", nil, nil, "line 2: audit.retention: 30 is a number without a unit"},
+		{"bare number in a list", "proxy:\n  upstreams:\n    - name: hub\n      url: https://u.example\n      timeout: 90\n", nil, nil, "line 5: proxy.upstreams[0].timeout"},
+		{"later error keeps its line", "audit:\n  retention: 0\nhttp:\n  shutdown_timeout: soon\n", nil, nil, "line 4"},
+		{"env bare 0", "", []string{"BERTH_AUDIT_RETENTION=0"},
+			func(c *Config) bool { return c.Audit.Retention == 0 }, ""},
+		{"env unit", "", []string{"BERTH_GC_GRACE_PERIOD=2h"},
+			func(c *Config) bool { return c.GC.GracePeriod == 2*time.Hour }, ""},
+		{"env bare number", "", []string{"BERTH_AUDIT_RETENTION=30"}, nil, "BERTH_AUDIT_RETENTION: 30 is a number without a unit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(write(t, tc.file), tc.env, Overrides{})
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Fatalf("values not as written: %+v", c)
+			}
+		})
+	}
+}
+
+func FuzzFixDurations(f *testing.F) {
+	f.Add("audit:\n  retention: 0\n")
+	f.Add("gc: {grace_period: 0, upload_max_age: 0}\n")
+	f.Add("proxy:\n  upstreams: [{name: \"é\", max_age: 0}]\n")
+	f.Add("a: &x 0\ngc:\n  interval: *x\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		out, err := fixDurations([]byte(s), reflect.TypeFor[Config]())
+		if err != nil {
+			return
+		}
+		// Only bare zeros change, each into 0s: the rest stays as it was.
+		if len(out) < len(s) || strings.ReplaceAll(string(out), "0s", "0") != strings.ReplaceAll(s, "0s", "0") {
+			t.Fatalf("fixDurations(%q) = %q", s, out)
 		}
 	})
 }

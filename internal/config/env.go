@@ -31,8 +31,16 @@ func ApplyEnv(c *Config, env []string) error {
 		if !ok {
 			return fmt.Errorf("environment: %s names no configuration key (known: %s)", name, strings.Join(EnvNames(), ", "))
 		}
-		if f.Kind() == reflect.String {
+		switch {
+		case f.Kind() == reflect.String:
 			f.SetString(value)
+			continue
+		case f.Type() == durationType:
+			d, err := parseDuration(value)
+			if err != nil {
+				return fmt.Errorf("environment: %s: %v", name, err)
+			}
+			f.SetInt(int64(d))
 			continue
 		}
 		if err := yaml.Unmarshal([]byte(value), f.Addr().Interface()); err != nil {
