@@ -140,9 +140,14 @@ func TestDurations(t *testing.T) {
 		{"unit", "gc:\n  grace_period: 36h\n", nil,
 			func(c *Config) bool { return c.GC.GracePeriod == 36*time.Hour }, ""},
 		{"in a list, flow style, after other text", "proxy:\n  upstreams: [{name: hub, username: \"é-bot\", password: pw, url: \"https://u.example\", max_age: 0, manifest_ttl: 2m}]\n", nil,
-			func(c *Config) bool { u := c.Proxy.Upstreams; return len(u) == 1 && u[0].MaxAge == 0 && u[0].ManifestTTL == 2*time.Minute }, ""},
+			func(c *Config) bool {
+				u := c.Proxy.Upstreams
+				return len(u) == 1 && u[0].MaxAge == 0 && u[0].ManifestTTL == 2*time.Minute
+			}, ""},
 		{"two on a line", "gc: {grace_period: 0, interval: 0, upload_max_age: 2h}\n", nil,
-			func(c *Config) bool { return c.GC.GracePeriod == 0 && c.GC.Interval == 0 && c.GC.UploadMaxAge == 2*time.Hour }, ""},
+			func(c *Config) bool {
+				return c.GC.GracePeriod == 0 && c.GC.Interval == 0 && c.GC.UploadMaxAge == 2*time.Hour
+			}, ""},
 		{"bare number", "audit:\n  retention: 30\n", nil, nil, "line 2: audit.retention: 30 is a number without a unit"},
 		{"bare number in a list", "proxy:\n  upstreams:\n    - name: hub\n      url: https://u.example\n      timeout: 90\n", nil, nil, "line 5: proxy.upstreams[0].timeout"},
 		{"later error keeps its line", "audit:\n  retention: 0\nhttp:\n  shutdown_timeout: soon\n", nil, nil, "line 4"},

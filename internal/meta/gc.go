@@ -112,6 +112,9 @@ type GCStore interface {
 	// DeleteRepository removes a repository with its tags, manifests,
 	// blob links and upload sessions, and returns the ids of the sessions
 	// removed (their bytes are the caller's to delete). ErrNotFound when
-	// it has neither rows nor sessions.
-	DeleteRepository(ctx context.Context, name string) ([]string, error)
+	// it has neither rows nor sessions. allow, when not nil, is called
+	// inside the deleting transaction with the repository's tags (in
+	// batches, in order; from the first again if the transaction is
+	// retried); an error from it aborts the delete and is returned as it is.
+	DeleteRepository(ctx context.Context, name string, allow func(tags []string) error) ([]string, error)
 }

@@ -22,17 +22,21 @@ func (s *Service) DeleteRepository(ctx context.Context, repo string) error {
 	if !s.opts.DeleteEnabled {
 		return fmt.Errorf("%w: deletion is disabled", ErrUnsupported)
 	}
-	if err := s.checkRepositoryDeletable(ctx, repo); err != nil {
+	allow, err := s.repositoryDeletable(ctx, repo)
+	if err != nil {
 		return err
 	}
-	pending := s.pending.dropRepo(repo)
-	ids, err := s.meta.DeleteRepository(ctx, repo)
-	s.ForgetRepository(repo)
-	if errors.Is(err, meta.ErrNotFound) && len(pending) == 0 {
-		return fmt.Errorf("%w: %s", ErrNameUnknown, repo)
-	}
+	ids, err := s.meta.DeleteRepository(ctx, repo, allow)
 	if err != nil && !errors.Is(err, meta.ErrNotFound) {
-		return err
+		return err // refused or failed: in-memory sessions stay too
+	}
+	// A session moving to the store right now (its first chunk) is
+	// either gone with the rows or dropped here; one that got in between
+	// goes on as if started after the delete.
+	pending := s.pending.dropRepo(repo)
+	s.ForgetRepository(repo)
+	if err != nil && len(pending) == 0 {
+		return fmt.Errorf("%w: %s", ErrNameUnknown, repo)
 	}
 	for _, id := range append(ids, pending...) {
 		if err := s.blobs.DeleteUpload(ctx, id); err != nil {
@@ -44,31 +48,21 @@ func (s *Service) DeleteRepository(ctx context.Context, repo string) error {
 	return nil
 }
 
-// checkRepositoryDeletable refuses to delete a repository holding a tag
-// that an immutability rule protects from deletion (DENIED, naming the
-// rule), as deleting the tag itself is refused.
-func (s *Service) checkRepositoryDeletable(ctx context.Context, repo string) error {
+// repositoryDeletable returns the check, run by the store inside the
+// deleting transaction, that refuses to delete a repository holding a tag
+// an immutability rule protects from deletion (DENIED, naming the rule),
+// as deleting the tag itself is refused; nil when no rule applies.
+func (s *Service) repositoryDeletable(ctx context.Context, repo string) (func([]string) error, error) {
 	rules, err := s.tagRules(ctx, repo)
 	if err != nil || rules.Empty() {
-		return err
+		return nil, err
 	}
-	last := ""
-	for {
-		tags, err := s.meta.Tags(ctx, repo, last, 1000)
-		if errors.Is(err, meta.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return func(tags []string) error {
 		if err := rules.Check("deleted", tags...); err != nil {
 			return fmt.Errorf("repository %s: %w", repo, err)
 		}
-		if len(tags) < 1000 {
-			return nil
-		}
-		last = tags[len(tags)-1]
-	}
+		return nil
+	}, nil
 }
 
 // ForgetManifest drops a manifest deleted behind the service's back

@@ -122,6 +122,18 @@ func TestImmutableTags(t *testing.T) {
 		{"delete a tag that does not match", func() error { return p.DeleteManifest(ctx, repo, "stable") }, ""},
 		{"delete a manifest no immutable tag points at", func() error { return p.DeleteManifest(ctx, repo, d2.String()) }, ""},
 		{"delete the repository", func() error { return p.DeleteRepository(ctx, repo) }, "deleted"},
+		{"an upload in progress survives a refused repository delete", func() error {
+			u, err := p.StartUpload(ctx, repo, digest.SHA256)
+			if err != nil {
+				return err
+			}
+			if err := p.DeleteRepository(ctx, repo); err == nil {
+				return errors.New("repository delete allowed")
+			}
+			body := []byte("still uploading")
+			_, err = p.FinishUpload(ctx, repo, u.ID, digest.FromBytes(body), 0, int64(len(body)), bytes.NewReader(body))
+			return err
+		}, ""},
 		{"a repository the rule does not select", func() error {
 			if err := p.push("team/lib", "v1", p.image(t, "team/lib", "a")); err != nil {
 				return err

@@ -327,11 +327,28 @@ func testGCUploads(t *testing.T, s meta.Store) {
 func testDeleteRepository(t *testing.T, s meta.Store) {
 	d := mustPutBlob(t, s, "p/app", "layer")
 	mustPutBlob(t, s, "p/other", "layer")
-	if err := s.PutManifest(ctx, manifest("p/app", "m", d), []string{"v1"}); err != nil {
+	if err := s.PutManifest(ctx, manifest("p/app", "m", d), []string{"v2", "v1"}); err != nil {
 		t.Fatal(err)
 	}
 	s.CreateUpload(ctx, meta.Upload{ID: "up", Repository: "p/app", Algorithm: digest.SHA256})
-	ids, err := s.DeleteRepository(ctx, "p/app")
+	// allow sees the tags inside the transaction; its error refuses the
+	// delete and leaves everything as it was.
+	errKept := errors.New("kept by a rule")
+	var seen []string
+	refuse := func(tags []string) error { seen = append(seen, tags...); return errKept }
+	if _, err := s.DeleteRepository(ctx, "p/app", refuse); !errors.Is(err, errKept) {
+		t.Fatalf("refused delete = %v, want the allow error", err)
+	}
+	if !slices.Equal(seen, []string{"v1", "v2"}) {
+		t.Fatalf("allow saw %v, want [v1 v2]", seen)
+	}
+	if _, err := s.ResolveTag(ctx, "p/app", "v1"); err != nil {
+		t.Fatalf("refused delete lost a tag: %v", err)
+	}
+	if _, err := s.Upload(ctx, "p/app", "up"); err != nil {
+		t.Fatalf("refused delete lost the upload session: %v", err)
+	}
+	ids, err := s.DeleteRepository(ctx, "p/app", func([]string) error { return nil })
 	if err != nil || !slices.Equal(ids, []string{"up"}) {
 		t.Fatalf("DeleteRepository = %v, %v", ids, err)
 	}
@@ -344,7 +361,7 @@ func testDeleteRepository(t *testing.T, s meta.Store) {
 	if _, err := s.Blob(ctx, "p/other", d); err != nil {
 		t.Fatalf("other repository lost its blob: %v", err)
 	}
-	if _, err := s.DeleteRepository(ctx, "p/app"); !errors.Is(err, meta.ErrNotFound) {
+	if _, err := s.DeleteRepository(ctx, "p/app", nil); !errors.Is(err, meta.ErrNotFound) {
 		t.Fatalf("deleting again: %v", err)
 	}
 	// The blob is now linked only from p/other; after unlinking it there,

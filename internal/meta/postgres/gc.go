@@ -322,9 +322,14 @@ func (s *Store) KnownUploads(ctx context.Context, ids []string) (map[string]bool
 
 // DeleteRepository implements meta.GCStore. Tags, manifests (with their
 // references) and blob links go with the repository row (ON DELETE CASCADE).
-func (s *Store) DeleteRepository(ctx context.Context, name string) ([]string, error) {
+func (s *Store) DeleteRepository(ctx context.Context, name string, allow func([]string) error) ([]string, error) {
 	var ids []string
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if allow != nil {
+			if err := allowTags(ctx, tx, name, allow); err != nil {
+				return err
+			}
+		}
 		rows, err := tx.Query(ctx, `DELETE FROM uploads WHERE repository = $1 RETURNING id`, name)
 		if err != nil {
 			return err
@@ -342,4 +347,31 @@ func (s *Store) DeleteRepository(ctx context.Context, name string) ([]string, er
 		return nil
 	})
 	return ids, err
+}
+
+// allowTags hands the repository's tags to allow, a page at a time. The
+// repository row is locked first, so that no tag can be pushed into it
+// between the check and the delete.
+func allowTags(ctx context.Context, tx pgx.Tx, repo string, allow func([]string) error) error {
+	if _, err := tx.Exec(ctx, `SELECT id FROM repositories WHERE name = $1 FOR UPDATE`, repo); err != nil {
+		return err
+	}
+	for last := ""; ; {
+		rows, err := tx.Query(ctx, `SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
+			WHERE r.name = $1 AND t.name > $2 ORDER BY t.name LIMIT 1000`, repo, last)
+		if err != nil {
+			return err
+		}
+		tags, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if len(tags) == 0 {
+			return nil
+		}
+		if err := allow(tags); err != nil {
+			return err
+		}
+		last = tags[len(tags)-1]
+	}
 }

@@ -338,9 +338,14 @@ func (s *Store) KnownUploads(ctx context.Context, ids []string) (map[string]bool
 
 // DeleteRepository implements meta.GCStore. Tags, manifests (with their
 // references) and blob links go with the repository row (ON DELETE CASCADE).
-func (s *Store) DeleteRepository(ctx context.Context, name string) ([]string, error) {
+func (s *Store) DeleteRepository(ctx context.Context, name string, allow func([]string) error) ([]string, error) {
 	var ids []string
 	err := s.tx(ctx, func(tx wtx) error {
+		if allow != nil {
+			if err := allowTags(ctx, tx, name, allow); err != nil {
+				return err
+			}
+		}
 		ids = ids[:0]
 		rows, err := tx.QueryContext(ctx, `DELETE FROM uploads WHERE repository = ? RETURNING id`, name)
 		if err != nil {
@@ -368,4 +373,35 @@ func (s *Store) DeleteRepository(ctx context.Context, name string) ([]string, er
 		return nil
 	})
 	return ids, err
+}
+
+// allowTags hands the repository's tags to allow, a page at a time.
+func allowTags(ctx context.Context, tx wtx, repo string, allow func([]string) error) error {
+	for last := ""; ; {
+		rows, err := tx.QueryContext(ctx, `SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
+			WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT 1000`, repo, last)
+		if err != nil {
+			return err
+		}
+		var tags []string
+		for rows.Next() {
+			var t string
+			if err := rows.Scan(&t); err != nil {
+				rows.Close()
+				return err
+			}
+			tags = append(tags, t)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(tags) == 0 {
+			return nil
+		}
+		if err := allow(tags); err != nil {
+			return err
+		}
+		last = tags[len(tags)-1]
+	}
 }
