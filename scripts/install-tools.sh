@@ -4,7 +4,7 @@
 # installed; with everything present it takes well under two seconds.
 #
 #   Debian packages (apt-get): skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx slapd ldap-utils
-#   Go tools into $REPO/.tools/bin at pinned versions: crane, regctl, oras, minio
+#   Go tools into $REPO/.tools/bin at pinned versions: crane, regctl, oras, helm, cosign, minio
 #
 # oras is built from the module in tools/oras (its go.mod pins
 # oras.land/oras with a `tool` directive, its go.sum is committed) because
@@ -23,6 +23,13 @@ CRANE_VERSION=v0.22.1
 REGCTL_PKG=github.com/regclient/regclient/cmd/regctl
 REGCTL_MOD=github.com/regclient/regclient
 REGCTL_VERSION=v0.11.7
+HELM_PKG=helm.sh/helm/v3/cmd/helm
+HELM_MOD=helm.sh/helm/v3
+HELM_VERSION=v3.22.0
+# cosign signs and verifies images; a cold build takes ~5 min.
+COSIGN_PKG=github.com/sigstore/cosign/v2/cmd/cosign
+COSIGN_MOD=github.com/sigstore/cosign/v2
+COSIGN_VERSION=v2.6.5
 # MinIO, the S3 server the s3 storage driver is tested against. Only this
 # pseudo-version is served by the module proxy here; a cold build takes ~5 min.
 MINIO_PKG=github.com/minio/minio
@@ -137,4 +144,6 @@ ensure_go regctl "$REGCTL_MOD" "$REGCTL_VERSION" go install "$REGCTL_PKG@$REGCTL
 # into GOBIN, at the versions its go.mod and go.sum pin.
 ensure_go oras "$ORAS_MOD" "$ORAS_VERSION" \
 	env -C "$ORAS_DIR" GONOSUMDB="$ORAS_MOD" GOWORK=off go install -mod=readonly tool
+ensure_go helm "$HELM_MOD" "$HELM_VERSION" go install "$HELM_PKG@$HELM_VERSION"
+ensure_go cosign "$COSIGN_MOD" "$COSIGN_VERSION" go install "$COSIGN_PKG@$COSIGN_VERSION"
 ensure_go minio "$MINIO_MOD" "$MINIO_VERSION" go install "$MINIO_PKG@$MINIO_VERSION"

@@ -159,6 +159,37 @@ func TestClientsLoginTokenAuth(t *testing.T) {
 		fresh := newContainerStore(c, "auth-fresh")
 		fresh.podman("pull", "--signature-policy", c.policyFile(), "--tls-verify=false", c.ref("team/podman", "v1"))
 	})
+
+	t.Run("helm", func(t *testing.T) {
+		defer usedTokens(t, reg, len(reg.Requests()))
+		needTool(t, "helm")
+		c := newClients(t, reg)
+		failsLogin(t, c.exec(runOpts{}, "helm", "registry", "login", reg.Host, "--plain-http", "-u", "dev", "-p", "wrong-password"),
+			"unauthorized", "401")
+		c.runWith(runOpts{stdin: strings.NewReader(secret)}, "helm", "registry", "login", reg.Host, "--plain-http", "-u", robot, "--password-stdin")
+		c.helm("create", filepath.Join(c.dir, "chart"))
+		c.helm("package", filepath.Join(c.dir, "chart"), "--destination", c.dir)
+		c.helm("push", filepath.Join(c.dir, "chart-0.1.0.tgz"), "oci://"+reg.Host+"/team")
+		os.Mkdir(filepath.Join(c.dir, "out"), 0o755)
+		c.helm("pull", "oci://"+reg.Host+"/team/chart", "--version", "0.1.0", "--destination", filepath.Join(c.dir, "out"))
+		if sha256Digest(readFile(t, filepath.Join(c.dir, "out", "chart-0.1.0.tgz"))) != sha256Digest(readFile(t, filepath.Join(c.dir, "chart-0.1.0.tgz"))) {
+			t.Fatal("helm pull: the chart differs from the one pushed")
+		}
+	})
+
+	t.Run("cosign", func(t *testing.T) {
+		defer usedTokens(t, reg, len(reg.Requests()))
+		needTool(t, "cosign")
+		c := newClients(t, reg)
+		c.env = append(c.env, "COSIGN_PASSWORD=e2e-cosign-password")
+		c.crane("auth", "login", reg.Host, "-u", "dev", "-p", e2eDevPassword)
+		img := pushCraneImage(t, c, c.ref("team/cosign", "v1"), 8<<10)
+		// cosign's own login, with the robot; it keeps Docker's config.
+		c.run("cosign", "login", reg.Host, "-u", robot, "-p", secret)
+		c.cosign("generate-key-pair")
+		c.cosign("sign", "--key", "cosign.key", "--tlog-upload=false", "--yes", c.ref("team/cosign", img))
+		verified(t, c.cosign("verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", c.ref("team/cosign", img)), img)
+	})
 }
 
 func cloneArgs(s []string) []string { return append([]string(nil), s...) }

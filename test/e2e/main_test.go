@@ -1,5 +1,5 @@
 // Package e2e runs real registry clients (skopeo, crane, regctl, oras,
-// podman, buildah) against the built berth binary.
+// podman, buildah, helm, cosign) against the built berth binary.
 //
 // Environment:
 //
@@ -17,7 +17,7 @@
 //	                             skipping
 //
 // Tools are looked up in PATH and in $REPO/.tools/bin (where
-// scripts/install-tools.sh puts crane, regctl and oras).
+// scripts/install-tools.sh puts crane, regctl, oras, helm and cosign).
 package e2e
 
 import (
