@@ -9,9 +9,8 @@ import (
 	"testing"
 )
 
-const (
-	mtCosignSig = "application/vnd.dev.cosign.artifact.sig.v1+json"
-)
+// mtCosignSig is the artifact type of cosign's signatures as referrers.
+const mtCosignSig = "application/vnd.dev.cosign.artifact.sig.v1+json"
 
 // cosign signs images with a key pair and verifies them, and attaches and
 // verifies an in-toto attestation, in both of its storage schemes: tags

@@ -346,21 +346,8 @@ func (s *Store) DeleteRepository(ctx context.Context, name string, allow func([]
 				return err
 			}
 		}
-		ids = ids[:0]
-		rows, err := tx.QueryContext(ctx, `DELETE FROM uploads WHERE repository = ? RETURNING id`, name)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		var err error
+		if ids, err = scanStrings(tx.QueryContext(ctx, `DELETE FROM uploads WHERE repository = ? RETURNING id`, name)); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM repositories WHERE name = ?`, name)
@@ -378,22 +365,9 @@ func (s *Store) DeleteRepository(ctx context.Context, name string, allow func([]
 // allowTags hands the repository's tags to allow, a page at a time.
 func allowTags(ctx context.Context, tx wtx, repo string, allow func([]string) error) error {
 	for last := ""; ; {
-		rows, err := tx.QueryContext(ctx, `SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
-			WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT 1000`, repo, last)
+		tags, err := scanStrings(tx.QueryContext(ctx, `SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
+			WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT 1000`, repo, last))
 		if err != nil {
-			return err
-		}
-		var tags []string
-		for rows.Next() {
-			var t string
-			if err := rows.Scan(&t); err != nil {
-				rows.Close()
-				return err
-			}
-			tags = append(tags, t)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if len(tags) == 0 {

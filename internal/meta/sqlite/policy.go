@@ -363,21 +363,8 @@ func (s *Store) DeleteManifestChecked(ctx context.Context, repo string, dgst dig
 		if err != nil {
 			return notFound(err, "manifest "+dgst.String())
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT name FROM tags WHERE manifest_id = ? ORDER BY name`, id)
+		tags, err := scanStrings(tx.QueryContext(ctx, `SELECT name FROM tags WHERE manifest_id = ? ORDER BY name`, id))
 		if err != nil {
-			return err
-		}
-		var tags []string
-		for rows.Next() {
-			var t string
-			if err := rows.Scan(&t); err != nil {
-				rows.Close()
-				return err
-			}
-			tags = append(tags, t)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if err := check(tags); err != nil {

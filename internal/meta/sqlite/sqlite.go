@@ -201,7 +201,12 @@ func (s *Store) Repositories(ctx context.Context, last string, n int) ([]string,
 
 // strings runs a query that returns one text column.
 func (s *Store) strings(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := s.readRows(ctx, query, args...)
+	return scanStrings(s.readRows(ctx, query, args...))
+}
+
+// scanStrings reads the one text column of rows (as a query returned them,
+// with its error), and closes them.
+func scanStrings(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
