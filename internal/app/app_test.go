@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -17,25 +16,8 @@ import (
 	"github.com/berth-registry/berth/internal/app"
 	"github.com/berth-registry/berth/internal/app/apptest"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/syncbuf"
 )
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func do(t *testing.T, method, url string, body io.Reader, hdr map[string]string) *http.Response {
 	t.Helper()
@@ -60,7 +42,7 @@ func TestAccessLogAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-registry/berth/internal/app"
 	"github.com/berth-registry/berth/internal/app/apptest"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/syncbuf"
 )
 
 const adminPassword = "admin-secret-1"
@@ -302,7 +303,7 @@ func TestAuthAccessLogUserNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Auth.Mode, cfg.Auth.Admin.Password, cfg.Auth.BcryptCost = "builtin", adminPassword, 4
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,12 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/berth-registry/berth/internal/freeport"
+	"github.com/berth-registry/berth/internal/syncbuf"
 )
 
 // registry is one server under test, started for one test (or group).
@@ -28,28 +27,9 @@ type registry struct {
 	DataDir string
 
 	cmd    *exec.Cmd
-	output *syncBuffer
+	output *syncbuf.Buffer
 	exited chan struct{}
 	proxy  *recordingProxy
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a
-// process's stdout and stderr.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // URL returns an http URL on the address clients use.
@@ -99,7 +79,7 @@ func tryStartRegistry(t testing.TB, extraEnv []string) (*registry, error) {
 	dir := t.TempDir()
 	r := &registry{
 		DataDir: filepath.Join(dir, "data"),
-		output:  &syncBuffer{},
+		output:  &syncbuf.Buffer{},
 		exited:  make(chan struct{}),
 	}
 	if err := os.MkdirAll(r.DataDir, 0o755); err != nil {

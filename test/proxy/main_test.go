@@ -40,6 +40,7 @@ import (
 	"github.com/berth-registry/berth/internal/app/apptest"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/freeport"
+	"github.com/berth-registry/berth/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) {
@@ -146,7 +147,7 @@ http:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd := exec.Command(bin, "serve", cfgPath)
 	cmd.Env = withoutEnv(os.Environ(), "AWS_CA_BUNDLE")
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -209,23 +210,6 @@ func withoutEnv(env []string, name string) []string {
 		}
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // front is a reverse proxy before an upstream registry: it counts the
