@@ -52,6 +52,14 @@ func TestCosignSignatures(t *testing.T) {
 		if !strings.Contains(tree, "Signatures for an image tag") || !strings.Contains(tree, "Attestations for an image tag") {
 			t.Errorf("cosign tree:\n%s", tree)
 		}
+
+		// cosign clean deletes the signature (a manifest delete by tag);
+		// the image is unsigned again, its attestation stays.
+		c.cosign("clean", "--type", "signature", "--force", ref)
+		if tags := reg.tags(t, repo); slices.Contains(tags, "sha256-"+hex+".sig") || !slices.Contains(tags, "sha256-"+hex+".att") {
+			t.Fatalf("tags after cosign clean: %v", tags)
+		}
+		refused(t, c.exec(runOpts{}, "cosign", cosignArgs("verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", ref)...), "no signatures found")
 	})
 
 	t.Run("referrers", func(t *testing.T) {
@@ -87,7 +95,8 @@ func TestCosignSignatures(t *testing.T) {
 		other := c.forT(t)
 		other.dir = t.TempDir()
 		other.cosign("generate-key-pair")
-		signed := strings.TrimSpace(c.crane("digest", c.ref(repo, "v1")))
+		signed := pushCraneImage(t, c, c.ref(repo, "v3"), 8<<10)
+		c.cosign("sign", "--key", "cosign.key", "--tlog-upload=false", "--yes", c.ref(repo, signed))
 		r = c.exec(runOpts{}, "cosign", cosignArgs("verify", "--key", filepath.Join(other.dir, "cosign.pub"), "--insecure-ignore-tlog=true", c.ref(repo, signed))...)
 		refused(t, r, "no matching signatures")
 	})
@@ -142,7 +151,7 @@ func (c *clients) cosign(args ...string) string {
 // that talk to one.
 func cosignArgs(args ...string) []string {
 	switch args[0] {
-	case "sign", "verify", "attest", "verify-attestation", "tree":
+	case "sign", "verify", "attest", "verify-attestation", "tree", "clean":
 		return append(args, "--allow-http-registry", "--allow-insecure-registry")
 	}
 	return args
