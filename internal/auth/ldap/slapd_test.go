@@ -1,18 +1,18 @@
 package ldap
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/berth-registry/berth/internal/syncbuf"
 )
 
 const (
@@ -21,19 +21,6 @@ const (
 	rootPW   = "slapd-root-secret"
 	slapdBin = "/usr/sbin/slapd"
 )
-
-// lockedBuffer collects slapd's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // startSlapd runs a throwaway OpenLDAP server (mdb backend) on a free
 // loopback port and returns its URL; it is stopped when the test ends.
@@ -81,7 +68,7 @@ access to * by * read
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	url := fmt.Sprintf("ldap://127.0.0.1:%d/", port)
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{} // slapd's output
 	cmd := exec.Command(slapdBin, "-f", confPath, "-h", url, "-d", "0")
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
