@@ -71,8 +71,8 @@ func fixDurations(data []byte, t reflect.Type) ([]byte, error) {
 		}
 		return b.column - a.column
 	})
-	edits = slices.Compact(edits) // an anchored value reached twice
-	lines := bytes.SplitAfter(slices.Clone(data), []byte("\n"))
+	edits = slices.Compact(edits)                 // an anchored value reached twice
+	lines := bytes.SplitAfter(data, []byte("\n")) // edited lines are replaced, never written into
 	for _, e := range edits {
 		if e.line < 1 || e.line > len(lines) {
 			continue
