@@ -3,8 +3,12 @@
 # Idempotent: only what is missing, or present at another version, is
 # installed; with everything present it takes well under two seconds.
 #
-#   Debian packages (apt-get): skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx slapd ldap-utils
-#   Go tools into $REPO/.tools/bin at pinned versions: crane, regctl, oras, helm, cosign, minio
+#   Debian packages (apt-get): skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx
+#     slapd ldap-utils docker.io containerd chromium
+#   (docker.io and containerd are the real engines the e2e tests start privately;
+#   their package scripts' services are kept from starting by policy-rc.d)
+#   Go tools at pinned versions, built once per machine into a cache and
+#   linked into $REPO/.tools/bin: crane, regctl, oras, helm, cosign, minio
 #
 # oras is built from the module in tools/oras (its go.mod pins
 # oras.land/oras with a `tool` directive, its go.sum is committed) because
@@ -15,7 +19,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_BIN="$REPO/.tools/bin"
 
-APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx slapd ldap-utils)
+APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx slapd ldap-utils docker.io containerd chromium)
 
 CRANE_PKG=github.com/google/go-containerregistry/cmd/crane
 CRANE_MOD=github.com/google/go-containerregistry
@@ -102,12 +106,17 @@ if ((${#apt_missing[@]} > 0)); then
 fi
 
 # ----------------------------------------------------------- Go tools ----
+# Go tools are built once per machine into a cache keyed by name and version
+# ($BERTH_TOOLS_CACHE, default ~/.cache/berth-tools/<name>-<version>/), then
+# linked into $REPO/.tools/bin: a fresh clone on the same machine finds them
+# at once. Missing ones are built in parallel, as many at a time as there
+# are cores (helm, cosign and MinIO take minutes each when cold).
 if ! command -v go >/dev/null 2>&1; then
 	echo "install-tools: go not found in PATH" >&2
 	exit 1
 fi
-mkdir -p "$TOOLS_BIN"
-export GOBIN="$TOOLS_BIN"
+CACHE="${BERTH_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/berth-tools}"
+mkdir -p "$TOOLS_BIN" "$CACHE"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 # binary_version BIN MODULE: the version of MODULE that BIN was built from,
@@ -118,24 +127,45 @@ binary_version() {
 	go version -m "$1" 2>/dev/null | awk -v m="$2" '$1 == "mod" && $2 == m { print $3; exit }'
 }
 
+# build_go NAME MODULE VERSION INSTALL-COMMAND...: builds into the cache
+# (into a temporary directory first, renamed when complete, so a killed build
+# leaves nothing that looks installed).
+build_go() {
+	local name=$1 mod=$2 want=$3
+	shift 3
+	local dir="$CACHE/$name-$want" tmp
+	tmp="$(mktemp -d "$CACHE/.$name-$want.XXXXXX")"
+	GOBIN="$tmp" "$@"
+	local have
+	have="$(binary_version "$tmp/$name" "$mod")"
+	if [[ "$have" != "$want" ]]; then
+		echo "install-tools: $name built as '${have}', want $want" >&2
+		rm -rf "$tmp"
+		return 1
+	fi
+	rm -rf "$dir"
+	mv "$tmp" "$dir"
+}
+
+jobs_max=$(nproc 2>/dev/null || echo 2)
+declare -a pending_names=() pending_pids=() pending_logs=()
 # ensure_go NAME MODULE VERSION INSTALL-COMMAND...
 ensure_go() {
 	local name=$1 mod=$2 want=$3
-	shift 3
-	local have
-	have="$(binary_version "$TOOLS_BIN/$name" "$mod")"
-	if [[ "$have" == "$want" ]]; then
+	local cached="$CACHE/$name-$want/$name"
+	if [[ "$(binary_version "$cached" "$mod")" == "$want" ]]; then
+		ln -sfn "$cached" "$TOOLS_BIN/$name"
 		log "$name" "present ($want)"
 		return
 	fi
-	echo "install-tools: building $name $want${have:+ (have $have)}"
-	"$@"
-	have="$(binary_version "$TOOLS_BIN/$name" "$mod")"
-	if [[ "$have" != "$want" ]]; then
-		echo "install-tools: $name built as '${have}', want $want" >&2
-		exit 1
-	fi
-	log "$name" "installed ($want)"
+	while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n || true; done
+	echo "install-tools: building $name $want into $CACHE"
+	local logf
+	logf="$(mktemp)"
+	build_go "$@" >"$logf" 2>&1 &
+	pending_names+=("$name:$want")
+	pending_pids+=($!)
+	pending_logs+=("$logf")
 }
 
 ensure_go crane "$CRANE_MOD" "$CRANE_VERSION" go install "$CRANE_PKG@$CRANE_VERSION"
@@ -147,3 +177,18 @@ ensure_go oras "$ORAS_MOD" "$ORAS_VERSION" \
 ensure_go helm "$HELM_MOD" "$HELM_VERSION" go install "$HELM_PKG@$HELM_VERSION"
 ensure_go cosign "$COSIGN_MOD" "$COSIGN_VERSION" go install "$COSIGN_PKG@$COSIGN_VERSION"
 ensure_go minio "$MINIO_MOD" "$MINIO_VERSION" go install "$MINIO_PKG@$MINIO_VERSION"
+
+failed=0
+for i in "${!pending_pids[@]}"; do
+	name="${pending_names[$i]%%:*}" want="${pending_names[$i]#*:}"
+	if wait "${pending_pids[$i]}"; then
+		ln -sfn "$CACHE/$name-$want/$name" "$TOOLS_BIN/$name"
+		log "$name" "installed ($want)"
+	else
+		cat "${pending_logs[$i]}" >&2
+		echo "install-tools: building $name $want failed" >&2
+		failed=1
+	fi
+	rm -f "${pending_logs[$i]}"
+done
+exit "$failed"
