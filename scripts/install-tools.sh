@@ -121,6 +121,8 @@ mkdir -p "$TOOLS_BIN" "$CACHE"
 # CI job) waits here, then finds the tools built.
 exec 9>"$CACHE/.lock"
 flock 9
+# Builds killed half-way leave their temporary directories behind.
+rm -rf "$CACHE"/.[!.]*-v*.*/
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 # binary_version BIN MODULE: the version of MODULE that BIN was built from,
