@@ -117,6 +117,10 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 CACHE="${BERTH_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/berth-tools}"
 mkdir -p "$TOOLS_BIN" "$CACHE"
+# One install at a time per machine: a second one (another clone, a parallel
+# CI job) waits here, then finds the tools built.
+exec 9>"$CACHE/.lock"
+flock 9
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 # binary_version BIN MODULE: the version of MODULE that BIN was built from,

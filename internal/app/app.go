@@ -109,7 +109,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
 	if cfg.Audit.Enabled {
-		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention, Buffer: cfg.Audit.Buffer}, log)
+		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention,
+			Buffer: cfg.Audit.Buffer, BufferBytes: int64(cfg.Audit.BufferBytes)}, log)
 		if err != nil {
 			stop()
 			store.Close()
