@@ -48,7 +48,7 @@ func TestAuthCommands(t *testing.T) {
 	runOK("project", "member", "add", "team-a", "devs", "guest", "--group")
 	out := runOK("robot", "add", "ci", "--project", "team-a", "--actions", "pull,push", "--expires", "24h")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if !strings.Contains(lines[0], "robot$team-a+ci") || len(lines[1]) != 48 {
+	if !strings.Contains(lines[0], "robot$team-a+ci") || len(lines[1]) != 64 { // 256 bits, hex
 		t.Fatalf("robot add:\n%s", out)
 	}
 	secret := lines[1]

@@ -45,7 +45,7 @@ Usage:
   berth user add|list|passwd|delete ...                         manage users (berth user help)
   berth project add|list|member add ...                         manage projects and their members
   berth robot add NAME ...                                      create a robot account
-  berth auth rotate-key [--config FILE] [--data DIR]            new token signing key (docs/auth.md)
+  berth auth rotate-key [--revoke] [--config FILE] [--data DIR]   new token signing key (docs/auth.md)
   berth version                                                 print the version
 
 Configuration: a YAML file (see docs/configuration.md) and BERTH_* environment

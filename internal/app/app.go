@@ -180,9 +180,10 @@ func OpenAdmin(ctx context.Context, cfg *config.Config) (mgr *auth.Manager, clos
 }
 
 // RotateSigningKey makes a new token signing key in the metadata store
-// (as POST /api/v1/auth/keys/rotate does) and returns its key id. Running
-// instances start signing with it when they next reload their keys.
-func RotateSigningKey(ctx context.Context, cfg *config.Config, log *slog.Logger) (string, error) {
+// (as POST /api/v1/auth/keys/rotate does) and returns its key id; revoke
+// drops the old keys. Running instances start signing with the new key
+// (and stop verifying with revoked ones) when they next reload their keys.
+func RotateSigningKey(ctx context.Context, cfg *config.Config, log *slog.Logger, revoke bool) (string, error) {
 	if !cfg.Auth.Enabled() {
 		return "", errors.New("access control is off (auth.mode: none): there are no tokens to sign")
 	}
@@ -195,7 +196,7 @@ func RotateSigningKey(ctx context.Context, cfg *config.Config, log *slog.Logger)
 	if err != nil {
 		return "", err
 	}
-	return s.RotateKey(ctx)
+	return s.RotateKey(ctx, revoke)
 }
 
 // Migrate applies the metadata store's schema migrations and returns; the

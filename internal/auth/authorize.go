@@ -376,6 +376,9 @@ func (s *Service) CheckAPI(r *http.Request, perm manage.Permission) error {
 	if id.err != nil {
 		return apiError(id.err)
 	}
+	if err := s.recheck(ctx, id); err != nil {
+		return apiError(err)
+	}
 	subj := id.subj
 	anonymous := subj.Anonymous()
 	ok := false

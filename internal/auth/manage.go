@@ -72,7 +72,11 @@ func (m *Manager) CreateUser(ctx context.Context, name, password string, admin b
 	if err != nil {
 		return err
 	}
-	return m.store.CreateUser(ctx, meta.User{Name: name, PasswordHash: hash, Admin: admin})
+	if err := m.store.CreateUser(ctx, meta.User{Name: name, PasswordHash: hash, Admin: admin}); err != nil {
+		return err
+	}
+	m.onChange() // a re-checked token subject of that name may be cached as gone
+	return nil
 }
 
 // Users lists the builtin users.
@@ -285,7 +289,7 @@ func (m *Manager) CreateRobot(ctx context.Context, project, name, description st
 		return "", "", invalid("the expiry is in the past")
 	}
 	full := RobotName(project, name)
-	secret := randomHex(24)
+	secret := randomHex(secretBytes)
 	err := m.store.CreateRobot(ctx, meta.Robot{Name: full, Project: project, Description: description,
 		SecretHash: hashSecret(secret), Permissions: perms, ExpiresAt: expires})
 	if err != nil {
