@@ -59,6 +59,9 @@ type App struct {
 
 // New builds every component from cfg. Close releases them.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if err := makeDataDir(cfg); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
 	driver, err := openStorage(ctx, cfg.Storage)
 	if err != nil {
 		return nil, err
@@ -67,6 +70,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
+	checkModes(cfg, log)
 	a := &App{cfg: cfg, log: log, meta: store, blobs: storage.NewBlobs(driver)}
 	a.policy = policy.New(store, policy.Options{UsageCache: cfg.Policy.QuotaUsageCache, UntaggedGrace: cfg.Policy.UntaggedGrace}, log)
 	opts := registry.Options{
