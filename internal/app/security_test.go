@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -30,4 +31,27 @@ func TestAuthAdminTokenAfterDeleteOrDemote(t *testing.T) {
 	if res := send(t, "GET", s.URL+"/api/v1/users", "Bearer "+chief, nil, nil); res.status != http.StatusForbidden {
 		t.Fatalf("demoted admin's token: %d %s", res.status, res.body)
 	}
+}
+
+// Issue 13, finding 4: a rotation with revoke ends the old keys' tokens at
+// once, refresh tokens included.
+func TestAuthRotateRevoke(t *testing.T) {
+	s := startAuth(t, nil)
+	admin := cred{"admin", adminPassword}
+	tok, _ := fetchToken(t, s.URL+"/token", "berth", admin)
+	if res := send(t, "GET", s.URL+"/v2/", "Bearer "+tok, nil, nil); res.status != http.StatusOK {
+		t.Fatalf("token: %d", res.status)
+	}
+	body := api(t, s.URL, admin, "POST", "/api/v1/auth/keys/rotate", `{"revoke":true}`, 200)
+	if !strings.Contains(body, `"revoked":true`) {
+		t.Errorf("rotate answer %s", body)
+	}
+	if res := send(t, "GET", s.URL+"/v2/", "Bearer "+tok, nil, nil); res.status != http.StatusUnauthorized {
+		t.Fatalf("token of a revoked key: %d", res.status)
+	}
+	tok2, _ := fetchToken(t, s.URL+"/token", "berth", admin)
+	if res := send(t, "GET", s.URL+"/v2/", "Bearer "+tok2, nil, nil); res.status != http.StatusOK {
+		t.Fatalf("token of the new key: %d", res.status)
+	}
+	api(t, s.URL, admin, "POST", "/api/v1/auth/keys/rotate", `{"revoke":"yes"}`, 400)
 }
