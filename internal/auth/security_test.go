@@ -317,8 +317,10 @@ func TestManagementRechecksTokenSubject(t *testing.T) {
 		t.Fatalf("robot token: %d", c)
 	}
 	mustOK(t, m.DeleteUser(ctx, "boss"))
-	if c := call(boss, manage.PermSystemAdmin); c != http.StatusUnauthorized {
-		t.Errorf("deleted admin's token: %d, want 401", c)
+	for _, perm := range []manage.Permission{manage.PermSystemAdmin, manage.PermPublic} {
+		if c := call(boss, perm); c != http.StatusUnauthorized {
+			t.Errorf("deleted admin's token on a %v route: %d, want 401", perm, c)
+		}
 	}
 	no := false
 	mustOK(t, m.UpdateUser(ctx, "chief", "", &no))
