@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/config"
 )
 
 // Issue 13, finding 3: the token of a deleted or demoted administrator
@@ -54,4 +56,31 @@ func TestAuthRotateRevoke(t *testing.T) {
 		t.Fatalf("token of the new key: %d", res.status)
 	}
 	api(t, s.URL, admin, "POST", "/api/v1/auth/keys/rotate", `{"revoke":"yes"}`, 400)
+}
+
+// Issue 13, finding 6: failures refuse the (user, address) pair, never
+// the initial administrator from loopback.
+func TestAuthFailedLoginsRateLimited(t *testing.T) {
+	s := startAuth(t, func(c *config.Config) { c.Auth.FailedLogins.PerUser = 3 })
+	admin := cred{"admin", adminPassword}
+	api(t, s.URL, admin, "POST", "/api/v1/users", `{"name":"dev","password":"dev-password"}`, 201)
+	for _, c := range []cred{{"dev", "wrong-password"}, {"admin", "wrong-password"}} {
+		for i := range 3 {
+			if res := send(t, "GET", s.URL+"/v2/", c.basic(), nil, nil); res.status != 401 {
+				t.Fatalf("%s attempt %d: %d", c.user, i, res.status)
+			}
+		}
+	}
+	// From this address, dev is refused even with the right password.
+	res := send(t, "GET", s.URL+"/v2/", cred{"dev", "dev-password"}.basic(), nil, nil)
+	if res.status != 429 || !strings.Contains(res.body, "TOOMANYREQUESTS") {
+		t.Fatalf("after 3 failures: %d %s", res.status, res.body)
+	}
+	if _, res := fetchToken(t, s.URL+"/token", "berth", cred{"dev", "dev-password"}); res.status != 429 {
+		t.Fatalf("token endpoint after 3 failures: %d", res.status)
+	}
+	// The initial administrator is never locked out from loopback.
+	if _, res := fetchToken(t, s.URL+"/token", "berth", admin); res.status != 200 {
+		t.Fatalf("initial admin from loopback after 3 failures: %d", res.status)
+	}
 }
