@@ -254,28 +254,36 @@ func authCommand(ctx context.Context, args, env []string, stdout, stderr io.Writ
 }
 
 // rotateKey runs `berth auth rotate-key`: a new token signing key in the
-// local database; tokens signed by the old one stay valid until they expire.
+// local database; tokens signed by the old one stay valid until they
+// expire, or with --revoke stop working (within a minute on running
+// instances).
 func rotateKey(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	const usage = "usage: berth auth rotate-key [--revoke] [--config FILE] [--data DIR]"
 	if len(args) == 0 || args[0] != "rotate-key" {
-		return fmt.Errorf("usage: berth auth rotate-key [--config FILE] [--data DIR]")
+		return errors.New(usage)
 	}
 	fs := flag.NewFlagSet("auth rotate-key", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o config.Overrides
 	loadConfig := configFlags(fs, env, &o)
+	revoke := fs.Bool("revoke", false, "drop the old keys: every token they signed stops working, clients log in again")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("usage: berth auth rotate-key [--config FILE] [--data DIR]")
+		return errors.New(usage)
 	}
 	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}
-	kid, err := app.RotateSigningKey(ctx, cfg, newLogger(cfg.Log, stderr))
+	kid, err := app.RotateSigningKey(ctx, cfg, newLogger(cfg.Log, stderr), *revoke)
 	if err != nil {
 		return err
+	}
+	if *revoke {
+		fmt.Fprintf(stdout, "token signing key rotated: new key id %s; old keys revoked (running instances stop accepting their tokens within a minute)\n", kid)
+		return nil
 	}
 	fmt.Fprintf(stdout, "token signing key rotated: new key id %s (running instances sign with it within a minute)\n", kid)
 	return nil

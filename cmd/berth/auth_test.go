@@ -48,7 +48,7 @@ func TestAuthCommands(t *testing.T) {
 	runOK("project", "member", "add", "team-a", "devs", "guest", "--group")
 	out := runOK("robot", "add", "ci", "--project", "team-a", "--actions", "pull,push", "--expires", "24h")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if !strings.Contains(lines[0], "robot$team-a+ci") || len(lines[1]) != 48 {
+	if !strings.Contains(lines[0], "robot$team-a+ci") || len(lines[1]) != 64 { // 256 bits, hex
 		t.Fatalf("robot add:\n%s", out)
 	}
 	secret := lines[1]
@@ -99,9 +99,9 @@ func TestAuthCommands(t *testing.T) {
 func TestRotateKeyCommand(t *testing.T) {
 	data := t.TempDir()
 	ctx := context.Background()
-	rotate := func(env []string) (string, error) {
+	rotate := func(env []string, flags ...string) (string, error) {
 		var out, errb bytes.Buffer
-		err := run(ctx, []string{"auth", "rotate-key", "--data", data}, env, &out, &errb)
+		err := run(ctx, append([]string{"auth", "rotate-key", "--data", data}, flags...), env, &out, &errb)
 		return out.String(), err
 	}
 	if _, err := rotate(nil); err == nil || !strings.Contains(err.Error(), "auth.mode: none") {
@@ -152,5 +152,12 @@ func TestRotateKeyCommand(t *testing.T) {
 		if k != before[0] && !strings.Contains(out, k) {
 			t.Errorf("output %q does not name the new key %s", out, k)
 		}
+	}
+	// --revoke drops every old key (issue 13, finding 4).
+	if out, err = rotate(env, "--revoke"); err != nil || !strings.Contains(out, "revoked") {
+		t.Fatalf("rotate-key --revoke: %q, %v", out, err)
+	}
+	if revoked := kids(); len(revoked) != 1 || slices.Contains(after, revoked[0]) || !strings.Contains(out, revoked[0]) {
+		t.Fatalf("keys after rotate-key --revoke: %v (before: %v)", revoked, after)
 	}
 }

@@ -45,7 +45,7 @@ Usage:
   berth user add|list|passwd|delete ...                         manage users (berth user help)
   berth project add|list|member add ...                         manage projects and their members
   berth robot add NAME ...                                      create a robot account
-  berth auth rotate-key [--config FILE] [--data DIR]            new token signing key (docs/auth.md)
+  berth auth rotate-key [--revoke] [--config FILE] [--data DIR]   new token signing key (docs/auth.md)
   berth version                                                 print the version
 
 Configuration: a YAML file (see docs/configuration.md) and BERTH_* environment
@@ -125,10 +125,23 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	if !loopback(ln.Addr()) && !cfg.Auth.Enabled() {
-		log.Warn("ACCESS CONTROL IS OFF (auth.mode: none): anyone who can reach this address can push, pull and delete; see docs/auth.md", "addr", ln.Addr().String())
-	}
+	warnExposed(cfg, ln.Addr(), log)
 	return a.Serve(ctx, ln)
+}
+
+// warnExposed warns about settings that are fine on loopback but not on
+// an address others can reach.
+func warnExposed(cfg *config.Config, addr net.Addr, log *slog.Logger) {
+	if loopback(addr) {
+		return
+	}
+	if !cfg.Auth.Enabled() {
+		log.Warn("ACCESS CONTROL IS OFF (auth.mode: none): anyone who can reach this address can push, pull and delete; see docs/auth.md", "addr", addr.String())
+		return
+	}
+	if cfg.Auth.Token.Enabled && cfg.Auth.Token.Realm == "" {
+		log.Warn("auth.token.realm is not set: the token endpoint named in challenges follows each request's Host header, so a client can be sent to log in elsewhere; set it to this registry's public URL + /token (docs/auth.md)", "addr", addr.String())
+	}
 }
 
 func migrate(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {

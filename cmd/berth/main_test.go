@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/freeport"
 )
 
@@ -210,5 +212,41 @@ func TestMigrate(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "berth.db")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Issue 13, info item: beyond loopback, an unset auth.token.realm (the
+// realm then follows the Host header) is warned about.
+func TestWarnExposed(t *testing.T) {
+	public := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5000}
+	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}
+	for _, tc := range []struct {
+		name  string
+		addr  net.Addr
+		edit  func(*config.Config)
+		warns string
+	}{
+		{"auth off, public", public, nil, "ACCESS CONTROL IS OFF"},
+		{"auth off, loopback", local, nil, ""},
+		{"no realm, public", public, func(c *config.Config) { c.Auth.Mode = "builtin" }, "auth.token.realm is not set"},
+		{"no realm, loopback", local, func(c *config.Config) { c.Auth.Mode = "builtin" }, ""},
+		{"realm, public", public, func(c *config.Config) {
+			c.Auth.Mode, c.Auth.Token.Realm = "builtin", "https://registry.example.com/token"
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.Load("", nil, config.Overrides{Data: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.edit != nil {
+				tc.edit(cfg)
+			}
+			var logs bytes.Buffer
+			warnExposed(cfg, tc.addr, slog.New(slog.NewTextHandler(&logs, nil)))
+			if got := logs.String(); tc.warns == "" && got != "" || !strings.Contains(got, tc.warns) {
+				t.Errorf("logged %q, want %q", got, tc.warns)
+			}
+		})
 	}
 }

@@ -59,6 +59,9 @@ type App struct {
 
 // New builds every component from cfg. Close releases them.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if err := makeDataDir(cfg); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
 	driver, err := openStorage(ctx, cfg.Storage)
 	if err != nil {
 		return nil, err
@@ -67,6 +70,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
+	checkModes(cfg, log)
 	a := &App{cfg: cfg, log: log, meta: store, blobs: storage.NewBlobs(driver)}
 	a.policy = policy.New(store, policy.Options{UsageCache: cfg.Policy.QuotaUsageCache, UntaggedGrace: cfg.Policy.UntaggedGrace}, log)
 	opts := registry.Options{
@@ -109,7 +113,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
 	if cfg.Audit.Enabled {
-		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention, Buffer: cfg.Audit.Buffer}, log)
+		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention,
+			Buffer: cfg.Audit.Buffer, BufferBytes: int64(cfg.Audit.BufferBytes)}, log)
 		if err != nil {
 			stop()
 			store.Close()
@@ -179,9 +184,10 @@ func OpenAdmin(ctx context.Context, cfg *config.Config) (mgr *auth.Manager, clos
 }
 
 // RotateSigningKey makes a new token signing key in the metadata store
-// (as POST /api/v1/auth/keys/rotate does) and returns its key id. Running
-// instances start signing with it when they next reload their keys.
-func RotateSigningKey(ctx context.Context, cfg *config.Config, log *slog.Logger) (string, error) {
+// (as POST /api/v1/auth/keys/rotate does) and returns its key id; revoke
+// drops the old keys. Running instances start signing with the new key
+// (and stop verifying with revoked ones) when they next reload their keys.
+func RotateSigningKey(ctx context.Context, cfg *config.Config, log *slog.Logger, revoke bool) (string, error) {
 	if !cfg.Auth.Enabled() {
 		return "", errors.New("access control is off (auth.mode: none): there are no tokens to sign")
 	}
@@ -194,7 +200,7 @@ func RotateSigningKey(ctx context.Context, cfg *config.Config, log *slog.Logger)
 	if err != nil {
 		return "", err
 	}
-	return s.RotateKey(ctx)
+	return s.RotateKey(ctx, revoke)
 }
 
 // Migrate applies the metadata store's schema migrations and returns; the

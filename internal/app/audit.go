@@ -10,6 +10,7 @@ import (
 	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/audit"
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -73,14 +74,18 @@ func (a *App) auditRequest(r *http.Request, info *api.RequestInfo, status int, d
 
 // requestUser is the authenticated subject of a request, as the auth
 // middleware recorded it; for a refused Basic login, the user name it tried
-// (never the password); "" for anonymous requests or with access control off.
+// (never the password) when it could be a user name (a malformed or
+// over-long header records none); "" for anonymous requests or with access
+// control off.
 func requestUser(r *http.Request, status int) string {
 	if u := api.Info(r).User; u != "" {
 		return u
 	}
 	if status == http.StatusUnauthorized || status == http.StatusTooManyRequests {
-		if u, _, ok := r.BasicAuth(); ok {
-			return u
+		// ParseAuthorization reads at most 64 KiB of the header, where
+		// r.BasicAuth would decode whatever the client sent.
+		if c, ok := auth.ParseAuthorization(r.Header.Get("Authorization")); ok && c.Scheme == "basic" && len(c.Username) <= auth.MaxUserName {
+			return c.Username
 		}
 	}
 	return ""

@@ -12,6 +12,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/app/apptest"
+	"github.com/berth-registry/berth/internal/audit"
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
 )
 
@@ -110,5 +112,60 @@ func TestAuditLog(t *testing.T) {
 	}
 	if strings.Contains(string(b), "c2VjcmV0") || strings.Contains(string(b), "password") {
 		t.Errorf("audit file holds a secret:\n%s", b)
+	}
+}
+
+// Issue 13, finding 1: a refused Basic login with a huge user name is
+// audited without the name, and the audit log stays small.
+func TestAuditHugeBasicUser(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "audit.log")
+	s := startAuth(t, func(c *config.Config) { c.Audit.Output = out })
+	huge := cred{user: strings.Repeat("u", 700000), pass: "p"}.basic()
+	const n = 40
+	for range n {
+		if res := send(t, "GET", s.URL+"/token?service=berth", huge, nil, nil); res.status != http.StatusUnauthorized {
+			t.Fatalf("huge user: %d", res.status)
+		}
+	}
+	send(t, "GET", s.URL+"/token?service=berth", cred{"mallory", "wrong-password"}.basic(), nil, nil)
+	admin := cred{"admin", adminPassword}
+	got := auditEventsAs(t, s.URL+"/api/v1/audit?action=login&n=1000", admin, n+1)
+	if len(got) < n+1 {
+		t.Fatalf("%d login events, want %d", len(got), n+1)
+	}
+	if got[0].User != "mallory" {
+		t.Errorf("refused login of a valid name audited as %q", got[0].User)
+	}
+	for _, e := range got[1:] {
+		if e.User != "" {
+			t.Fatalf("huge user name audited (%d bytes)", len(e.User))
+		}
+	}
+	s.App.Close() // flushes the file
+	if fi, err := os.Stat(out); err != nil || fi.Size() > n*1024 {
+		t.Fatalf("audit file: %v bytes for %d events (%v)", fi.Size(), n+1, err)
+	}
+}
+
+// auditEventsAs is auditEvents with c's credentials.
+func auditEventsAs(t *testing.T, url string, c cred, want int) []auditLine {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res := send(t, "GET", url, c.basic(), nil, nil)
+		var body struct{ Events []auditLine }
+		if err := json.Unmarshal([]byte(res.body), &body); err != nil || res.status != http.StatusOK {
+			t.Fatalf("audit API: %d %s", res.status, res.body)
+		}
+		if len(body.Events) >= want || time.Now().After(deadline) {
+			return body.Events
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestAuditUserBoundIsTheLongestName(t *testing.T) {
+	if audit.MaxUser != auth.MaxUserName {
+		t.Errorf("audit.MaxUser %d, auth.MaxUserName %d", audit.MaxUser, auth.MaxUserName)
 	}
 }

@@ -278,23 +278,6 @@ func api(t testing.TB, base string, c cred, method, path, body string, want int)
 	return res.body
 }
 
-func TestAuthFailedLoginsRateLimited(t *testing.T) {
-	s := startAuth(t, func(c *config.Config) { c.Auth.FailedLogins.PerUser = 3 })
-	bad := cred{"admin", "wrong-password"}
-	for i := range 3 {
-		if res := send(t, "GET", s.URL+"/v2/", bad.basic(), nil, nil); res.status != 401 {
-			t.Fatalf("attempt %d: %d", i, res.status)
-		}
-	}
-	res := send(t, "GET", s.URL+"/v2/", cred{"admin", adminPassword}.basic(), nil, nil)
-	if res.status != 429 || !strings.Contains(res.body, "TOOMANYREQUESTS") {
-		t.Fatalf("after 3 failures: %d %s", res.status, res.body)
-	}
-	if _, res := fetchToken(t, s.URL+"/token", "berth", cred{"admin", adminPassword}); res.status != 429 {
-		t.Fatalf("token endpoint after 3 failures: %d", res.status)
-	}
-}
-
 // The access log names the user, and nothing secret is logged: not the
 // password, the Basic header, the token or a robot secret.
 func TestAuthAccessLogUserNoSecrets(t *testing.T) {

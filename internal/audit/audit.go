@@ -26,7 +26,13 @@ type Config struct {
 	Output    string        // "" (database only), "stdout", "stderr", or a file path (appended to)
 	Retention time.Duration // events older than this are purged from the database; 0 keeps them
 	Buffer    int           // events waiting to be written; when full, new events are dropped and counted
+	// BufferBytes bounds the size of the events waiting to be written (the
+	// sum of Size); over it, new events are dropped and counted. 0: 32 MiB.
+	BufferBytes int64
 }
+
+// DefaultBufferBytes is the queue's byte bound when Config.BufferBytes is 0.
+const DefaultBufferBytes = 32 << 20
 
 // Log records audit events.
 type Log struct {
@@ -38,6 +44,7 @@ type Log struct {
 	events  chan meta.AuditEvent
 	dropped atomic.Int64
 	written atomic.Int64
+	queued  atomic.Int64 // bytes of the events in the queue (Size)
 	done    chan struct{}
 	once    sync.Once
 }
@@ -51,6 +58,9 @@ const (
 
 // New opens the log's output; Run writes the events.
 func New(store meta.AuditStore, cfg Config, log *slog.Logger) (*Log, error) {
+	if cfg.BufferBytes <= 0 {
+		cfg.BufferBytes = DefaultBufferBytes
+	}
 	l := &Log{store: store, cfg: cfg, log: log, events: make(chan meta.AuditEvent, max(1, cfg.Buffer)),
 		done: make(chan struct{}), closeFn: func() error { return nil }}
 	switch cfg.Output {
@@ -69,21 +79,43 @@ func New(store meta.AuditStore, cfg Config, log *slog.Logger) (*Log, error) {
 	return l, nil
 }
 
-// Record queues an event without waiting. When the queue is full (the
-// database cannot keep up) the event is dropped and counted (Dropped, and
+// Record queues an event without waiting. Its fields are cut to their
+// bounds first (Bound). When the queue is full, by count or by bytes (the
+// database cannot keep up), the event is dropped and counted (Dropped, and
 // a warning in the log) rather than slowing down pulls and pushes.
 func (l *Log) Record(e meta.AuditEvent) {
 	if l == nil {
 		return
 	}
+	e = Bound(e)
+	size := Size(e)
+	if l.queued.Add(size) > l.cfg.BufferBytes {
+		l.queued.Add(-size)
+		l.drop()
+		return
+	}
 	select {
 	case l.events <- e:
 	default:
-		if n := l.dropped.Add(1); n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th... drop
-			l.log.Warn("audit log queue full: events dropped", "dropped", n)
-		}
+		l.queued.Add(-size)
+		l.drop()
 	}
 }
+
+func (l *Log) drop() {
+	if n := l.dropped.Add(1); n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th... drop
+		l.log.Warn("audit log queue full: events dropped", "dropped", n)
+	}
+}
+
+// take is the receiving end of the queue: it gives back the event's bytes.
+func (l *Log) take(e meta.AuditEvent) meta.AuditEvent {
+	l.queued.Add(-Size(e))
+	return e
+}
+
+// QueuedBytes is the size of the events waiting to be written.
+func (l *Log) QueuedBytes() int64 { return l.queued.Load() }
 
 // Dropped is the number of events dropped because the queue was full.
 func (l *Log) Dropped() int64 { return l.dropped.Load() }
@@ -104,13 +136,13 @@ func (l *Log) Run(ctx context.Context) {
 		case e := <-l.events:
 			// Gather what arrives in the next moment into one batch: one
 			// transaction per event would cost more than the requests.
-			buf = append(buf[:0], e)
+			buf = append(buf[:0], l.take(e))
 			gather := time.NewTimer(gatherDelay)
 		gathering:
 			for len(buf) < batch {
 				select {
 				case e := <-l.events:
-					buf = append(buf, e)
+					buf = append(buf, l.take(e))
 				case <-gather.C:
 					break gathering
 				case <-ctx.Done():
@@ -138,7 +170,7 @@ func (l *Log) drain(buf []meta.AuditEvent) []meta.AuditEvent {
 	for len(buf) < batch {
 		select {
 		case e := <-l.events:
-			buf = append(buf, e)
+			buf = append(buf, l.take(e))
 		default:
 			return buf
 		}

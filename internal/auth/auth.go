@@ -19,21 +19,19 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
-	"github.com/berth-registry/berth/internal/oci"
 )
 
 // Kind is the kind of a subject.
@@ -60,6 +58,9 @@ type Subject struct {
 	robot *meta.Robot
 	// fingerprint binds refresh tokens to the credential used.
 	fingerprint string
+	// expires is when the credential used expires (a robot's, an access
+	// token's); zero: never. The login cache forgets it then.
+	expires time.Time
 }
 
 // Anonymous reports whether the subject is nobody in particular.
@@ -96,9 +97,11 @@ type Service struct {
 	proxies  []netip.Prefix
 	keys     *keyring
 	trusted  []trustedIssuer
-	users    *limiter // failed logins per user name
-	addrs    *limiter // failed logins per client address
+	users    *limiter // failed logins per user name, across addresses (slows down)
+	pairs    *limiter // failed logins per user name and client address (refuses)
+	addrs    *limiter // failed logins per client address (refuses)
 	cache    credCache
+	live     liveCache // subjects of tokens re-checked for management calls
 }
 
 // Options are what New needs besides the auth configuration.
@@ -156,8 +159,10 @@ func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logge
 		}
 	}
 	s.users = newLimiter(cfg.FailedLogins.PerUser, cfg.FailedLogins.Window, s.now)
+	s.pairs = newLimiter(cfg.FailedLogins.PerUser, cfg.FailedLogins.Window, s.now)
 	s.addrs = newLimiter(cfg.FailedLogins.PerAddress, cfg.FailedLogins.Window, s.now)
 	s.cache.init(s.now)
+	s.live.init(s.now)
 	var err error
 	if s.trusted, err = loadTrusted(cfg.Token.Trusted); err != nil {
 		return nil, err
@@ -214,14 +219,16 @@ func (builtin) Name() string { return config.AuthBuiltin }
 func (b builtin) Authenticate(ctx context.Context, user, pw string) (*Subject, error) {
 	u, err := b.store.User(ctx, user)
 	if errors.Is(err, meta.ErrNotFound) {
-		dummyCheck(pw, b.cost)
+		if err := dummyCheck(ctx, pw, b.cost); err != nil {
+			return nil, err
+		}
 		return nil, errUnknownUser
 	}
 	if err != nil {
 		return nil, err
 	}
-	if !checkBcrypt(u.PasswordHash, pw) {
-		return nil, errBadPassword
+	if ok, err := checkBcrypt(ctx, u.PasswordHash, pw); err != nil || !ok {
+		return nil, cmp.Or(err, errBadPassword)
 	}
 	return &Subject{Name: u.Name, Kind: KindUser, Admin: u.Admin, Source: config.AuthBuiltin, fingerprint: fingerprint(u.PasswordHash)}, nil
 }
@@ -260,37 +267,6 @@ func (b ldapBackend) Lookup(ctx context.Context, user string) (*Subject, error) 
 
 // RobotPrefix starts every robot account name.
 const RobotPrefix = "robot$"
-
-// Login checks a user name and password (or robot secret, or access
-// token) from client address addr, with failed logins rate limited per
-// user and per address.
-func (s *Service) Login(ctx context.Context, user, pw, addr string) (*Subject, error) {
-	if subj := s.cache.get(user, pw); subj != nil {
-		return subj, nil
-	}
-	if s.users.blocked(user) || s.addrs.blocked(addr) {
-		s.log.WarnContext(ctx, "login refused: too many failed logins", "user", user, "remote", addr)
-		return nil, errTooManyLogins()
-	}
-	subj, err := s.checkPassword(ctx, user, pw)
-	if errors.Is(err, ErrUnavailable) {
-		// Not the user's fault: no failure counted.
-		s.log.ErrorContext(ctx, "login failed: a source of users is unavailable", "user", user, "error", err)
-		return nil, &oci.Error{Code: oci.CodeUnknown, Status: http.StatusServiceUnavailable,
-			Message: "cannot check the credentials now: " + err.Error()}
-	}
-	if err != nil {
-		s.users.fail(user)
-		s.addrs.fail(addr)
-		s.log.InfoContext(ctx, "login failed", "user", user, "remote", addr)
-		return nil, s.unauthorized("invalid username or password")
-	}
-	if s.admins[subj.Name] && subj.Kind == KindUser {
-		subj.Admin = true
-	}
-	s.cache.put(user, pw, subj)
-	return subj, nil
-}
 
 // checkPassword tries robots, access tokens, then each source of users.
 func (s *Service) checkPassword(ctx context.Context, user, pw string) (*Subject, error) {
@@ -340,7 +316,7 @@ func (s *Service) robotLogin(ctx context.Context, name, secret string) (*Subject
 }
 
 func robotSubject(r meta.Robot) *Subject {
-	return &Subject{Name: r.Name, Kind: KindRobot, Source: "robot", robot: &r, fingerprint: fingerprint(r.SecretHash)}
+	return &Subject{Name: r.Name, Kind: KindRobot, Source: "robot", robot: &r, fingerprint: fingerprint(r.SecretHash), expires: r.ExpiresAt}
 }
 
 func (s *Service) expired(t time.Time) bool { return !t.IsZero() && !s.now().Before(t) }
@@ -364,6 +340,7 @@ func (s *Service) tokenLogin(ctx context.Context, user, id, token string) (*Subj
 	}
 	subj.Source = "access-token"
 	subj.fingerprint = "pat:" + t.ID + ":" + fingerprint(t.SecretHash)
+	subj.expires = t.ExpiresAt
 	return subj, nil
 }
 
@@ -384,9 +361,12 @@ func (s *Service) lookupUser(ctx context.Context, user string) (*Subject, error)
 	return nil, errUnknownUser
 }
 
-// Invalidate forgets cached logins; management changes (passwords,
-// robots, tokens, roles) call it.
-func (s *Service) Invalidate() { s.cache.clear() }
+// Invalidate forgets cached logins and re-checked token subjects;
+// management changes (users, passwords, robots, tokens, roles) call it.
+func (s *Service) Invalidate() {
+	s.cache.clear()
+	s.live.clear()
+}
 
 // identity is what the Authorization header of a request established.
 type identity struct {
@@ -450,60 +430,4 @@ func SubjectOf(r *http.Request) *Subject {
 		return nil
 	}
 	return id.subj
-}
-
-// credCache remembers successful Basic logins briefly, so a client that
-// sends Basic credentials with every request does not pay bcrypt each time.
-// Keys are SHA-256 of user and password: the password is not kept.
-type credCache struct {
-	mu      sync.Mutex
-	now     func() time.Time
-	entries map[[32]byte]cacheEntry
-}
-
-type cacheEntry struct {
-	subj    *Subject
-	expires time.Time
-}
-
-const (
-	credCacheTTL = 30 * time.Second
-	credCacheMax = 10000
-)
-
-func (c *credCache) init(now func() time.Time) {
-	c.now, c.entries = now, map[[32]byte]cacheEntry{}
-}
-
-func credKey(user, pw string) [32]byte {
-	return sha256Sum(user + "\x00" + pw)
-}
-
-func (c *credCache) get(user, pw string) *Subject {
-	k := credKey(user, pw)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[k]
-	if !ok || !c.now().Before(e.expires) {
-		return nil
-	}
-	cp := *e.subj
-	cp.Groups = slices.Clone(e.subj.Groups)
-	return &cp
-}
-
-func (c *credCache) put(user, pw string, subj *Subject) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= credCacheMax {
-		clear(c.entries)
-	}
-	cp := *subj
-	c.entries[credKey(user, pw)] = cacheEntry{subj: &cp, expires: c.now().Add(credCacheTTL)}
-}
-
-func (c *credCache) clear() {
-	c.mu.Lock()
-	clear(c.entries)
-	c.mu.Unlock()
 }

@@ -368,11 +368,17 @@ func (s *Service) Visible(r *http.Request) (func(repo string) bool, error) {
 // route's permission against the request's subject; PermProjectRead and
 // PermProjectAdmin refer to the {project} path value.
 func (s *Service) CheckAPI(r *http.Request, perm manage.Permission) error {
+	ctx := r.Context()
+	id := identityOf(r)
+	if id.err == nil {
+		// Public routes too: what they show may depend on who asks.
+		if err := s.recheck(ctx, id); err != nil {
+			return apiError(err)
+		}
+	}
 	if perm == manage.PermPublic {
 		return nil
 	}
-	ctx := r.Context()
-	id := identityOf(r)
 	if id.err != nil {
 		return apiError(id.err)
 	}

@@ -3,6 +3,7 @@ package auth
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -108,11 +109,13 @@ func isBcrypt(h string) bool {
 func (h *htpasswd) Authenticate(ctx context.Context, user, pw string) (*Subject, error) {
 	hash, ok := h.hash(user)
 	if !ok {
-		dummyCheck(pw, 5) // htpasswd -B's default cost
+		if err := dummyCheck(ctx, pw, 5); err != nil { // htpasswd -B's default cost
+			return nil, err
+		}
 		return nil, errUnknownUser
 	}
-	if !checkBcrypt(hash, pw) {
-		return nil, errBadPassword
+	if ok, err := checkBcrypt(ctx, hash, pw); err != nil || !ok {
+		return nil, cmp.Or(err, errBadPassword)
 	}
 	return &Subject{Name: user, Kind: KindUser, Source: "htpasswd", fingerprint: fingerprint(hash)}, nil
 }

@@ -63,7 +63,7 @@ func newKeyring(ctx context.Context, store meta.Store, cfg config.Token, now fun
 		return nil, err
 	}
 	if _, ok := k.current(); !ok {
-		if _, err := k.rotate(ctx); err != nil {
+		if _, err := k.rotate(ctx, false); err != nil {
 			return nil, err
 		}
 	}
@@ -92,11 +92,20 @@ func (k *keyring) load(ctx context.Context) error {
 	return nil
 }
 
-// refresh reloads the keys when they are older than keyReload.
+// refresh reloads the keys when they are older than keyReload; one
+// caller reloads, the others go on with the keys they have.
 func (k *keyring) refresh(ctx context.Context) {
 	k.mu.RLock()
 	stale := k.now().Sub(k.loadedAt) >= keyReload
 	k.mu.RUnlock()
+	if stale {
+		k.mu.Lock()
+		stale = k.now().Sub(k.loadedAt) >= keyReload
+		if stale {
+			k.loadedAt = k.now() // claimed: no stampede of reloads
+		}
+		k.mu.Unlock()
+	}
 	if stale {
 		if err := k.load(ctx); err != nil {
 			k.log.Error("auth: reloading signing keys", "error", err)
@@ -144,8 +153,11 @@ func (k *keyring) find(ctx context.Context, id string) (signingKey, bool) {
 }
 
 // rotate makes a new signing key, retires the current one and drops keys
-// retired longer ago than any token they signed can live.
-func (k *keyring) rotate(ctx context.Context) (string, error) {
+// retired longer ago than any token they signed can live. With revoke,
+// it drops every other key at once instead: every token they signed
+// stops verifying (on this instance now, on others when they next reload
+// their keys, within keyReload).
+func (k *keyring) rotate(ctx context.Context, revoke bool) (string, error) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return "", err
@@ -157,10 +169,13 @@ func (k *keyring) rotate(ctx context.Context) (string, error) {
 	id := thumbprint(&priv.PublicKey)
 	now := k.now()
 	drop := now.Add(-k.cfg.RefreshTTL - k.cfg.TTL - retiredGrace)
+	if revoke {
+		drop = now.Add(time.Nanosecond) // the key retired now included
+	}
 	if err := k.store.RotateSigningKey(ctx, meta.SigningKey{ID: id, Algorithm: signingAlg, PrivateKey: der, CreatedAt: now}, drop); err != nil {
 		return "", fmt.Errorf("auth: rotating the signing key: %w", err)
 	}
-	k.log.Info("token signing key rotated", "kid", id)
+	k.log.Info("token signing key rotated", "kid", id, "revoked_old_keys", revoke)
 	return id, k.load(ctx)
 }
 
@@ -209,9 +224,12 @@ func (s *Service) JWKS(ctx context.Context) []byte {
 	return b
 }
 
-// RotateKey makes a new token signing key; tokens signed by the old one
-// stay valid until they expire.
-func (s *Service) RotateKey(ctx context.Context) (string, error) { return s.keys.rotate(ctx) }
+// RotateKey makes a new token signing key. Tokens signed by the old ones
+// stay valid until they expire, or, with revoke, stop verifying at once
+// (on other instances within a minute): every client must log in again.
+func (s *Service) RotateKey(ctx context.Context, revoke bool) (string, error) {
+	return s.keys.rotate(ctx, revoke)
+}
 
 // trustedIssuer is an external token service and its keys.
 type trustedIssuer struct {

@@ -39,9 +39,19 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
 
+// Lengths of names, in bytes.
+const (
+	maxUser      = 128 // a builtin user (validUser)
+	maxRobotName = 64  // the name part of a robot (CreateRobot)
+	// MaxUserName is the longest name that can log in: a project robot,
+	// robot$<project>+<name>. Longer names are refused before any check,
+	// counted only against the client address, and never logged or audited.
+	MaxUserName = len(RobotPrefix) + oci.MaxNameLength + 1 + maxRobotName
+)
+
 // validUser accepts user names usable in HTTP Basic and in logs.
 func validUser(name string) error {
-	if name == "" || len(name) > 128 || strings.ContainsAny(name, ": \t\"\\") || hasControl(name) || strings.HasPrefix(name, RobotPrefix) {
+	if name == "" || len(name) > maxUser || strings.ContainsAny(name, ": \t\"\\") || hasControl(name) || strings.HasPrefix(name, RobotPrefix) {
 		return invalid("%q is not a valid user name (1-128 characters, no spaces, colons, quotes; not robot$...)", name)
 	}
 	return nil
@@ -62,7 +72,11 @@ func (m *Manager) CreateUser(ctx context.Context, name, password string, admin b
 	if err != nil {
 		return err
 	}
-	return m.store.CreateUser(ctx, meta.User{Name: name, PasswordHash: hash, Admin: admin})
+	if err := m.store.CreateUser(ctx, meta.User{Name: name, PasswordHash: hash, Admin: admin}); err != nil {
+		return err
+	}
+	m.onChange() // a re-checked token subject of that name may be cached as gone
+	return nil
 }
 
 // Users lists the builtin users.
@@ -241,7 +255,7 @@ func RobotName(project, name string) string {
 // (shown once; only its hash is kept). A project robot's permissions are
 // limited to its project; a system robot's name projects or "*".
 func (m *Manager) CreateRobot(ctx context.Context, project, name, description string, perms []meta.RobotPermission, expires time.Time) (string, string, error) {
-	if !robotName.MatchString(name) || len(name) > 64 {
+	if !robotName.MatchString(name) || len(name) > maxRobotName {
 		return "", "", invalid("%q is not a valid robot name (lower-case letters, digits, . _ -)", name)
 	}
 	if project != "" {
@@ -275,7 +289,7 @@ func (m *Manager) CreateRobot(ctx context.Context, project, name, description st
 		return "", "", invalid("the expiry is in the past")
 	}
 	full := RobotName(project, name)
-	secret := randomHex(24)
+	secret := randomHex(secretBytes)
 	err := m.store.CreateRobot(ctx, meta.Robot{Name: full, Project: project, Description: description,
 		SecretHash: hashSecret(secret), Permissions: perms, ExpiresAt: expires})
 	if err != nil {

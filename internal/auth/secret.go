@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -33,23 +34,19 @@ func HashPassword(pw string, cost int) (string, error) {
 // answering "no such user" takes as long as "wrong password".
 var dummyHashes sync.Map // cost -> []byte
 
-// dummyCheck spends the time of a password check that fails.
-func dummyCheck(pw string, cost int) {
+// dummyCheck spends the time of a password check that fails (within the
+// gate, like a real one); its error is the gate's.
+func dummyCheck(ctx context.Context, pw string, cost int) error {
 	h, ok := dummyHashes.Load(cost)
 	if !ok {
 		b, err := bcrypt.GenerateFromPassword([]byte("berth-dummy-password"), cost)
 		if err != nil {
-			return
+			return nil
 		}
 		h, _ = dummyHashes.LoadOrStore(cost, b)
 	}
-	bcrypt.CompareHashAndPassword(h.([]byte), []byte(pw))
-}
-
-// checkBcrypt compares a password with a bcrypt hash (constant time in
-// the password, as bcrypt is).
-func checkBcrypt(hash, pw string) bool {
-	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
+	_, err := checkBcrypt(ctx, string(h.([]byte)), pw)
+	return err
 }
 
 // randomHex returns n random bytes, hex encoded.
@@ -82,10 +79,14 @@ func fingerprint(stored string) string {
 // whole string is hashed.
 const patPrefix = "bpat_"
 
+// secretBytes is the size of the random part of robot secrets and access
+// tokens: 256 bits.
+const secretBytes = 32
+
 // newAccessToken returns a new token and its id.
 func newAccessToken() (token, id string) {
 	id = randomHex(8)
-	return patPrefix + id + "_" + randomHex(24), id
+	return patPrefix + id + "_" + randomHex(secretBytes), id
 }
 
 // accessTokenID extracts the id of an access token, or "" if s is not one.
@@ -95,7 +96,8 @@ func accessTokenID(s string) string {
 		return ""
 	}
 	id, secret, ok := strings.Cut(rest, "_")
-	if !ok || len(id) != 16 || len(secret) != 48 {
+	// 48 hex digits: tokens made before secrets had 256 bits.
+	if !ok || len(id) != 16 || (len(secret) != 2*secretBytes && len(secret) != 48) {
 		return ""
 	}
 	return id

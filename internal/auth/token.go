@@ -80,14 +80,18 @@ func (s *Service) issue(ctx context.Context, subj *Subject, access []Access, ref
 			c.Admin, c.Groups = subj.Admin, subj.Groups
 		}
 	}
-	c.ExpiresAt = jwt.NewNumericDate(now.Add(ttl))
+	exp := now.Add(ttl)
+	if subj != nil && !subj.expires.IsZero() && subj.expires.Before(exp) {
+		exp = subj.expires // no token outlives the robot or access token it came from
+	}
+	c.ExpiresAt = jwt.NewNumericDate(exp)
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, c)
 	t.Header["kid"] = key.id
 	signed, err := t.SignedString(key.priv)
 	if err != nil {
 		return Issued{}, err
 	}
-	return Issued{Token: signed, ExpiresIn: int(ttl / time.Second), IssuedAt: now}, nil
+	return Issued{Token: signed, ExpiresIn: int(exp.Sub(now) / time.Second), IssuedAt: now}, nil
 }
 
 // validMethods are the JWS algorithms accepted (never "none", never HMAC:
@@ -128,6 +132,7 @@ func (k *keyring) parse(ctx context.Context, raw, audience string, trusted []tru
 				return nil, fmt.Errorf("unexpected algorithm %s", t.Method.Alg())
 			}
 			kid, _ := t.Header["kid"].(string)
+			k.refresh(ctx) // a revoked key goes within keyReload
 			key, ok := k.find(ctx, kid)
 			if !ok {
 				return nil, fmt.Errorf("unknown key %q", kid)
@@ -160,7 +165,29 @@ func (k *keyring) parse(ctx context.Context, raw, audience string, trusted []tru
 		// Berth's private claims mean nothing from another issuer.
 		c.Use, c.Kind, c.Admin, c.Groups = "invalid", "", false, nil
 	}
+	if c.issuer == nil {
+		if err := k.checkLifetime(c); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// checkLifetime refuses a token of Berth's own that lives longer than
+// Berth issues them (auth.token.ttl, refresh_ttl for refresh tokens): one
+// minted with a stolen key for a year is no good.
+func (k *keyring) checkLifetime(c *Claims) error {
+	if c.IssuedAt == nil || c.ExpiresAt == nil {
+		return errors.New("token without iat or exp")
+	}
+	limit := k.cfg.TTL
+	if c.Use == useRefresh {
+		limit = k.cfg.RefreshTTL
+	}
+	if life := c.ExpiresAt.Sub(c.IssuedAt.Time); life > limit+time.Second {
+		return fmt.Errorf("token lifetime %v is over the configured %v", life, limit)
+	}
+	return nil
 }
 
 // refreshSubject verifies a refresh token and finds its subject again,

@@ -104,7 +104,7 @@ func TestKeyRotation(t *testing.T) {
 	old, _ := s.keys.current()
 	t1, _ := s.IssueToken(ctx, nil, pullA)
 	clk.add(time.Second)
-	kid, err := s.RotateKey(ctx)
+	kid, err := s.RotateKey(ctx, false)
 	mustOK(t, err)
 	if kid == old.id {
 		t.Fatal("rotation kept the key")

@@ -8,10 +8,13 @@ type Audit struct {
 	Output    string        `yaml:"output"`    // also write JSON lines to: "" (nowhere), stdout, stderr, or a file path
 	Retention time.Duration `yaml:"retention"` // delete events older than this from the database; 0 keeps them
 	Buffer    int           `yaml:"buffer"`    // events waiting to be written before new ones are dropped (and counted)
+	// BufferBytes bounds the waiting events by size too (each field of an
+	// event is bounded; a full queue drops new events and counts them).
+	BufferBytes ByteSize `yaml:"buffer_bytes"`
 }
 
 func defaultAudit() Audit {
-	return Audit{Enabled: true, Retention: 90 * 24 * time.Hour, Buffer: 65536}
+	return Audit{Enabled: true, Retention: 90 * 24 * time.Hour, Buffer: 65536, BufferBytes: 32 << 20}
 }
 
 func (a Audit) validate(bad func(string, ...any)) {
@@ -23,5 +26,8 @@ func (a Audit) validate(bad func(string, ...any)) {
 	}
 	if a.Buffer < 1 || a.Buffer > 1<<22 {
 		bad("audit.buffer: %d is outside 1..4194304", a.Buffer)
+	}
+	if a.BufferBytes < 1<<20 || a.BufferBytes > 1<<32 {
+		bad("audit.buffer_bytes: %d is outside 1MiB..4GiB", a.BufferBytes)
 	}
 }

@@ -72,12 +72,16 @@ type TrustedIssuer struct {
 	Certificate string `yaml:"certificate"`
 }
 
-// FailedLogins bounds failed logins per user and per client address within
-// a sliding window; over the limit, logins get 429 TOOMANYREQUESTS.
+// FailedLogins bounds failed logins within a sliding window: per user
+// name from one client address and per address, over the limit logins
+// get 429 TOOMANYREQUESTS; per user name across addresses, logins are
+// slowed down by Delay instead (the right password still works), so that
+// nobody can lock another user out.
 type FailedLogins struct {
 	PerUser    int           `yaml:"per_user"`
 	PerAddress int           `yaml:"per_address"`
 	Window     time.Duration `yaml:"window"`
+	Delay      time.Duration `yaml:"delay"`
 }
 
 // LDAP configures LDAP / Active Directory users.
@@ -119,7 +123,7 @@ func defaultAuth() Auth {
 		BcryptCost:   10,
 		Admin:        AuthAdmin{Username: "admin"},
 		Token:        Token{Enabled: true, Service: "berth", Issuer: "berth", TTL: 5 * time.Minute, RefreshTTL: 30 * 24 * time.Hour},
-		FailedLogins: FailedLogins{PerUser: 10, PerAddress: 50, Window: 5 * time.Minute},
+		FailedLogins: FailedLogins{PerUser: 10, PerAddress: 50, Window: 5 * time.Minute, Delay: 2 * time.Second},
 		LDAP: LDAP{UserFilter: "(uid=%s)", GroupFilter: "(|(member=%s)(uniqueMember=%s))",
 			GroupNameAttribute: "cn", MemberOfAttribute: "memberOf", Timeout: 5 * time.Second},
 	}
@@ -204,8 +208,11 @@ func (a Auth) validate(bad func(string, ...any)) {
 		bad("auth.bcrypt_cost: %d is outside 4..14", a.BcryptCost)
 	}
 	f := a.FailedLogins
-	if f.PerUser < 0 || f.PerAddress < 0 || f.Window < 0 {
+	if f.PerUser < 0 || f.PerAddress < 0 || f.Window < 0 || f.Delay < 0 {
 		bad("auth.failed_logins: values must not be negative")
+	}
+	if f.Delay > 30*time.Second {
+		bad("auth.failed_logins.delay: %v is over 30s", f.Delay)
 	}
 	if a.HasMode(AuthLDAP) {
 		l := a.LDAP

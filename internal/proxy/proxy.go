@@ -112,7 +112,7 @@ func New(m meta.Store, b *storage.Blobs, opts Options, log *slog.Logger) (*Proxy
 		}
 	}
 	if len(p.ups) > 0 {
-		if err := os.MkdirAll(opts.Config.SpoolDir, 0o755); err != nil {
+		if err := os.MkdirAll(opts.Config.SpoolDir, 0o700); err != nil {
 			return nil, fmt.Errorf("proxy.spool_dir: %w", err)
 		}
 		cleanSpool(opts.Config.SpoolDir, log)

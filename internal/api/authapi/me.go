@@ -155,14 +155,24 @@ func (h *Handlers) UpdateSettings(w http.ResponseWriter, r *http.Request) error 
 	return h.GetSettings(w, r)
 }
 
-// RotateKey serves POST /api/v1/auth/keys/rotate: a new token signing key.
+// RotateKey serves POST /api/v1/auth/keys/rotate: a new token signing key;
+// with the optional body {"revoke": true} the old keys are dropped, so the
+// tokens they signed stop working at once.
 func (h *Handlers) RotateKey(w http.ResponseWriter, r *http.Request) error {
 	if h.auth == nil {
 		return manage.BadRequest("access control is off (auth.mode: none)")
 	}
-	kid, err := h.auth.RotateKey(r.Context())
+	var in struct {
+		Revoke bool `json:"revoke"`
+	}
+	if r.ContentLength != 0 {
+		if err := manage.ReadJSON(r, &in); err != nil {
+			return err
+		}
+	}
+	kid, err := h.auth.RotateKey(r.Context(), in.Revoke)
 	if err != nil {
 		return err
 	}
-	return manage.WriteJSON(w, http.StatusOK, map[string]string{"kid": kid})
+	return manage.WriteJSON(w, http.StatusOK, map[string]any{"kid": kid, "revoked": in.Revoke})
 }

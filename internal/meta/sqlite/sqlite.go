@@ -47,12 +47,21 @@ type Store struct {
 
 var _ meta.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the database at path and applies migrations.
+// Open opens (creating if needed) the database at path and applies
+// migrations. A new database is created readable by its owner only (0600,
+// in a 0700 directory if that is new): it holds the token signing keys
+// and password hashes. SQLite gives the -wal and -shm files the database
+// file's mode.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
+	}
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	dsn := func(extra string) string {
 		q := url.Values{}

@@ -25,6 +25,13 @@ type Driver struct {
 	root string
 }
 
+// Modes of what the driver creates: images may be private, so other local
+// users of the host may not read them (the umask may only tighten these).
+const (
+	dirMode  = 0o700
+	fileMode = 0o600
+)
+
 // New returns a driver rooted at dir, creating dir if needed.
 func New(dir string) (*Driver, error) {
 	if dir == "" {
@@ -34,7 +41,7 @@ func New(dir string) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	if err := os.MkdirAll(abs, dirMode); err != nil {
 		return nil, fmt.Errorf("filesystem storage: %w", err)
 	}
 	return &Driver{root: abs}, nil
@@ -95,7 +102,7 @@ func (d *Driver) PutContent(ctx context.Context, p string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(name), dirMode); err != nil {
 		return err
 	}
 	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
@@ -150,12 +157,12 @@ func (d *Driver) Writer(_ context.Context, p string, offset int64) (storage.File
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE, fileMode)
 	if errors.Is(err, fs.ErrNotExist) { // its directory is new
-		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(name), dirMode); err != nil {
 			return nil, err
 		}
-		f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o644)
+		f, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE, fileMode)
 	}
 	if err != nil {
 		return nil, err
@@ -230,7 +237,7 @@ func (d *Driver) Move(_ context.Context, src, dst string) error {
 		if _, serr := os.Stat(from); serr != nil {
 			return wrap(src, serr)
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, dirMode); err != nil {
 			return err
 		}
 		// The new directory's own entry must be durable too.
