@@ -76,3 +76,17 @@ func (c *Containerd) Ctr(t testing.TB, args ...string) string {
 	t.Logf("$ ctr %s  (%.1fs)", strings.Join(args, " "), time.Since(start).Seconds())
 	return mustSucceed(t, r, "ctr", args)
 }
+
+// ImageDigest returns the digest of an image in a namespace, from
+// `ctr image ls` (REF TYPE DIGEST SIZE PLATFORMS LABELS).
+func (c *Containerd) ImageDigest(t testing.TB, ns, ref string) string {
+	t.Helper()
+	out := c.Ctr(t, "-n", ns, "image", "ls")
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == ref {
+			return f[2]
+		}
+	}
+	t.Fatalf("%s is not in ctr image ls:\n%s", ref, out)
+	return ""
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +130,31 @@ func (d *Docker) RunIn(t testing.TB, stdin io.Reader, args ...string) string {
 	r := d.Exec(stdin, args...)
 	t.Logf("$ docker %s  (%.1fs)", strings.Join(args, " "), time.Since(start).Seconds())
 	return mustSucceed(t, r, "docker", args)
+}
+
+var (
+	pushDigestRE = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64}) size: \d+`)
+	pullDigestRE = regexp.MustCompile(`(?m)^Digest: (sha256:[0-9a-f]{64})$`)
+)
+
+// Push runs docker push and returns the manifest digest it reports.
+func (d *Docker) Push(t testing.TB, ref string) string {
+	t.Helper()
+	out := d.Run(t, "push", ref)
+	m := pushDigestRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("docker push %s printed no digest:\n%s", ref, out)
+	}
+	return m[1]
+}
+
+// Pull runs docker pull and returns the manifest digest it reports.
+func (d *Docker) Pull(t testing.TB, ref string) string {
+	t.Helper()
+	out := d.Run(t, "pull", ref)
+	m := pullDigestRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("docker pull %s printed no digest:\n%s", ref, out)
+	}
+	return m[1]
 }

@@ -93,7 +93,7 @@ func testCtrPullPush(t *testing.T, c *clients, ctd *enginetest.Containerd, proje
 	ref := c.reg.Host + "/" + project + "/ctr:v1"
 	mark := len(c.reg.Requests())
 	ctd.Ctr(t, append(append([]string{"-n", ns, "image", "pull"}, userArgs...), ref)...)
-	if got := ctrImageDigest(t, ctd, ns, ref); got != img.ManifestDigest {
+	if got := ctd.ImageDigest(t, ns, ref); got != img.ManifestDigest {
 		t.Fatalf("ctr pulled %s as %s, pushed %s", ref, got, img.ManifestDigest)
 	}
 	checkBlobGETs(t, c.reg, mark, append(slices.Clone(img.Layers), descriptor{Digest: img.ConfigDigest}))
@@ -127,7 +127,7 @@ func testCtrHostsMirror(t *testing.T, ctd *enginetest.Containerd, reg, up *regis
 	ref := "docker.io/library/alpine:" + tag
 	mark := len(reg.Requests())
 	ctd.Ctr(t, "-n", "mirror", "image", "pull", "--hosts-dir", hosts, ref)
-	if got := ctrImageDigest(t, ctd, "mirror", ref); got != img.ManifestDigest {
+	if got := ctd.ImageDigest(t, "mirror", ref); got != img.ManifestDigest {
 		t.Fatalf("ctr pulled %s through the mirror as %s, upstream has %s", ref, got, img.ManifestDigest)
 	}
 	if recs := reg.Requests(); len(recs) > 0 {
@@ -150,20 +150,6 @@ func testCtrHostsMirror(t *testing.T, ctd *enginetest.Containerd, reg, up *regis
 	if res.Status != http.StatusOK {
 		t.Errorf("the pulled manifest is not in the cache: HEAD hub/library/alpine@%s:\n%s", img.ManifestDigest, res)
 	}
-}
-
-// ctrImageDigest returns the digest of an image in a containerd namespace
-// (`ctr image ls`: REF TYPE DIGEST SIZE PLATFORMS LABELS).
-func ctrImageDigest(t *testing.T, ctd *enginetest.Containerd, ns, ref string) string {
-	t.Helper()
-	out := ctd.Ctr(t, "-n", ns, "image", "ls")
-	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == ref {
-			return f[2]
-		}
-	}
-	t.Fatalf("%s is not in ctr image ls:\n%s", ref, out)
-	return ""
 }
 
 // checkBlobGETs checks that the requests since mark downloaded each blob.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -88,9 +87,9 @@ func TestDockerTokenAuth(t *testing.T) {
 		d.RunIn(t, strings.NewReader(secret), "login", "-u", robot, "--password-stdin", reg.Host)
 		ref := reg.Host + "/team/robot:v1"
 		d.Run(t, "import", writeDockerImportTar(t, t.TempDir()), ref)
-		digest := dockerPush(t, d, ref)
+		digest := d.Push(t, ref)
 		d.Run(t, "rmi", ref)
-		if got := dockerPullDigest(t, d, reg.Host+"/team/robot@"+digest); got != digest {
+		if got := d.Pull(t, reg.Host+"/team/robot@"+digest); got != digest {
 			t.Fatalf("pulled by digest %s, got %s", digest, got)
 		}
 	})
@@ -118,7 +117,7 @@ func testDockerPushPull(t *testing.T, d *enginetest.Docker, reg *registry, proje
 	dir := t.TempDir()
 	imported := project + "/docker-imported"
 	d.Run(t, "import", writeDockerImportTar(t, dir), reg.Host+"/"+imported+":v1")
-	importedDigest := dockerPush(t, d, reg.Host+"/"+imported+":v1")
+	importedDigest := d.Push(t, reg.Host+"/"+imported+":v1")
 
 	ctx := filepath.Join(dir, "context")
 	hello := "hello from docker build " + filepath.Base(dir) + "\n"
@@ -127,7 +126,7 @@ func testDockerPushPull(t *testing.T, d *enginetest.Docker, reg *registry, proje
 	writeFile(t, filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch\nCOPY hello.txt /hello.txt\nCOPY data.bin /data/data.bin\n"))
 	built := project + "/docker-built"
 	d.Run(t, "build", "-t", reg.Host+"/"+built+":v1", ctx)
-	builtDigest := dockerPush(t, d, reg.Host+"/"+built+":v1")
+	builtDigest := d.Push(t, reg.Host+"/"+built+":v1")
 
 	for repo, digest := range map[string]string{imported: importedDigest, built: builtDigest} {
 		res := reg.do(t, http.MethodGet, "/v2/"+repo+"/manifests/v1", adminHeader(http.Header{"Accept": {allManifestTypes}}), nil)
@@ -145,10 +144,10 @@ func testDockerPushPull(t *testing.T, d *enginetest.Docker, reg *registry, proje
 	// Nothing left locally: the pulls below download every layer.
 	d.Run(t, "rmi", reg.Host+"/"+imported+":v1", reg.Host+"/"+built+":v1")
 	mark := len(reg.Requests())
-	if got := dockerPullDigest(t, d, reg.Host+"/"+built+":v1"); got != builtDigest {
+	if got := d.Pull(t, reg.Host+"/"+built+":v1"); got != builtDigest {
 		t.Errorf("pull by tag: digest %s, pushed %s", got, builtDigest)
 	}
-	if got := dockerPullDigest(t, d, reg.Host+"/"+imported+"@"+importedDigest); got != importedDigest {
+	if got := d.Pull(t, reg.Host+"/"+imported+"@"+importedDigest); got != importedDigest {
 		t.Errorf("pull by digest: digest %s, pushed %s", got, importedDigest)
 	}
 	if recs := reg.Requests(); len(recs) > 0 {
@@ -187,11 +186,11 @@ func testDockerMirror(t *testing.T, d *enginetest.Docker, reg, up *registry) {
 	tag := "e2e-" + randomHex(8)
 	upRef := up.Host + "/library/busybox:" + tag
 	d.Run(t, "import", writeDockerImportTar(t, t.TempDir()), upRef)
-	digest := dockerPush(t, d, upRef)
+	digest := d.Push(t, upRef)
 	d.Run(t, "rmi", upRef)
 
 	mark := len(reg.Requests())
-	if got := dockerPullDigest(t, d, "busybox:"+tag); got != digest {
+	if got := d.Pull(t, "busybox:"+tag); got != digest {
 		t.Fatalf("docker pull busybox:%s through the mirror: digest %s, upstream has %s", tag, got, digest)
 	}
 	if recs := reg.Requests(); len(recs) > 0 {
@@ -221,39 +220,12 @@ func testDockerMirror(t *testing.T, d *enginetest.Docker, reg, up *registry) {
 	}
 	before := upBlobs()
 	d.Run(t, "rmi", "busybox:"+tag)
-	if got := dockerPullDigest(t, d, "busybox@"+digest); got != digest {
+	if got := d.Pull(t, "busybox@"+digest); got != digest {
 		t.Fatalf("docker pull busybox@%s through the mirror: digest %s", digest, got)
 	}
 	if after := upBlobs(); after != before {
 		t.Errorf("the second pull fetched blobs from the upstream again (%d -> %d GETs): not served from the cache", before, after)
 	}
-}
-
-var (
-	pushDigestRE = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64}) size: \d+`)
-	pullDigestRE = regexp.MustCompile(`(?m)^Digest: (sha256:[0-9a-f]{64})$`)
-)
-
-// dockerPush pushes ref and returns the digest docker reports.
-func dockerPush(t *testing.T, d *enginetest.Docker, ref string) string {
-	t.Helper()
-	out := d.Run(t, "push", ref)
-	m := pushDigestRE.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("docker push %s printed no digest:\n%s", ref, out)
-	}
-	return m[1]
-}
-
-// dockerPullDigest pulls ref and returns the digest docker reports.
-func dockerPullDigest(t *testing.T, d *enginetest.Docker, ref string) string {
-	t.Helper()
-	out := d.Run(t, "pull", ref)
-	m := pullDigestRE.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("docker pull %s printed no digest:\n%s", ref, out)
-	}
-	return m[1]
 }
 
 // writeDockerImportTar writes a root filesystem tarball with content no
