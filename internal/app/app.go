@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.svc = registry.New(store, a.blobs, opts, log)
 	mgr := auth.NewManager(store, cfg.Auth.BcryptCost)
 	if cfg.Auth.Enabled() {
-		if a.auth, err = openAuth(ctx, cfg, store, log); err != nil {
+		if a.auth, err = openAuth(ctx, cfg, store, log, a.svc.ProxyRepo); err != nil {
 			store.Close()
 			return nil, err
 		}
@@ -196,7 +196,7 @@ func RotateSigningKey(ctx context.Context, cfg *config.Config, log *slog.Logger,
 		return "", err
 	}
 	defer store.Close()
-	s, err := openAuth(ctx, cfg, store, log)
+	s, err := openAuth(ctx, cfg, store, log, nil)
 	if err != nil {
 		return "", err
 	}
@@ -217,13 +217,16 @@ func Migrate(ctx context.Context, cfg *config.Config) error {
 	return s.Close()
 }
 
-// openAuth builds access control from the auth configuration.
-func openAuth(ctx context.Context, cfg *config.Config, store meta.Store, log *slog.Logger) (*auth.Service, error) {
+// openAuth builds access control from the auth configuration; proxyRepo
+// (nil: nothing proxied) maps pulls the pull-through cache serves to
+// their cache repositories, for the tokens of such pulls.
+func openAuth(ctx context.Context, cfg *config.Config, store meta.Store, log *slog.Logger,
+	proxyRepo func(context.Context, string) (string, bool)) (*auth.Service, error) {
 	proxies, err := cfg.HTTP.TrustedProxyPrefixes()
 	if err != nil {
 		return nil, err
 	}
-	o := auth.Options{TrustedProxies: proxies}
+	o := auth.Options{TrustedProxies: proxies, ProxyRepo: proxyRepo}
 	if cfg.Auth.HasMode(config.AuthLDAP) {
 		if o.LDAP, err = ldap.New(cfg.Auth.LDAP, log); err != nil {
 			return nil, err

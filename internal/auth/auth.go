@@ -95,13 +95,16 @@ type Service struct {
 	backends []backend
 	admins   map[string]bool
 	proxies  []netip.Prefix
-	keys     *keyring
-	trusted  []trustedIssuer
-	users    *limiter // failed logins per user name, across addresses (slows down)
-	pairs    *limiter // failed logins per user name and client address (refuses)
-	addrs    *limiter // failed logins per client address (refuses)
-	cache    credCache
-	live     liveCache // subjects of tokens re-checked for management calls
+	// proxyRepo maps a pull the pull-through cache serves to its cache
+	// repository (Options.ProxyRepo).
+	proxyRepo func(ctx context.Context, repo string) (string, bool)
+	keys      *keyring
+	trusted   []trustedIssuer
+	users     *limiter // failed logins per user name, across addresses (slows down)
+	pairs     *limiter // failed logins per user name and client address (refuses)
+	addrs     *limiter // failed logins per client address (refuses)
+	cache     credCache
+	live      liveCache // subjects of tokens re-checked for management calls
 }
 
 // Options are what New needs besides the auth configuration.
@@ -112,6 +115,11 @@ type Options struct {
 	LDAP LDAPAuthenticator
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// ProxyRepo returns the cache repository a pull of repo without ?ns=
+	// reads when an upstream serves it (mirror mode, project prefixes);
+	// nil when nothing is proxied. Tokens for such pulls are granted
+	// against the cache repository's project, like the pulls themselves.
+	ProxyRepo func(ctx context.Context, repo string) (string, bool)
 }
 
 // LDAPAuthenticator is the LDAP source of users (internal/auth/ldap).
@@ -134,7 +142,8 @@ var (
 // sources of users, loads (or creates) the token signing key, reads the
 // trusted token issuers' keys and creates the initial administrator.
 func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logger, o Options) (*Service, error) {
-	s := &Service{cfg: cfg, store: store, log: log, now: o.Now, proxies: o.TrustedProxies, admins: map[string]bool{}}
+	s := &Service{cfg: cfg, store: store, log: log, now: o.Now, proxies: o.TrustedProxies, proxyRepo: o.ProxyRepo,
+		admins: map[string]bool{}}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -311,6 +311,13 @@ func (s *Service) Grant(ctx context.Context, subj *Subject, requested []Access) 
 			if len(granted) > 0 {
 				out = append(out, Access{Type: a.Type, Name: a.Name, Actions: granted})
 			}
+			if slices.Contains(a.Actions, ActionPull) {
+				cache, err := s.grantCachePull(ctx, subj, a.Name)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, cache...)
+			}
 		case TypeRegistry:
 			if !subj.Anonymous() {
 				out = append(out, catalogAccess)
@@ -318,6 +325,27 @@ func (s *Service) Grant(ctx context.Context, subj *Subject, requested []Access) 
 		}
 	}
 	return out, nil
+}
+
+// grantCachePull is the access a token needs for a pull of repo that the
+// pull-through cache serves: the /v2/ router authorizes such a pull
+// against the cache repository (hub/library/nginx for library/nginx in
+// mirror mode), but a Docker daemon asks for a token for the name it
+// pulls. The token then also names the cache repository, with pull when
+// subj may pull from its project.
+func (s *Service) grantCachePull(ctx context.Context, subj *Subject, repo string) ([]Access, error) {
+	if s.proxyRepo == nil {
+		return nil, nil
+	}
+	cache, ok := s.proxyRepo(ctx, repo)
+	if !ok || cache == repo {
+		return nil, nil
+	}
+	acts, err := s.Actions(ctx, subj, cache, false)
+	if err != nil || !slices.Contains(acts, ActionPull) {
+		return nil, err
+	}
+	return []Access{{Type: TypeRepository, Name: cache, Actions: []string{ActionPull}}}, nil
 }
 
 // Visible returns a filter of the repositories the request may see in

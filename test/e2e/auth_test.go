@@ -20,34 +20,43 @@ const (
 // team with pull and push. It returns the robot's name and secret.
 func startAuthRegistry(t *testing.T) (*registry, string, string) {
 	t.Helper()
+	return startAuthRegistryEnv(t, nil)
+}
+
+// startAuthRegistryEnv is startAuthRegistry with more BERTH_* settings.
+func startAuthRegistryEnv(t *testing.T, extraEnv []string) (*registry, string, string) {
+	t.Helper()
 	if target != "berth" {
 		t.Skip("access control is Berth's")
 	}
-	reg := startRegistryEnv(t, []string{"BERTH_AUTH_MODE=builtin", "BERTH_AUTH_ADMIN_PASSWORD=" + e2eAdminPassword,
-		"BERTH_AUTH_BCRYPT_COST=4"})
-	admin := func(method, path, body string, want int) []byte {
-		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+reg.Direct+path, strings.NewReader(body))
-		req.SetBasicAuth("admin", e2eAdminPassword)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var buf bytes.Buffer
-		buf.ReadFrom(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, buf.String())
-		}
-		return buf.Bytes()
-	}
-	admin("POST", "/api/v1/users", `{"name":"dev","password":"`+e2eDevPassword+`"}`, 201)
-	admin("POST", "/api/v1/projects", `{"name":"team"}`, 201)
-	admin("PUT", "/api/v1/projects/team/members/user/dev", `{"role":"developer"}`, 200)
+	reg := startRegistryEnv(t, append([]string{"BERTH_AUTH_MODE=builtin", "BERTH_AUTH_ADMIN_PASSWORD=" + e2eAdminPassword,
+		"BERTH_AUTH_BCRYPT_COST=4"}, extraEnv...))
+	reg.admin(t, "POST", "/api/v1/users", `{"name":"dev","password":"`+e2eDevPassword+`"}`, 201)
+	reg.admin(t, "POST", "/api/v1/projects", `{"name":"team"}`, 201)
+	reg.admin(t, "PUT", "/api/v1/projects/team/members/user/dev", `{"role":"developer"}`, 200)
 	var robot struct{ Name, Secret string }
-	json.Unmarshal(admin("POST", "/api/v1/projects/team/robots", `{"name":"ci","actions":["pull","push"]}`, 201), &robot)
+	json.Unmarshal(reg.admin(t, "POST", "/api/v1/projects/team/robots", `{"name":"ci","actions":["pull","push"]}`, 201), &robot)
 	return reg, robot.Name, robot.Secret
+}
+
+// admin sends a request as the administrator (HTTP Basic) straight to the
+// server and returns the body; the test fails unless the status is want.
+func (r *registry) admin(t testing.TB, method, path, body string, want int) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+r.Direct+path, strings.NewReader(body))
+	req.SetBasicAuth("admin", e2eAdminPassword)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, buf.String())
+	}
+	return buf.Bytes()
 }
 
 // failsLogin checks that a client's login with a wrong password fails with

@@ -1,5 +1,6 @@
 // Package e2e runs real registry clients (skopeo, crane, regctl, oras,
-// podman, buildah, helm, cosign) against the built berth binary.
+// podman, buildah, helm, cosign, and private Docker daemons and containerd
+// from internal/enginetest) against the built berth binary.
 //
 // Environment:
 //

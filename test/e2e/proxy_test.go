@@ -39,7 +39,7 @@ const maxRecords = 20000
 var (
 	recordedRequestHeaders = []string{"Content-Type", "Content-Length", "Content-Range", "Accept", "Range"}
 	recordedReplyHeaders   = []string{"Location", "Docker-Content-Digest", "Content-Type", "Content-Length",
-		"Range", "OCI-Subject", "OCI-Filters-Applied", "OCI-Chunk-Min-Length", "Link", "Docker-Upload-UUID"}
+		"Range", "OCI-Subject", "OCI-Filters-Applied", "OCI-Chunk-Min-Length", "Link", "Docker-Upload-UUID", "OCI-Namespace"}
 )
 
 func startRecordingProxy(backend string) (*recordingProxy, error) {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -48,5 +49,83 @@ func TestAccessControl(t *testing.T) {
 	// A name the upstream lacks is not found, with access control too.
 	if status, _, _ := get(t, srv.URL+"/v2/library/other/manifests/1", "Accept", manifestAccept); status == http.StatusOK {
 		t.Error("a name the upstream lacks was served")
+	}
+}
+
+// TestMirrorTokens: a Docker daemon pulling through mirror mode with
+// access control on asks the token endpoint for the name it pulls
+// (repository:library/web:pull), not for the cache repository whose
+// project authorizes the pull (hub/library/web). The anonymous token must
+// let it pull once project hub is public, and a user's token once the user
+// may pull from hub; without access to hub no token lets it.
+func TestMirrorTokens(t *testing.T) {
+	up := startBerthUpstream(t)
+	img, _ := random.Image(1024, 1)
+	d := push(t, up, "library/web:1", img)
+	srv := startProxy(t, []proxyUpstream{{name: "hub", up: up, mirror: true}}, func(c *config.Config) {
+		c.Auth.Mode = "builtin"
+		c.Auth.Admin.Password = "admin-password-1"
+		c.Auth.BcryptCost = 4
+	})
+	admin := func(method, path, body string, want int) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.SetBasicAuth("admin", "admin-password-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %s, want %d", method, path, resp.Status, want)
+		}
+	}
+	admin("POST", "/api/v1/users", `{"name":"dev","password":"dev-password-1"}`, http.StatusCreated)
+	// pull fetches a token for scope as user (none: anonymous), as Docker
+	// does, and pulls the manifest with it.
+	pull := func(user, pass, scope string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/token?service=berth&scope="+scope, nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tok struct{ Token string }
+		err = json.NewDecoder(resp.Body).Decode(&tok)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || err != nil {
+			t.Fatalf("token for %s: %s %v", scope, resp.Status, err)
+		}
+		status, _, body := get(t, srv.URL+"/v2/library/web/manifests/1", "Accept", manifestAccept, "Authorization", "Bearer "+tok.Token)
+		if status == http.StatusOK && sha256hex(body) != d {
+			t.Fatalf("pulled %s, upstream has %s", sha256hex(body), d)
+		}
+		return status
+	}
+	const scope = "repository:library/web:pull"
+	if s := pull("", "", scope); s != http.StatusUnauthorized {
+		t.Errorf("anonymous token before project hub exists: %d, want 401", s)
+	}
+	admin("POST", "/api/v1/projects", `{"name":"hub"}`, http.StatusCreated)
+	if s := pull("dev", "dev-password-1", scope); s != http.StatusUnauthorized {
+		t.Errorf("dev's token without access to the private hub: %d, want 401", s)
+	}
+	admin("PUT", "/api/v1/projects/hub/members/user/dev", `{"role":"guest"}`, http.StatusOK)
+	if s := pull("dev", "dev-password-1", scope); s != http.StatusOK {
+		t.Errorf("dev's token as a guest of hub: %d, want 200", s)
+	}
+	if s := pull("", "", scope); s != http.StatusUnauthorized {
+		t.Errorf("anonymous token, hub private: %d, want 401", s)
+	}
+	admin("PATCH", "/api/v1/projects/hub", `{"public":true}`, http.StatusOK)
+	if s := pull("", "", scope); s != http.StatusOK {
+		t.Errorf("anonymous token, hub public: %d, want 200", s)
+	}
+	// The cache repository's own name keeps working.
+	if s := pull("", "", "repository:hub/library/web:pull"); s != http.StatusOK {
+		t.Errorf("anonymous token for hub/library/web: %d, want 200", s)
 	}
 }

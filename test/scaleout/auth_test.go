@@ -18,8 +18,8 @@ const devPassword = "scaleout-dev-password"
 // (from X-Forwarded-Proto and -Host: nginx sends its upstream's name as
 // Host), whichever instance answered; a token issued by one instance is
 // accepted by the other (the signing key is in the shared database); and
-// skopeo and crane log in, push and pull through nginx, their requests
-// and token requests spread over both instances.
+// skopeo, crane and the Docker daemon log in, push and pull through
+// nginx, their requests and token requests spread over both instances.
 func testTokenAuth(t *testing.T) {
 	c := startCluster(t, clusterOptions{auth: true})
 	admin := func(method, path, body string, want int) {
@@ -81,6 +81,7 @@ func testTokenAuth(t *testing.T) {
 			t.Errorf("pulled %d blobs, want 3", n)
 		}
 	})
+	t.Run("docker", func(t *testing.T) { testDockerLogin(t, c) })
 	t.Run("anonymous-pull-refused", func(t *testing.T) {
 		resp, body := c.send(t, "GET", c.url+"/v2/team/crane/manifests/v1", nil)
 		expect(t, "anonymous pull of a private project", resp, body, http.StatusUnauthorized)

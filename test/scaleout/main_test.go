@@ -9,14 +9,15 @@
 // TestScaleOut then, in order: runs the OCI conformance suite through
 // nginx; splits a chunked push across the instances by hand; pushes and
 // pulls with crane, skopeo, regctl (in chunks), oras (an artifact and a
-// referrer), buildah and podman through nginx, each trusting the test CA
-// its own way, and checks in nginx's access log that every push was
-// served by both instances; kills an instance in the middle of a chunked
+// referrer), buildah, podman, the Docker daemon and containerd (private
+// daemons, internal/enginetest) through nginx, each trusting the test CA
+// its own way (dockerd: as an insecure registry), and checks in nginx's
+// access log that every push was served by both instances; kills an instance in the middle of a chunked
 // push and resumes the push on the other; restarts both instances one
 // after the other under a pull load; kills the instance running GC;
 // starts a second cluster with access control (token authentication, nginx
 // in http.trusted_proxies) where challenges must name nginx's https realm
-// and skopeo and crane log in, push and pull with tokens one instance
+// and skopeo, crane and docker log in, push and pull with tokens one instance
 // issued and the other accepts; and checks that /readyz reports a stopped
 // MinIO.
 //

@@ -39,6 +39,7 @@ func TestScaleOut(t *testing.T) {
 	t.Run("regctl", func(t *testing.T) { testRegctl(t, c) })
 	t.Run("oras", func(t *testing.T) { testOras(t, c) })
 	t.Run("podman-buildah", func(t *testing.T) { testPodmanBuildah(t, c) })
+	t.Run("docker-containerd", func(t *testing.T) { testEngines(t, c) })
 	t.Run("kill-during-push", func(t *testing.T) { testKillDuringPush(t, c) })
 	t.Run("rolling-restart", func(t *testing.T) { testRollingRestart(t, c) })
 	t.Run("kill-during-gc", func(t *testing.T) { testKillDuringGC(t, c) })
