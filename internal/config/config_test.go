@@ -24,7 +24,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.HTTP.Addr != ":5000" || c.Storage.Filesystem.Root != filepath.Join("data", "blobs") ||
-		c.Database.SQLite.Path != filepath.Join("data", "berth.db") || c.Registry.MaxManifestSize != 4<<20 {
+		c.Database.SQLite.Path != filepath.Join("data", "berth.db") || c.Registry.MaxManifestSize != 4<<20 ||
+		c.Log.Format != "auto" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -69,6 +70,7 @@ func TestErrors(t *testing.T) {
 		{"wrong type", "http:\n  shutdown_timeout: soon\n", nil, "line 2"},
 		{"bad version", "version: 2\n", nil, "version"},
 		{"bad level", "log:\n  level: loud\n", nil, "log.level"},
+		{"bad log format", "log:\n  format: yaml\n", nil, "log.format"},
 		{"tls half", "http:\n  tls:\n    certificate: c.pem\n", nil, "http.tls"},
 		{"bad size", "registry:\n  max_manifest_size: lots\n", nil, "invalid size"},
 		{"tiny size", "registry:\n  max_manifest_size: 10\n", nil, "max_manifest_size"},
