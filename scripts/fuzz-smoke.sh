@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target in the repository briefly (FUZZTIME, default 5s
-# each), so that CI exercises the parsers with generated input on every run.
+# Runs every Go fuzz target in the repository for FUZZTIME each: briefly
+# (default 5s, `make fuzz-smoke`, part of `make test`) so that CI exercises
+# the parsers with generated input on every run, or longer (`make fuzz`,
+# 60s unless FUZZTIME says otherwise) before a change to a parser lands.
 # Seed corpora run as ordinary tests in `make unit` too.
 #
 # A real finding always writes its input under testdata/fuzz/<target> and

@@ -11,15 +11,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/berth-registry/berth/internal/app"
+	"github.com/berth-registry/berth/internal/buildinfo"
 	"github.com/berth-registry/berth/internal/config"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -46,7 +43,7 @@ Usage:
   berth project add|list|member add ...                         manage projects and their members
   berth robot add NAME ...                                      create a robot account
   berth auth rotate-key [--revoke] [--config FILE] [--data DIR]   new token signing key (docs/auth.md)
-  berth version                                                 print the version
+  berth version                                                 print the version, commit and Go version
 
 Configuration: a YAML file (see docs/configuration.md) and BERTH_* environment
 variables that follow the YAML path, e.g. BERTH_HTTP_ADDR=:5000.
@@ -75,7 +72,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	case "retention":
 		return retention(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "berth", versionString())
+		fmt.Fprintln(stdout, "berth", buildinfo.Get())
 		return nil
 	case "config":
 		if len(args) != 3 || args[1] != "check" {
@@ -172,17 +169,6 @@ func configFlags(fs *flag.FlagSet, env []string, o *config.Overrides) func() (*c
 	return func() (*config.Config, error) { return config.Load(*path, env, *o) }
 }
 
-// newLogger builds the process logger from the log settings.
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(c.Level)) // validated by config
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
 func loopback(addr net.Addr) bool {
 	tcp, ok := addr.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()
@@ -195,22 +181,4 @@ func lookup(env []string, name string) string {
 		}
 	}
 	return ""
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-		if v != "" {
-			return v
-		}
-	}
-	return "dev"
 }

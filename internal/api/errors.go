@@ -33,7 +33,7 @@ var errorCodes = []struct {
 	{registry.ErrManifestBlobUnknown, oci.CodeManifestBlobUnknown, 0},
 	{registry.ErrManifestInvalid, oci.CodeManifestInvalid, 0},
 	{registry.ErrManifestTooLarge, oci.CodeManifestInvalid, http.StatusRequestEntityTooLarge},
-	{registry.ErrTagInvalid, oci.CodeManifestInvalid, 0},
+	{registry.ErrTagInvalid, oci.CodeTagInvalid, 0},
 	{registry.ErrUnsupported, oci.CodeUnsupported, 0},
 	{registry.ErrUpstreamUnavailable, oci.CodeUnknown, http.StatusBadGateway},
 	{registry.ErrUpstreamRateLimited, oci.CodeTooManyRequests, 0},

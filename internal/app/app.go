@@ -21,6 +21,7 @@ import (
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/ldap"
+	"github.com/berth-registry/berth/internal/buildinfo"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/jobs"
@@ -326,8 +327,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
+	bi := buildinfo.Get()
 	a.log.Info("berth listening", "addr", ln.Addr().String(), "tls", tlsOn,
-		"storage", a.blobs.Driver().Name(), "database", a.cfg.Database.Driver)
+		"storage", a.blobs.Driver().Name(), "database", a.cfg.Database.Driver,
+		"version", bi.Version, "commit", bi.ShortCommit(), "commit_time", bi.CommitTime, "go", bi.GoVersion)
 	select {
 	case err := <-errc:
 		return err

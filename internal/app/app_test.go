@@ -133,3 +133,42 @@ func TestAPIPing(t *testing.T) {
 		t.Errorf("ping: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
+
+// TestManifestReference: a reference that is neither a valid tag nor a
+// digest is 404 MANIFEST_UNKNOWN on reads and deletes (as Distribution and
+// zot answer), and 400 on pushes: TAG_INVALID for a tag, DIGEST_INVALID
+// for a malformed digest.
+func TestManifestReference(t *testing.T) {
+	s := apptest.Start(t, nil)
+	tests := []struct {
+		method, ref string
+		status      int
+		code        string
+	}{
+		{"GET", ".INVALID_MANIFEST_NAME", 404, "MANIFEST_UNKNOWN"},
+		{"HEAD", ".INVALID_MANIFEST_NAME", 404, ""},
+		{"DELETE", ".INVALID_MANIFEST_NAME", 404, "MANIFEST_UNKNOWN"},
+		{"GET", "sha256:xyz", 404, "MANIFEST_UNKNOWN"},
+		{"DELETE", "md5:d41d8cd98f00b204e9800998ecf8427e", 404, "MANIFEST_UNKNOWN"},
+		{"GET", strings.Repeat("t", 129), 404, "MANIFEST_UNKNOWN"},
+		{"GET", "no-such-tag", 404, "NAME_UNKNOWN"}, // a valid tag of a repository that does not exist
+		{"PUT", ".INVALID_MANIFEST_NAME", 400, "TAG_INVALID"},
+		{"PUT", "latest?tag=-bad", 400, "TAG_INVALID"},
+		{"PUT", "sha256:xyz", 400, "DIGEST_INVALID"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.ref[:min(len(tc.ref), 24)], func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, s.URL+"/v2/team/app/manifests/"+tc.ref, strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || (tc.code != "" && !strings.Contains(string(body), `"code":"`+tc.code+`"`)) {
+				t.Fatalf("%d %s, want %d %s", resp.StatusCode, body, tc.status, tc.code)
+			}
+		})
+	}
+}

@@ -186,6 +186,16 @@ var matrixOps = []struct {
 			cl.m.pushManifest(t, "team-a/app", "tag-"+role)
 			return cl.do(t, "DELETE", "/v2/team-a/app/manifests/tag-"+role, nil, nil)
 		}},
+	// A reference that is neither a tag nor a digest: the access check
+	// comes first, exactly as for a valid one, then 404 MANIFEST_UNKNOWN.
+	{"pull-invalid-reference", []string{"deny", "status 404", "status 404", "status 404", "status 404", "deny", "status 404", "status 404", "deny"},
+		func(t *testing.T, cl client, _ string) result {
+			return cl.do(t, "GET", "/v2/team-a/app/manifests/.INVALID_MANIFEST_NAME", nil, nil)
+		}},
+	{"delete-invalid-reference", []string{"deny", "deny", "deny", "status 404", "status 404", "deny", "status 404", "deny", "deny"},
+		func(t *testing.T, cl client, _ string) result {
+			return cl.do(t, "DELETE", "/v2/team-a/app/manifests/.INVALID_MANIFEST_NAME", nil, nil)
+		}},
 	{"list-tags", []string{"deny", "ok", "ok", "ok", "ok", "deny", "ok", "ok", "deny"},
 		func(t *testing.T, cl client, _ string) result {
 			return cl.do(t, "GET", "/v2/team-a/app/tags/list", nil, nil)
@@ -236,6 +246,9 @@ func TestAuthMatrix(t *testing.T) {
 						got := outcome(res.status, op.name == "mount-across-projects")
 						if got != want {
 							t.Fatalf("%s as %s (%s): %d %s, want %s", op.name, role, mode, res.status, res.body, want)
+						}
+						if got == "status 404" && !strings.Contains(res.body, "MANIFEST_UNKNOWN") {
+							t.Fatalf("%s as %s (%s): 404 without MANIFEST_UNKNOWN: %s", op.name, role, mode, res.body)
 						}
 						if op.name == "catalog" && got == "ok" {
 							var c struct{ Repositories []string }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/berth-registry/berth/internal/buildinfo"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -40,7 +41,13 @@ func newMetrics(store meta.Store) *metrics {
 		}, []string{"route"}),
 	}
 	stats := &blobStats{store: store}
-	m.registry.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut,
+	bi := buildinfo.Get()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "berth_build_info", Help: "Always 1; the labels name the running build.",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "commit": bi.ShortCommit(), "goversion": bi.GoVersion},
+	})
+	build.Set(1)
+	m.registry.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, build,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "berth_blobs_stored", Help: "Blobs stored."},
 			func() float64 { c, _ := stats.get(); return float64(c) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "berth_blob_bytes_stored", Help: "Bytes of stored blobs."},

@@ -73,7 +73,7 @@ func (t TLS) Enabled() bool { return t.Certificate != "" || t.Key != "" }
 // Log configures logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
-	Format string `yaml:"format"` // json or text
+	Format string `yaml:"format"` // auto (text on a terminal, else json), json or text
 	Access bool   `yaml:"access"` // one line per request
 }
 
@@ -160,7 +160,7 @@ func Default() *Config {
 			IdleTimeout:       2 * time.Minute,
 			ShutdownTimeout:   30 * time.Second,
 		},
-		Log:      Log{Level: "info", Format: "json", Access: true},
+		Log:      Log{Level: "info", Format: "auto", Access: true},
 		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
@@ -272,9 +272,9 @@ func (c *Config) Validate() error {
 		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
 	}
 	switch c.Log.Format {
-	case "json", "text":
+	case "auto", "json", "text":
 	default:
-		bad("log.format: %q is not one of json, text", c.Log.Format)
+		bad("log.format: %q is not one of auto, json, text", c.Log.Format)
 	}
 	switch c.Storage.Driver {
 	case "filesystem":

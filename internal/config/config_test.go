@@ -24,7 +24,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.HTTP.Addr != ":5000" || c.Storage.Filesystem.Root != filepath.Join("data", "blobs") ||
-		c.Database.SQLite.Path != filepath.Join("data", "berth.db") || c.Registry.MaxManifestSize != 4<<20 {
+		c.Database.SQLite.Path != filepath.Join("data", "berth.db") || c.Registry.MaxManifestSize != 4<<20 ||
+		c.Log.Format != "auto" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -69,6 +70,7 @@ func TestErrors(t *testing.T) {
 		{"wrong type", "http:\n  shutdown_timeout: soon\n", nil, "line 2"},
 		{"bad version", "version: 2\n", nil, "version"},
 		{"bad level", "log:\n  level: loud\n", nil, "log.level"},
+		{"bad log format", "log:\n  format: yaml\n", nil, "log.format"},
 		{"tls half", "http:\n  tls:\n    certificate: c.pem\n", nil, "http.tls"},
 		{"bad size", "registry:\n  max_manifest_size: lots\n", nil, "invalid size"},
 		{"tiny size", "registry:\n  max_manifest_size: 10\n", nil, "max_manifest_size"},
@@ -176,19 +178,90 @@ func TestDurations(t *testing.T) {
 	}
 }
 
+// Only a plain 0 is a duration without a unit. The other spellings of zero
+// are bare numbers like any other: YAML reads 00, -0, +0 and 0x0 as !!int and
+// 0.0 as !!float, and time.ParseDuration would take -0 and +0 from the
+// environment; each is refused naming the key, in the file and in BERTH_
+// variables. FuzzFixDurations once found 00 written as 0s (two characters
+// replaced by a zero with a unit), the defect behind this table.
+func TestDurationZeroSpellings(t *testing.T) {
+	for _, v := range []string{"00", "000", "-0", "+0", "0.0", "0x0", "0o0", "0b0", "0_", "1e3", ".inf", "99999999999999999999999"} {
+		t.Run("file "+v, func(t *testing.T) {
+			_, err := Load(write(t, "gc: {grace_period: "+v+"}\n"), nil, Overrides{})
+			want := "line 1: gc.grace_period: " + v + " is a number without a unit"
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want one containing %q", err, want)
+			}
+		})
+		t.Run("env "+v, func(t *testing.T) {
+			_, err := Load("", []string{"BERTH_GC_GRACE_PERIOD=" + v}, Overrides{})
+			want := "BERTH_GC_GRACE_PERIOD: " + v + " is a number without a unit"
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want one containing %q", err, want)
+			}
+		})
+	}
+	// A plain 0, 0 with a unit and a quoted "0" (a string, which
+	// time.ParseDuration reads) are all zero.
+	for _, v := range []string{"0", "0s", "0h", `"0"`, " 0 "} {
+		t.Run("zero "+v, func(t *testing.T) {
+			c, err := Load(write(t, "gc: {grace_period: "+v+"}\n"), nil, Overrides{})
+			if err != nil || c.GC.GracePeriod != 0 {
+				t.Fatalf("file: %v, grace period %v", err, c)
+			}
+			if v == `"0"` {
+				return // quotes are YAML's, not the environment's
+			}
+			c, err = Load("", []string{"BERTH_GC_GRACE_PERIOD=" + v}, Overrides{})
+			if err != nil || c.GC.GracePeriod != 0 {
+				t.Fatalf("env: %v, grace period %v", err, c)
+			}
+		})
+	}
+}
+
+// The seed corpus also lives in testdata/fuzz/FuzzFixDurations: inputs that
+// once failed a fuzz run.
 func FuzzFixDurations(f *testing.F) {
 	f.Add("audit:\n  retention: 0\n")
 	f.Add("gc: {grace_period: 0, upload_max_age: 0}\n")
 	f.Add("proxy:\n  upstreams: [{name: \"é\", max_age: 0}]\n")
 	f.Add("a: &x 0\ngc:\n  interval: *x\n")
+	for _, v := range []string{"00", "000", "-0", "0.0", "+0", "0x0", "!!int 0", "\"0\""} {
+		f.Add("gc: {grace_period: " + v + "}\n")
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		out, err := fixDurations([]byte(s), reflect.TypeFor[Config]())
 		if err != nil {
 			return
 		}
-		// Only bare zeros change, each into 0s: the rest stays as it was.
+		// Only plain zeros change, each into 0s: the rest stays as it was.
 		if len(out) < len(s) || strings.ReplaceAll(string(out), "0s", "0") != strings.ReplaceAll(s, "0s", "0") {
 			t.Fatalf("fixDurations(%q) = %q", s, out)
+		}
+		// Every edit replaced a plain zero: a second pass finds nothing
+		// left to fix or to refuse.
+		again, err := fixDurations(out, reflect.TypeFor[Config]())
+		if err != nil || string(again) != string(out) {
+			t.Fatalf("fixDurations(%q) = %q, then %q, %v", s, out, again, err)
+		}
+	})
+}
+
+// The environment's parser refuses every bare number but a plain 0, by the
+// same definitions as the file's.
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"0", "00", "-0", "+0", "0.0", "0x0", "30s", "1h30m", "30", " 0 ", "-1s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseDuration(s)
+		if err != nil {
+			return
+		}
+		v := strings.TrimSpace(s)
+		if bareNumber(v) && !plainZero(v) {
+			t.Fatalf("parseDuration(%q) = %v, want an error", s, d)
 		}
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,43 +13,53 @@ import (
 )
 
 // Durations, in the file and in BERTH_ variables, are Go durations ("30s",
-// "10m", "24h", "1h30m"). A bare 0 is a duration too: it is how people
+// "10m", "24h", "1h30m"). A plain 0 is a duration too: it is how people
 // write "never" or "off", and how the documentation writes it. Any other
 // number without a unit is refused with the key's name, because it is
 // ambiguous (seconds? nanoseconds?); YAML itself would only say that an
-// !!int does not fit a time.Duration.
+// !!int does not fit a time.Duration. That includes the other spellings of
+// zero (00, -0, +0, 0.0, 0x0, 0o0): they are not what the documentation
+// shows, and a plain 0 is the one way to write "off" that reads the same
+// to every person and every YAML library.
 
 var durationType = reflect.TypeFor[time.Duration]()
 
-// bareNumber reports whether s is a YAML integer, and whether it is zero.
-func bareNumber(s string) (number, zero bool) {
-	s = strings.TrimPrefix(strings.TrimPrefix(s, "+"), "-")
-	n, err := strconv.ParseUint(strings.ReplaceAll(s, "_", ""), 0, 64)
-	if err != nil {
-		return s != "" && strings.Trim(s, "0123456789_") == "", false // too long to parse, still a number
-	}
-	return true, n == 0
+// bareNumber reports whether s, written without quotes, is a number to
+// YAML: an !!int or a !!float (30, 00, -0, 0x1e, 1_000, 0.5, 1e3, .inf).
+// The same definition serves the file and the environment.
+func bareNumber(s string) bool {
+	tag := (&yaml.Node{Kind: yaml.ScalarNode, Value: s}).ShortTag()
+	return tag == "!!int" || tag == "!!float"
+}
+
+// plainZero reports whether s is the one bare number a duration accepts:
+// a plain 0.
+func plainZero(s string) bool { return s == "0" }
+
+// errNoUnit is the error for a bare number other than a plain 0.
+func errNoUnit(s string) error {
+	return fmt.Errorf("%s is a number without a unit; a duration needs one, e.g. 30s, 10m or 24h (0 alone means off)", s)
 }
 
 // parseDuration parses a duration given as text (an environment value).
 func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	if number, zero := bareNumber(s); number {
-		if zero {
-			return 0, nil
-		}
-		return 0, fmt.Errorf("%s is a number without a unit; a duration needs one, e.g. 30s, 10m or 24h", s)
+	if plainZero(s) {
+		return 0, nil
+	}
+	if bareNumber(s) {
+		return 0, errNoUnit(s) // before time.ParseDuration, which takes -0 and +0
 	}
 	return time.ParseDuration(s)
 }
 
-// durationEdit replaces a bare 0 at a position of the file with "0s".
+// durationEdit replaces a plain 0 at a position of the file with "0s".
 type durationEdit struct{ line, column, length int }
 
-// fixDurations returns data with every bare 0 given to a duration key of
+// fixDurations returns data with every plain 0 given to a duration key of
 // a value of type t written as 0s, each at its place so that the
-// decoder's line numbers still match the file; a bare number other than
-// 0 there is an error naming its line and key. A document that does not
+// decoder's line numbers still match the file; any other bare number
+// there is an error naming its line and key. A document that does not
 // parse is returned as it is, for the decoder to report.
 func fixDurations(data []byte, t reflect.Type) ([]byte, error) {
 	var doc yaml.Node
@@ -89,8 +98,8 @@ func fixDurations(data []byte, t reflect.Type) ([]byte, error) {
 		if off+e.length > len(ln) {
 			continue
 		}
-		if number, zero := bareNumber(string(ln[off : off+e.length])); !number || !zero {
-			continue // not where it was expected: leave it to the decoder
+		if !plainZero(string(ln[off : off+e.length])) {
+			continue // not where it was expected (a tag, an anchor): leave it to the decoder
 		}
 		lines[e.line-1] = slices.Concat(ln[:off], []byte("0s"), ln[off+e.length:])
 	}
@@ -110,11 +119,14 @@ func walkDurations(n *yaml.Node, t reflect.Type, path string, edits *[]durationE
 		t = t.Elem()
 	}
 	if t == durationType {
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		if n.Kind != yaml.ScalarNode {
 			return nil
 		}
-		if _, zero := bareNumber(n.Value); !zero {
-			return fmt.Errorf("line %d: %s: %s is a number without a unit; a duration needs one, e.g. 30s, 10m or 24h", n.Line, path, n.Value)
+		if tag := n.ShortTag(); tag != "!!int" && tag != "!!float" {
+			return nil // a string goes to time.ParseDuration, anything else to the decoder
+		}
+		if !plainZero(n.Value) {
+			return fmt.Errorf("line %d: %s: %w", n.Line, path, errNoUnit(n.Value))
 		}
 		*edits = append(*edits, durationEdit{n.Line, n.Column, len(n.Value)})
 		return nil

@@ -27,6 +27,11 @@ const (
 	CodeUnsupported         Code = "UNSUPPORTED"
 	CodeTooManyRequests     Code = "TOOMANYREQUESTS"
 	CodeUnknown             Code = "UNKNOWN"
+
+	// CodeTagInvalid is the Docker Registry HTTP API V2's code (kept by
+	// Distribution and zot) for a push to a reference that is not a valid
+	// tag; the OCI spec names none.
+	CodeTagInvalid Code = "TAG_INVALID"
 )
 
 // codeInfo is what the catalog knows about a code: its default message and
@@ -53,6 +58,7 @@ var catalog = map[Code]codeInfo{
 	CodeUnsupported:         {"the operation is unsupported", http.StatusMethodNotAllowed},
 	CodeTooManyRequests:     {"too many requests", http.StatusTooManyRequests},
 	CodeUnknown:             {"unknown error", http.StatusInternalServerError},
+	CodeTagInvalid:          {"manifest tag is invalid", http.StatusBadRequest},
 }
 
 // Codes returns every registered code (for tests and documentation).

@@ -115,13 +115,18 @@ func TestParseContentRange(t *testing.T) {
 }
 
 // TestCatalogMatchesSpec checks the error catalog against the spec's list
-// of codes and their statuses.
+// of codes and their statuses, plus the Docker Registry API codes Berth
+// also sends.
 func TestCatalogMatchesSpec(t *testing.T) {
 	spec := map[Code]int{
 		CodeBlobUnknown: 404, CodeBlobUploadInvalid: 400, CodeBlobUploadUnknown: 404, CodeDigestInvalid: 400,
 		CodeManifestBlobUnknown: 400, CodeManifestInvalid: 400, CodeManifestUnknown: 404, CodeNameInvalid: 400,
 		CodeNameUnknown: 404, CodeSizeInvalid: 400, CodeUnauthorized: 401, CodeDenied: 403,
 		CodeUnsupported: 405, CodeTooManyRequests: 429,
+	}
+	docker := map[Code]int{CodeTagInvalid: 400}
+	for code, status := range docker {
+		spec[code] = status
 	}
 	for code, status := range spec {
 		if got := code.Status(); got != status {
@@ -133,7 +138,7 @@ func TestCatalogMatchesSpec(t *testing.T) {
 	}
 	for _, c := range Codes() {
 		if _, ok := spec[c]; !ok && c != CodeUnknown {
-			t.Errorf("catalog has %s, which the spec does not define", c)
+			t.Errorf("catalog has %s, which neither the spec nor the Docker Registry API defines", c)
 		}
 	}
 	if (&Error{Code: CodeUnknown}).HTTPStatus() != http.StatusInternalServerError {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -23,24 +22,21 @@ func (p *Proxy) Manifest(ctx context.Context, r registry.ProxyRoute, ref string)
 	if err != nil {
 		return nil, err
 	}
-	if strings.Contains(ref, ":") {
-		d, err := oci.ParseDigest(ref)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", registry.ErrDigestInvalid, err)
-		}
-		m, err := p.meta.Manifest(ctx, r.Repo, d)
+	want, isDigest, err := registry.LookupReference(ref)
+	if err != nil {
+		return nil, err // never sent upstream
+	}
+	if isDigest {
+		m, err := p.meta.Manifest(ctx, r.Repo, want)
 		if err == nil {
 			u.stats.manifestHits.Add(1)
-			p.markPulled(ctx, r.Repo, d)
+			p.markPulled(ctx, r.Repo, want)
 			return m, nil
 		}
 		if !errors.Is(err, meta.ErrNotFound) {
 			return nil, err
 		}
 		return p.fetchManifest(ctx, u, r, ref)
-	}
-	if !oci.ValidTag(ref) {
-		return nil, fmt.Errorf("%w: %q", registry.ErrTagInvalid, ref)
 	}
 	cached, checked, err := p.meta.CachedTag(ctx, r.Repo, ref)
 	if errors.Is(err, meta.ErrNotFound) {

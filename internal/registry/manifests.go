@@ -219,6 +219,9 @@ func (e *MissingReferenceError) Unwrap() error { return ErrManifestBlobUnknown }
 
 // GetManifest returns a manifest by tag or digest.
 func (s *Service) GetManifest(ctx context.Context, repo, ref string) (*meta.Manifest, error) {
+	if _, _, err := LookupReference(ref); err != nil {
+		return nil, err // before the proxy: an upstream is never asked for it
+	}
 	if r, ok := s.proxyRoute(ctx, repo); ok {
 		return s.opts.Upstream.Manifest(ctx, r, ref)
 	}
@@ -245,7 +248,7 @@ func (s *Service) DeleteManifest(ctx context.Context, repo, ref string) error {
 	if !s.opts.DeleteEnabled {
 		return fmt.Errorf("%w: deletion is disabled", ErrUnsupported)
 	}
-	d, isDigest, err := parseReference(ref)
+	d, isDigest, err := LookupReference(ref)
 	if err != nil {
 		return err
 	}
@@ -279,7 +282,7 @@ func (s *Service) DeleteManifest(ctx context.Context, repo, ref string) error {
 
 // resolve turns a tag or digest into a digest.
 func (s *Service) resolve(ctx context.Context, repo, ref string) (digest.Digest, error) {
-	d, isDigest, err := parseReference(ref)
+	d, isDigest, err := LookupReference(ref)
 	if err != nil || isDigest {
 		return d, err
 	}
@@ -306,7 +309,8 @@ func (s *Service) unknown(ctx context.Context, repo string, notFound error, what
 	return fmt.Errorf("%w: %s", notFound, what)
 }
 
-// parseReference tells a digest from a tag, validating either.
+// parseReference tells a digest from a tag, validating either: what a push
+// names must be a valid tag (ErrTagInvalid) or digest (ErrDigestInvalid).
 func parseReference(ref string) (digest.Digest, bool, error) {
 	if strings.Contains(ref, ":") {
 		d, err := oci.ParseDigest(ref)
@@ -319,4 +323,18 @@ func parseReference(ref string) (digest.Digest, bool, error) {
 		return "", false, fmt.Errorf("%w: %q", ErrTagInvalid, ref)
 	}
 	return "", false, nil
+}
+
+// LookupReference is parseReference for reads (GET, HEAD, DELETE, and the
+// pull-through cache before it asks an upstream): a reference that is
+// neither a valid tag nor a digest (".INVALID_MANIFEST_NAME", "sha256:xyz")
+// names nothing that could exist, so it is ErrManifestUnknown (404), as
+// Distribution and zot answer and as clients read "not present"; only a
+// push refuses it as invalid (400).
+func LookupReference(ref string) (d digest.Digest, isDigest bool, err error) {
+	d, isDigest, err = parseReference(ref)
+	if err != nil {
+		return "", false, fmt.Errorf("%w: %q is neither a tag nor a digest", ErrManifestUnknown, ref)
+	}
+	return d, isDigest, nil
 }

@@ -120,4 +120,8 @@
 //     while one at the limit (4 MiB) is accepted.
 //   - NAME_INVALID for uppercase names and ".." components, and
 //     NAME_UNKNOWN for a repository that does not exist.
+//   - A reference that is neither a tag nor a digest
+//     (.INVALID_MANIFEST_NAME, a leading dash, 129 characters, sha256:xyz):
+//     404 MANIFEST_UNKNOWN on GET, HEAD and DELETE, as Distribution and
+//     zot answer; 400 (TAG_INVALID, or MANIFEST_INVALID) on a push.
 package conformance

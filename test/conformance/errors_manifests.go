@@ -130,6 +130,39 @@ func testManifestErrors(t *testing.T, s *suite) {
 		s.wantManifestAbsent(t, repo, c.digest.String())
 	})
 
+	t.Run("reference-neither-tag-nor-digest", func(t *testing.T) {
+		t.Parallel()
+		// A reference that is neither a valid tag nor a digest names nothing
+		// that can exist. GET, HEAD and DELETE answer 404 MANIFEST_UNKNOWN,
+		// as Distribution 2.8 and 3 and zot do: clients read a 404 here as
+		// "not present", and the OCI conformance suite asks for
+		// .INVALID_MANIFEST_NAME and expects 404 (Berth answered 400 once).
+		// A push to such a tag is still refused with 400: the spec names no
+		// code; Berth sends the Docker Registry API's TAG_INVALID.
+		repo := s.repo(t, "")
+		s.seedRepo(t, repo)
+		im := newImage()
+		s.pushChildrenAndBlobs(t, repo, im)
+		long := strings.Repeat("t", 129) // a tag has at most 128 characters
+		for _, ref := range []string{".INVALID_MANIFEST_NAME", "-dash-first", long, "sha256:xyz"} {
+			t.Run(ref[:min(len(ref), 24)], func(t *testing.T) {
+				r := s.getManifest(t, "GET", repo, ref)
+				wantError(t, r, http.StatusNotFound, "MANIFEST_UNKNOWN")
+				r = s.getManifest(t, "HEAD", repo, ref)
+				wantStatus(t, r, http.StatusNotFound)
+				r = s.do(t, "DELETE", "/v2/"+repo+"/manifests/"+ref, nil, nil)
+				wantError(t, r, http.StatusNotFound, "MANIFEST_UNKNOWN")
+				if strings.Contains(ref, ":") {
+					return // a malformed digest: DIGEST_INVALID on a push
+				}
+				r = s.putManifest(t, repo, ref, im.content)
+				wantError(t, r, http.StatusBadRequest, "TAG_INVALID", "MANIFEST_INVALID")
+			})
+		}
+		s.wantManifestAbsent(t, repo, im.digest.String())
+		s.wantTags(t, repo, "seed")
+	})
+
 	t.Run("manifest-at-size-limit-accepted", func(t *testing.T) {
 		t.Parallel()
 		// "Clients and registries SHOULD expect to support manifest uploads
