@@ -111,6 +111,7 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	raiseFileLimit(log)
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -22,9 +22,11 @@ func (a *App) middleware(next http.Handler) http.Handler {
 		r = r.WithContext(api.WithInfo(r.Context(), info))
 		rw := &responseWriter{ResponseWriter: w}
 		rw.Header().Set("X-Request-Id", info.ID)
-		body := &countingReader{r: r.Body}
+		body := &requestBody{}
 		if r.Body != nil && r.Body != http.NoBody {
+			body = newRequestBody(w, r.Body, a.cfg.HTTP.BodyIdleTimeout)
 			r.Body = body
+			rw.body, rw.req = body, r
 		}
 		defer func() {
 			if p := recover(); p != nil {
@@ -105,11 +107,16 @@ type responseWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	body   *requestBody // nil without a request body
+	req    *http.Request
 }
 
 func (w *responseWriter) WriteHeader(status int) {
 	if w.status == 0 {
 		w.status = status
+		if status == http.StatusUnauthorized && w.body != nil {
+			w.body.refuse(w.ResponseWriter, w.req)
+		}
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
@@ -146,20 +153,6 @@ func (w *responseWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// countingReader counts the bytes of a request body.
-type countingReader struct {
-	r io.ReadCloser
-	n int64
-}
-
-func (c *countingReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingReader) Close() error { return c.r.Close() }
 
 // statusText is used by health endpoints.
 func writeText(w http.ResponseWriter, status int, text string) {

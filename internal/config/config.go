@@ -56,6 +56,10 @@ type HTTP struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// BodyIdleTimeout fails a request body that delivers nothing for this
+	// long (0: never). It is not a total timeout: a large layer on a slow
+	// link may take hours, as long as its bytes keep coming.
+	BodyIdleTimeout time.Duration `yaml:"body_idle_timeout"`
 	// TrustedProxies are addresses or CIDRs of reverse proxies whose
 	// X-Forwarded-Proto and X-Forwarded-Host headers are believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -159,6 +163,7 @@ func Default() *Config {
 			ReadHeaderTimeout: 30 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ShutdownTimeout:   30 * time.Second,
+			BodyIdleTimeout:   time.Minute,
 		},
 		Log:      Log{Level: "info", Format: "json", Access: true},
 		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
@@ -261,7 +266,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout}, {"http.shutdown_timeout", c.HTTP.ShutdownTimeout}} {
+	}{{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout}, {"http.shutdown_timeout", c.HTTP.ShutdownTimeout}, {"http.body_idle_timeout", c.HTTP.BodyIdleTimeout}} {
 		if d.v < 0 {
 			bad("%s: must not be negative", d.name)
 		}
