@@ -126,6 +126,11 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 			return err
 		}
 	}
+	if cfg.Metrics.Addr != "" {
+		if err := serveMetrics(ctx, cfg.Metrics.Addr, a.MetricsHandler(), log); err != nil {
+			return err
+		}
+	}
 	if !loopback(ln.Addr()) && !cfg.Auth.Enabled() {
 		log.Warn("ACCESS CONTROL IS OFF (auth.mode: none): anyone who can reach this address can push, pull and delete; see docs/auth.md", "addr", ln.Addr().String())
 	}

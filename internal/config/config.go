@@ -40,6 +40,7 @@ type Config struct {
 	Jobs     Jobs     `yaml:"jobs"`
 	Policy   Policy   `yaml:"policy"`
 	Debug    Debug    `yaml:"debug"`
+	Metrics  Metrics  `yaml:"metrics"`
 }
 
 // Debug configures the diagnostics listener.
@@ -324,5 +325,6 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	c.Policy.validate(bad)
+	c.Metrics.validate(bad)
 	return errors.Join(errs...)
 }
