@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -18,7 +19,7 @@ import (
 func (a *App) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &api.RequestInfo{ID: requestID(r)}
+		info := &api.RequestInfo{ID: requestID(r), Addr: a.clientAddr(r)}
 		r = r.WithContext(api.WithInfo(r.Context(), info))
 		rw := &responseWriter{ResponseWriter: w}
 		rw.Header().Set("X-Request-Id", info.ID)
@@ -65,6 +66,18 @@ func (a *App) middleware(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rw, r)
 	})
+}
+
+// clientAddr is the client's address: the peer's, or behind trusted
+// proxies (with access control on) the one they forwarded for.
+func (a *App) clientAddr(r *http.Request) string {
+	if a.auth != nil {
+		return a.auth.ClientAddr(r)
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // errPanic is reported to a client whose request panicked.

@@ -152,6 +152,16 @@ type Registry struct {
 	// instance writing it (renewed while it writes), so a session whose
 	// writer died is writable again after this long.
 	UploadLease time.Duration `yaml:"upload_lease"`
+	// UploadSessionsPerRepository and UploadSessionsPerClient cap the open
+	// upload sessions (per instance) of one repository and of one client
+	// (user, or address when anonymous); past them, 429 TOOMANYREQUESTS.
+	// 0: no cap.
+	UploadSessionsPerRepository int `yaml:"upload_sessions_per_repository"`
+	UploadSessionsPerClient     int `yaml:"upload_sessions_per_client"`
+	// UploadEmptyTTL: a session no request wrote to for this long is
+	// discarded (sessions with bytes last gc.upload_max_age, and so at
+	// most does this).
+	UploadEmptyTTL time.Duration `yaml:"upload_empty_ttl"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -169,12 +179,13 @@ func Default() *Config {
 		Log:      Log{Level: "info", Format: "json", Access: true},
 		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
 		Database: Database{Driver: "sqlite"},
-		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
-		Auth:     defaultAuth(),
-		Audit:    defaultAudit(),
-		GC:       defaultGC(),
-		Jobs:     defaultJobs(),
-		Policy:   defaultPolicy(),
+		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute,
+			UploadSessionsPerRepository: 1000, UploadSessionsPerClient: 100, UploadEmptyTTL: 15 * time.Minute},
+		Auth:   defaultAuth(),
+		Audit:  defaultAudit(),
+		GC:     defaultGC(),
+		Jobs:   defaultJobs(),
+		Policy: defaultPolicy(),
 	}
 }
 
@@ -314,6 +325,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Registry.UploadLease < time.Second || c.Registry.UploadLease > time.Hour {
 		bad("registry.upload_lease: %v is outside 1s..1h", c.Registry.UploadLease)
+	}
+	if c.Registry.UploadSessionsPerRepository < 0 || c.Registry.UploadSessionsPerClient < 0 {
+		bad("registry.upload_sessions_per_repository, upload_sessions_per_client: must not be negative (0: no cap)")
+	}
+	if c.Registry.UploadEmptyTTL < time.Second {
+		bad("registry.upload_empty_ttl: %v is less than 1s", c.Registry.UploadEmptyTTL)
 	}
 	c.Proxy.validate(bad)
 	if _, err := c.HTTP.TrustedProxyPrefixes(); err != nil {

@@ -52,10 +52,14 @@ func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algor
 		return Upload{}, err
 	}
 	u := Upload{ID: newUploadID(), Repository: repo, Algorithm: alg, HashState: state}
+	if err := s.admitSession(ctx, u.ID, repo, client(ctx)); err != nil {
+		return Upload{}, err
+	}
 	if s.pending.add(u) {
 		return u, nil
 	}
 	if err := s.meta.CreateUpload(ctx, u); err != nil {
+		s.sessions.end(u.ID)
 		return Upload{}, err
 	}
 	return u, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -41,12 +42,26 @@ func (h *Handlers) StartUpload(w http.ResponseWriter, r *http.Request) error {
 		}
 		return blobCreated(w, name, b.Digest)
 	}
-	u, err := h.svc.StartUpload(r.Context(), name, digest.Algorithm(q.Get("digest-algorithm")))
+	ctx := registry.WithClient(r.Context(), client(r))
+	u, err := h.svc.StartUpload(ctx, name, digest.Algorithm(q.Get("digest-algorithm")))
 	if err != nil {
 		return err
 	}
 	setUploadHeaders(w, u)
 	return noContent(w, http.StatusAccepted)
+}
+
+// client names who opens an upload session, for the per-client cap: the
+// user, or an anonymous client's address.
+func client(r *http.Request) string {
+	info := api.Info(r)
+	if info.User != "" {
+		return "user " + info.User
+	}
+	if info.Addr != "" {
+		return "address " + info.Addr
+	}
+	return ""
 }
 
 // UploadStatus serves GET /v2/<name>/blobs/uploads/<id>.
