@@ -11,8 +11,11 @@ import (
 // bytes (for the access log and metrics) and keeps a read deadline on
 // the connection that each read making progress pushes forward. A body
 // that delivers nothing for http.body_idle_timeout fails; a slow one that
-// keeps moving never does, however long it takes. At the end of the body
-// the deadline is cleared: the server then watches the idle connection
+// keeps moving never does, however long it takes. The clock starts with
+// the request, so it also bounds the server's reading of a rest the
+// handler left unread (a handler that waits longer than the timeout
+// before it reads fails its read). At the end of the body the deadline is
+// cleared: the server then watches the idle connection
 // for the client going away, and a handler may take its time to answer.
 type requestBody struct {
 	r    io.ReadCloser
