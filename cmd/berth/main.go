@@ -108,6 +108,7 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	raiseFileLimit(log)
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -119,6 +120,11 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 	}
 	if cfg.Debug.Addr != "" {
 		if err := serveDebug(ctx, cfg.Debug.Addr, log); err != nil {
+			return err
+		}
+	}
+	if cfg.Metrics.Addr != "" {
+		if err := serveMetrics(ctx, cfg.Metrics.Addr, a.MetricsHandler(), log); err != nil {
 			return err
 		}
 	}

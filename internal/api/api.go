@@ -19,6 +19,9 @@ type RequestInfo struct {
 	// anonymous requests and with authentication off. The access log and
 	// the audit log read it.
 	User string
+	// Addr is the client's address (behind trusted proxies, the one they
+	// forwarded for).
+	Addr string
 }
 
 type infoKey struct{}

@@ -37,6 +37,7 @@ var errorCodes = []struct {
 	{registry.ErrUnsupported, oci.CodeUnsupported, 0},
 	{registry.ErrUpstreamUnavailable, oci.CodeUnknown, http.StatusBadGateway},
 	{registry.ErrUpstreamRateLimited, oci.CodeTooManyRequests, 0},
+	{registry.ErrTooManyUploads, oci.CodeTooManyRequests, 0},
 	{registry.ErrProxyReadOnly, oci.CodeDenied, 0},
 	{registry.ErrRetry, oci.CodeUnknown, http.StatusServiceUnavailable},
 	{policy.ErrQuotaExceeded, oci.CodeDenied, 0},

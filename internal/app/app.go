@@ -81,6 +81,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		RedirectExpiry:  redirectExpiry(cfg.Storage.Redirect),
 		UploadLease:     cfg.Registry.UploadLease,
 		UploadMaxAge:    cfg.GC.UploadMaxAge,
+
+		MaxUploadsPerRepository: cfg.Registry.UploadSessionsPerRepository,
+		MaxUploadsPerClient:     cfg.Registry.UploadSessionsPerClient,
+		EmptyUploadTTL:          min(cfg.Registry.UploadEmptyTTL, cfg.GC.UploadMaxAge),
 	}
 	if cfg.Database.Driver == "sqlite" {
 		// One process owns the metadata: caches are exact and upload

@@ -2,12 +2,16 @@ package app
 
 import (
 	"context"
+	"crypto/subtle"
+	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/berth-registry/berth/internal/buildinfo"
 	"github.com/berth-registry/berth/internal/meta"
@@ -94,4 +98,29 @@ func (s *blobStats) get() (int64, int64) {
 		}
 	}
 	return s.count, s.bytes
+}
+
+// MetricsHandler serves the Prometheus metrics (GET /metrics): on the API
+// listener unless metrics.addr gives them their own (berth serve runs it),
+// and behind metrics.token when set. The metrics name private projects
+// and upstreams: expose them to the monitoring system only.
+func (a *App) MetricsHandler() http.Handler {
+	h := promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{})
+	token := []byte(a.cfg.Metrics.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeText(w, http.StatusMethodNotAllowed, "method not allowed\n")
+			return
+		}
+		if len(token) > 0 {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), token) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="berth metrics"`)
+				writeText(w, http.StatusUnauthorized, "metrics need the bearer token of metrics.token\n")
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -18,13 +19,15 @@ import (
 func (a *App) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &api.RequestInfo{ID: requestID(r)}
+		info := &api.RequestInfo{ID: requestID(r), Addr: a.clientAddr(r)}
 		r = r.WithContext(api.WithInfo(r.Context(), info))
 		rw := &responseWriter{ResponseWriter: w}
 		rw.Header().Set("X-Request-Id", info.ID)
-		body := &countingReader{r: r.Body}
+		body := &requestBody{}
 		if r.Body != nil && r.Body != http.NoBody {
+			body = newRequestBody(w, r.Body, a.cfg.HTTP.BodyIdleTimeout)
 			r.Body = body
+			rw.body, rw.req = body, r
 		}
 		defer func() {
 			if p := recover(); p != nil {
@@ -63,6 +66,18 @@ func (a *App) middleware(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rw, r)
 	})
+}
+
+// clientAddr is the client's address: the peer's, or behind trusted
+// proxies (with access control on) the one they forwarded for.
+func (a *App) clientAddr(r *http.Request) string {
+	if a.auth != nil {
+		return a.auth.ClientAddr(r)
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // errPanic is reported to a client whose request panicked.
@@ -105,11 +120,16 @@ type responseWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	body   *requestBody // nil without a request body
+	req    *http.Request
 }
 
 func (w *responseWriter) WriteHeader(status int) {
 	if w.status == 0 {
 		w.status = status
+		if status == http.StatusUnauthorized && w.body != nil {
+			w.body.refuse(w.ResponseWriter, w.req)
+		}
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
@@ -146,20 +166,6 @@ func (w *responseWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// countingReader counts the bytes of a request body.
-type countingReader struct {
-	r io.ReadCloser
-	n int64
-}
-
-func (c *countingReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingReader) Close() error { return c.r.Close() }
 
 // statusText is used by health endpoints.
 func writeText(w http.ResponseWriter, status int, text string) {

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/api/policyapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
@@ -136,7 +134,6 @@ func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(a.healthz)))
 	mux.Handle("GET /readyz", named("readyz", http.HandlerFunc(a.readyz)))
-	mux.Handle("GET /metrics", named("metrics", promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{})))
 	manage.Mount(mux, a.apiRoutes(), a.authorizeAPI, a.log)
 	var dispatch http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
@@ -148,6 +145,18 @@ func (a *App) routes() http.Handler {
 	if a.auth != nil {
 		manage.Mount(mux, a.tokenRoutes(), nil, a.log)
 		dispatch = a.auth.Middleware(dispatch)
+	}
+	if a.cfg.Metrics.Addr == "" {
+		// Beside access control: metrics.token guards them, and a
+		// scraper's token is not one of ours.
+		metrics, next := named("metrics", a.MetricsHandler()), dispatch
+		dispatch = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/metrics" {
+				metrics.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
 	}
 	return a.middleware(dispatch)
 }

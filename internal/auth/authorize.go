@@ -155,7 +155,18 @@ func (s *Service) Allowed(r *http.Request, repo, action string) bool {
 
 func (s *Service) allowed(ctx context.Context, id *identity, repo, action string) bool {
 	if id.bearer {
-		return grants(id.access, TypeRepository, repo, action)
+		if !grants(id.access, TypeRepository, repo, action) {
+			return false
+		}
+		if action == ActionPush {
+			// The token was granted push to a project that may not exist
+			// yet: the push creates it, not the token request.
+			if err := s.createOnPush(ctx, id.subj, repo); err != nil {
+				s.log.ErrorContext(ctx, "creating a project on push", "repo", repo, "error", err)
+				return false
+			}
+		}
+		return true
 	}
 	acts, err := s.Actions(ctx, id.subj, repo, action == ActionPush)
 	if err != nil {
@@ -169,9 +180,16 @@ func (s *Service) allowed(ctx context.Context, id *identity, repo, action string
 // push to a project that does not exist creates it, with subj as its
 // admin, when subj may create projects.
 func (s *Service) Actions(ctx context.Context, subj *Subject, repo string, create bool) ([]string, error) {
+	return s.actions(ctx, subj, repo, create, create)
+}
+
+// actions is Actions. With push, a project that does not exist counts as
+// subj's own when subj may create it (it gets an admin's actions); with
+// create too, it is created now.
+func (s *Service) actions(ctx context.Context, subj *Subject, repo string, push, create bool) ([]string, error) {
 	project := ProjectOf(repo)
 	if subj != nil && subj.Admin {
-		if create {
+		if push && create {
 			if err := s.ensureProject(ctx, project, subj); err != nil {
 				return nil, err
 			}
@@ -194,9 +212,11 @@ func (s *Service) Actions(ctx context.Context, subj *Subject, repo string, creat
 		if acts != nil {
 			return acts, nil
 		}
-		if create && s.mayCreate(ctx, subj) {
-			if err := s.ensureProject(ctx, project, subj); err != nil {
-				return nil, err
+		if push && s.mayCreate(ctx, subj) {
+			if create {
+				if err := s.ensureProject(ctx, project, subj); err != nil {
+					return nil, err
+				}
 			}
 			return roleActions[RoleAdmin], nil
 		}
@@ -274,6 +294,17 @@ func (s *Service) ProjectCreation(ctx context.Context) string {
 	return v
 }
 
+// createOnPush creates the project of repo, with subj as its admin, when
+// it does not exist and subj may create projects: a push with a token
+// (which granted push to the project to be) creates it, as one with a
+// password does.
+func (s *Service) createOnPush(ctx context.Context, subj *Subject, repo string) error {
+	if subj == nil || (!subj.Admin && !s.mayCreate(ctx, subj)) {
+		return nil
+	}
+	return s.ensureProject(ctx, ProjectOf(repo), subj)
+}
+
 // ensureProject creates a project with subj as its admin, unless it exists.
 func (s *Service) ensureProject(ctx context.Context, name string, subj *Subject) error {
 	if _, err := s.store.Project(ctx, name); err == nil {
@@ -291,14 +322,15 @@ func (s *Service) ensureProject(ctx context.Context, name string, subj *Subject)
 }
 
 // Grant computes the access a token gets for the requested scopes:
-// for each repository, the requested actions subj may do (a push to a new
-// project may create it); the catalog for anyone signed in.
+// for each repository, the requested actions subj may do (push to a new
+// project when subj may create it; the first push creates it: a token
+// request has no side effects); the catalog for anyone signed in.
 func (s *Service) Grant(ctx context.Context, subj *Subject, requested []Access) ([]Access, error) {
 	var out []Access
 	for _, a := range requested {
 		switch a.Type {
 		case TypeRepository:
-			acts, err := s.Actions(ctx, subj, a.Name, slices.Contains(a.Actions, ActionPush))
+			acts, err := s.actions(ctx, subj, a.Name, slices.Contains(a.Actions, ActionPush), false)
 			if err != nil {
 				return nil, err
 			}

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -40,7 +42,7 @@ func TestParseAuthorization(t *testing.T) {
 }
 
 func TestParseScopes(t *testing.T) {
-	got := ParseScopes([]string{
+	got, err := ParseScopes([]string{
 		"repository:team-a/app:pull,push",
 		"repository:lib/x:pull repository(plugin):plug/in:pull",
 		"repository:a/b:*",
@@ -51,9 +53,13 @@ func TestParseScopes(t *testing.T) {
 		"garbage",
 		"repository:127.0.0.1:5000/x:pull", // a host-prefixed name is not ours
 		"unknown:thing:pull",
+		"repository:team-a/app:pull repository:team-a/app:delete", // merged with the first
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []Access{
-		{TypeRepository, "team-a/app", []string{"pull", "push"}},
+		{TypeRepository, "team-a/app", []string{"delete", "pull", "push"}},
 		{TypeRepository, "lib/x", []string{"pull"}},
 		{TypeRepository, "plug/in", []string{"pull"}},
 		{TypeRepository, "a/b", []string{"delete", "pull", "push"}},
@@ -63,6 +69,47 @@ func TestParseScopes(t *testing.T) {
 		return a.Type == b.Type && a.Name == b.Name && slices.Equal(a.Actions, b.Actions)
 	}) {
 		t.Fatalf("ParseScopes = %+v\nwant %+v", got, want)
+	}
+}
+
+// TestParseScopesBounded (issue #13, finding 7): repeats are merged, and
+// a request naming more than MaxScopes resources (or 4×MaxScopes scope
+// strings) is refused, not granted piecemeal.
+func TestParseScopesBounded(t *testing.T) {
+	many := func(n int, name func(i int) string) []string {
+		var out []string
+		for i := range n {
+			out = append(out, "repository:"+name(i)+":pull,push")
+		}
+		return out
+	}
+	distinct := func(i int) string { return fmt.Sprintf("p%d/app", i) }
+	same := func(int) string { return "p/app" }
+	tests := []struct {
+		name   string
+		scopes []string
+		want   int // resources; -1: refused
+	}{
+		{"at the limit", many(MaxScopes, distinct), MaxScopes},
+		{"one over", many(MaxScopes+1, distinct), -1},
+		{"2000 pushes", many(2000, distinct), -1},
+		{"repeats merge", many(4*MaxScopes, same), 1},
+		{"9000 repeats", many(9000, same), -1},
+		{"in one value", []string{strings.Join(many(MaxScopes+1, distinct), " ")}, -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseScopes(tc.scopes)
+			if tc.want < 0 {
+				if !errors.Is(err, ErrTooManyScopes) {
+					t.Fatalf("ParseScopes = %d scopes, %v; want ErrTooManyScopes", len(got), err)
+				}
+				return
+			}
+			if err != nil || len(got) != tc.want {
+				t.Fatalf("ParseScopes = %d scopes, %v; want %d", len(got), err, tc.want)
+			}
+		})
 	}
 }
 
@@ -99,7 +146,8 @@ func FuzzParseScopes(f *testing.F) {
 	f.Add("repository:team-a/app:pull,push registry:catalog:*")
 	f.Add("repository(plugin):a:*")
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, a := range ParseScopes([]string{s}) {
+		list, _ := ParseScopes([]string{s})
+		for _, a := range list {
 			switch a.Type {
 			case TypeRepository:
 				if !oci.ValidName(a.Name) || len(a.Actions) == 0 {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -36,21 +37,50 @@ func (a Access) String() string {
 	return a.Type + ":" + a.Name + ":" + strings.Join(a.Actions, ",")
 }
 
+// MaxScopes is the most distinct resources one token request may name;
+// a request naming more (or more than 4×MaxScopes scope strings, repeats
+// included) is refused with ErrTooManyScopes. Clients ask for one or two
+// repositories (a mount names its source too).
+const MaxScopes = 64
+
+// ErrTooManyScopes: a token request names more than MaxScopes resources.
+var ErrTooManyScopes = fmt.Errorf("a token request may name at most %d scopes", MaxScopes)
+
 // ParseScopes parses the scope parameters of a token request: each value
 // may hold several scopes separated by spaces (OAuth2 style), each one
 // type[(class)]:name:actions. Malformed scopes and unknown types are
 // skipped, as Distribution does: the token then simply grants less.
 // Repository names are validated; "*" among actions stands for all.
-func ParseScopes(values []string) []Access {
+// Scopes naming the same resource are merged (their actions joined), in
+// the order each resource first appears.
+func ParseScopes(values []string) ([]Access, error) {
 	var out []Access
+	seen := map[string]int{} // type:name -> index in out
+	fields := 0
 	for _, v := range values {
 		for _, s := range strings.Fields(v) {
-			if a, ok := parseScope(s); ok {
-				out = append(out, a)
+			if fields++; fields > 4*MaxScopes {
+				return nil, ErrTooManyScopes
 			}
+			a, ok := parseScope(s)
+			if !ok {
+				continue
+			}
+			key := a.Type + ":" + a.Name
+			if i, dup := seen[key]; dup {
+				acts := append(out[i].Actions, a.Actions...)
+				slices.Sort(acts)
+				out[i].Actions = slices.Compact(acts)
+				continue
+			}
+			if len(out) == MaxScopes {
+				return nil, ErrTooManyScopes
+			}
+			seen[key] = len(out)
+			out = append(out, a)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func parseScope(s string) (Access, bool) {

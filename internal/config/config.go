@@ -40,6 +40,7 @@ type Config struct {
 	Jobs     Jobs     `yaml:"jobs"`
 	Policy   Policy   `yaml:"policy"`
 	Debug    Debug    `yaml:"debug"`
+	Metrics  Metrics  `yaml:"metrics"`
 }
 
 // Debug configures the diagnostics listener.
@@ -56,6 +57,10 @@ type HTTP struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// BodyIdleTimeout fails a request body that delivers nothing for this
+	// long (0: never). It is not a total timeout: a large layer on a slow
+	// link may take hours, as long as its bytes keep coming.
+	BodyIdleTimeout time.Duration `yaml:"body_idle_timeout"`
 	// TrustedProxies are addresses or CIDRs of reverse proxies whose
 	// X-Forwarded-Proto and X-Forwarded-Host headers are believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -147,6 +152,16 @@ type Registry struct {
 	// instance writing it (renewed while it writes), so a session whose
 	// writer died is writable again after this long.
 	UploadLease time.Duration `yaml:"upload_lease"`
+	// UploadSessionsPerRepository and UploadSessionsPerClient cap the open
+	// upload sessions (per instance) of one repository and of one client
+	// (user, or address when anonymous); past them, 429 TOOMANYREQUESTS.
+	// 0: no cap.
+	UploadSessionsPerRepository int `yaml:"upload_sessions_per_repository"`
+	UploadSessionsPerClient     int `yaml:"upload_sessions_per_client"`
+	// UploadEmptyTTL: a session no request wrote to for this long is
+	// discarded (sessions with bytes last gc.upload_max_age, and so at
+	// most does this).
+	UploadEmptyTTL time.Duration `yaml:"upload_empty_ttl"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -159,16 +174,18 @@ func Default() *Config {
 			ReadHeaderTimeout: 30 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ShutdownTimeout:   30 * time.Second,
+			BodyIdleTimeout:   time.Minute,
 		},
 		Log:      Log{Level: "info", Format: "auto", Access: true},
 		Storage:  Storage{Driver: "filesystem", Redirect: Redirect{Enabled: true, Expiry: 20 * time.Minute}},
 		Database: Database{Driver: "sqlite"},
-		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute},
-		Auth:     defaultAuth(),
-		Audit:    defaultAudit(),
-		GC:       defaultGC(),
-		Jobs:     defaultJobs(),
-		Policy:   defaultPolicy(),
+		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute,
+			UploadSessionsPerRepository: 1000, UploadSessionsPerClient: 100, UploadEmptyTTL: 15 * time.Minute},
+		Auth:   defaultAuth(),
+		Audit:  defaultAudit(),
+		GC:     defaultGC(),
+		Jobs:   defaultJobs(),
+		Policy: defaultPolicy(),
 	}
 }
 
@@ -261,7 +278,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout}, {"http.shutdown_timeout", c.HTTP.ShutdownTimeout}} {
+	}{{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout}, {"http.shutdown_timeout", c.HTTP.ShutdownTimeout}, {"http.body_idle_timeout", c.HTTP.BodyIdleTimeout}} {
 		if d.v < 0 {
 			bad("%s: must not be negative", d.name)
 		}
@@ -309,6 +326,12 @@ func (c *Config) Validate() error {
 	if c.Registry.UploadLease < time.Second || c.Registry.UploadLease > time.Hour {
 		bad("registry.upload_lease: %v is outside 1s..1h", c.Registry.UploadLease)
 	}
+	if c.Registry.UploadSessionsPerRepository < 0 || c.Registry.UploadSessionsPerClient < 0 {
+		bad("registry.upload_sessions_per_repository, upload_sessions_per_client: must not be negative (0: no cap)")
+	}
+	if c.Registry.UploadEmptyTTL < time.Second {
+		bad("registry.upload_empty_ttl: %v is less than 1s", c.Registry.UploadEmptyTTL)
+	}
 	c.Proxy.validate(bad)
 	if _, err := c.HTTP.TrustedProxyPrefixes(); err != nil {
 		bad("%v", err)
@@ -319,5 +342,6 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	c.Policy.validate(bad)
+	c.Metrics.validate(bad)
 	return errors.Join(errs...)
 }

@@ -113,6 +113,11 @@ type Store interface {
 	// AnyBlob returns a stored blob whatever repository holds it (for
 	// deduplication), or ErrNotFound.
 	AnyBlob(ctx context.Context, dgst digest.Digest) (Blob, error)
+	// BlobUnder returns a stored blob that some repository named
+	// prefix/... may read (a pull-through cache shares its blobs across the
+	// repositories of its project, never with other projects), or
+	// ErrNotFound.
+	BlobUnder(ctx context.Context, prefix string, dgst digest.Digest) (Blob, error)
 	// PutBlob records a verified blob and links it to repo, creating the
 	// repository if needed. Recording an existing blob only adds the link.
 	PutBlob(ctx context.Context, repo string, b Blob) error

@@ -49,9 +49,12 @@ func (p *Proxy) FetchBlob(ctx context.Context, r registry.ProxyRoute, dgst diges
 	if err != nil {
 		return nil, err
 	}
-	if b, err := p.meta.AnyBlob(ctx, dgst); err == nil {
-		// Stored already (pushed, or cached for another repository): the
-		// repository may read it once its upstream confirms it has it.
+	if b, err := p.meta.BlobUnder(ctx, u.cfg.Project, dgst); err == nil {
+		// Cached already for another repository of this upstream (so these
+		// bytes came from it, verified): the repository may read them once
+		// the upstream confirms it has the blob there. A blob stored
+		// elsewhere (pushed to a private project) is never served on the
+		// word of an upstream: it is downloaded and verified like any other.
 		if _, err := u.c.headBlob(ctx, r.Remote, dgst); err != nil {
 			return nil, p.blobErr(ctx, u, err, dgst)
 		}

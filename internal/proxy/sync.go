@@ -223,13 +223,14 @@ func (p *Proxy) ensureContent(ctx context.Context, u *upstream, r registry.Proxy
 }
 
 // ensureBlob makes blob d readable in the route's cache repository,
-// downloading it unless it is stored already (then, as for pulls, it is
-// linked once the upstream confirms the repository has it).
+// downloading it unless this upstream's cache holds it already (then, as
+// for pulls, it is linked once the upstream confirms the repository has
+// it).
 func (p *Proxy) ensureBlob(ctx context.Context, u *upstream, r registry.ProxyRoute, d digest.Digest) error {
 	if _, err := p.meta.Blob(ctx, r.Repo, d); err == nil {
 		return nil
 	}
-	if b, err := p.meta.AnyBlob(ctx, d); err == nil {
+	if b, err := p.meta.BlobUnder(ctx, u.cfg.Project, d); err == nil {
 		if _, err := u.c.headBlob(ctx, r.Remote, d); err != nil {
 			return err
 		}

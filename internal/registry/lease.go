@@ -42,6 +42,7 @@ type uploadLease struct {
 // with the lease. ErrUploadBusy when another instance is writing it.
 func (s *Service) acquireUpload(ctx context.Context, repo, id string) (Upload, *uploadLease, error) {
 	unlock := s.lockUpload(id)
+	s.sessions.use(id)
 	if s.opts.SingleInstance {
 		// No other instance: the in-process lock is the whole guard.
 		u, pending := s.pending.hold(repo, id)
@@ -127,7 +128,10 @@ func (s *Service) lockUpload(id string) func() {
 }
 
 // forgetUpload drops the lock of a finished upload session.
-func (s *Service) forgetUpload(id string) { s.uploadLocks.Delete(id) }
+func (s *Service) forgetUpload(id string) {
+	s.uploadLocks.Delete(id)
+	s.sessions.end(id)
+}
 
 // leasedReader stops a body being copied once its request lost the lease.
 type leasedReader struct {

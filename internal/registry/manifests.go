@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -34,6 +35,23 @@ type manifestDoc struct {
 // returns what the store records of it: media type, artifact type, subject
 // and the blobs and child manifests it references.
 func ParseManifest(contentType string, body []byte) (*meta.Manifest, error) {
+	m, _, err := parseManifest(contentType, body)
+	return m, err
+}
+
+// parseManifest is ParseManifest, also returning the size each descriptor
+// gives its blob or child manifest (checked against them on a push).
+func parseManifest(contentType string, body []byte) (*meta.Manifest, sizes, error) {
+	if !utf8.Valid(body) {
+		// encoding/json would quietly turn invalid bytes into U+FFFD.
+		return nil, nil, fmt.Errorf("%w: not UTF-8 (RFC 8259: JSON is UTF-8)", ErrManifestInvalid)
+	}
+	sz := sizes{}
+	m, err := parseManifestJSON(contentType, body, sz)
+	return m, sz, err
+}
+
+func parseManifestJSON(contentType string, body []byte, sz sizes) (*meta.Manifest, error) {
 	mt, _, _ := strings.Cut(contentType, ";")
 	mt = strings.TrimSpace(mt)
 	if oci.IsSchema1(mt) && mt != "application/json" {
@@ -82,7 +100,7 @@ func ParseManifest(contentType string, body []byte) (*meta.Manifest, error) {
 			return nil, fmt.Errorf("%w: an index has no config or layers", ErrManifestInvalid)
 		}
 		for i, d := range doc.Manifests {
-			if err := checkDescriptor(d, fmt.Sprintf("manifests[%d]", i)); err != nil {
+			if err := sz.check(d, fmt.Sprintf("manifests[%d]", i)); err != nil {
 				return nil, err
 			}
 			m.Children = appendUnique(m.Children, d.Digest)
@@ -96,16 +114,19 @@ func ParseManifest(contentType string, body []byte) (*meta.Manifest, error) {
 	if doc.Config == nil {
 		return nil, fmt.Errorf("%w: config descriptor is required", ErrManifestInvalid)
 	}
-	if err := checkDescriptor(*doc.Config, "config"); err != nil {
+	if err := sz.check(*doc.Config, "config"); err != nil {
 		return nil, err
 	}
 	m.Blobs = append(m.Blobs, doc.Config.Digest)
 	for i, d := range doc.Layers {
-		if err := checkDescriptor(d, fmt.Sprintf("layers[%d]", i)); err != nil {
-			return nil, err
-		}
 		if len(d.URLs) > 0 {
+			if err := checkDescriptor(d, fmt.Sprintf("layers[%d]", i)); err != nil {
+				return nil, err
+			}
 			continue // a foreign layer lives elsewhere
+		}
+		if err := sz.check(d, fmt.Sprintf("layers[%d]", i)); err != nil {
+			return nil, err
 		}
 		m.Blobs = appendUnique(m.Blobs, d.Digest)
 	}
@@ -168,6 +189,9 @@ func (s *Service) PutManifest(ctx context.Context, repo, ref string, extraTags [
 	} else {
 		tags = append(tags, ref)
 	}
+	if len(extraTags) > MaxTagsPerPush {
+		return PutResult{}, fmt.Errorf("%w: %d tag parameters; a push takes at most %d", ErrTagInvalid, len(extraTags), MaxTagsPerPush)
+	}
 	for _, t := range extraTags {
 		if !oci.ValidTag(t) {
 			return PutResult{}, fmt.Errorf("%w: %q", ErrTagInvalid, t)
@@ -176,11 +200,14 @@ func (s *Service) PutManifest(ctx context.Context, repo, ref string, extraTags [
 			tags = append(tags, t)
 		}
 	}
-	m, err := ParseManifest(contentType, body)
+	m, sz, err := parseManifest(contentType, body)
 	if err != nil {
 		return PutResult{}, err
 	}
 	m.Repository, m.Digest = repo, dgst
+	if err := s.checkSizes(ctx, repo, sz); err != nil {
+		return PutResult{}, err
+	}
 	if err := s.admitManifest(ctx, repo, dgst, int64(len(body))); err != nil {
 		return PutResult{}, err
 	}

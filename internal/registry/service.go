@@ -55,6 +55,14 @@ type Options struct {
 	// UploadMaxAge: an upload session never written for this long is
 	// dropped (garbage collection's upload_max_age). Default one day.
 	UploadMaxAge time.Duration
+	// MaxUploadsPerRepository and MaxUploadsPerClient cap the open upload
+	// sessions this instance holds for one repository and for one client
+	// (WithClient); 0: no cap.
+	MaxUploadsPerRepository int
+	MaxUploadsPerClient     int
+	// EmptyUploadTTL: a session no request wrote to for this long is
+	// discarded. Default 15 minutes.
+	EmptyUploadTTL time.Duration
 	// Upstream, when set, serves pulls of proxied repositories that are
 	// not cached yet (the pull-through cache, internal/proxy).
 	Upstream Upstream
@@ -78,6 +86,8 @@ type Service struct {
 	owner       string   // this instance's lease owner id, random
 	// pending holds sessions without bytes in memory (SingleInstance only).
 	pending *pendingUploads
+	// sessions counts open sessions for the caps and expires unused ones.
+	sessions *sessions
 }
 
 // New returns a service over a metadata store and a blob store.
@@ -91,9 +101,14 @@ func New(m meta.Store, b *storage.Blobs, opts Options, log *slog.Logger) *Servic
 	if opts.UploadMaxAge <= 0 {
 		opts.UploadMaxAge = 24 * time.Hour
 	}
-	s := &Service{meta: m, blobs: b, opts: opts, log: log, owner: newUploadID()}
+	if opts.EmptyUploadTTL <= 0 {
+		opts.EmptyUploadTTL = 15 * time.Minute
+	}
+	s := &Service{meta: m, blobs: b, opts: opts, log: log, owner: newUploadID(),
+		sessions: newSessions(opts.MaxUploadsPerRepository, opts.MaxUploadsPerClient, opts.EmptyUploadTTL, opts.UploadMaxAge)}
 	if opts.SingleInstance {
-		s.pending = newPendingUploads(maxPendingUploads, opts.UploadMaxAge)
+		// Pending sessions hold no bytes: they expire as unused ones do.
+		s.pending = newPendingUploads(maxPendingUploads, opts.EmptyUploadTTL)
 	}
 	if opts.CacheBytes > 0 {
 		s.cache = newCache(opts.CacheBytes, opts.SingleInstance)

@@ -52,10 +52,14 @@ func (s *Service) StartUpload(ctx context.Context, repo string, alg digest.Algor
 		return Upload{}, err
 	}
 	u := Upload{ID: newUploadID(), Repository: repo, Algorithm: alg, HashState: state}
+	if err := s.admitSession(ctx, u.ID, repo, client(ctx)); err != nil {
+		return Upload{}, err
+	}
 	if s.pending.add(u) {
 		return u, nil
 	}
 	if err := s.meta.CreateUpload(ctx, u); err != nil {
+		s.sessions.end(u.ID)
 		return Upload{}, err
 	}
 	return u, nil
@@ -68,6 +72,47 @@ func (s *Service) UploadStatus(ctx context.Context, repo, id string) (Upload, er
 	}
 	u, err := s.meta.Upload(ctx, repo, id)
 	return u, uploadErr(err, id)
+}
+
+// errChunkLength: a chunk's body is longer or shorter than its
+// Content-Range (or Content-Length) said. Nothing of it is kept.
+var errChunkLength = fmt.Errorf("%w: the body's length is not the chunk's", ErrRangeInvalid)
+
+// exactly makes body fail with errChunkLength unless it has exactly
+// length bytes (length -1: any). A chunked body with Content-Range 20-29
+// and 100 bytes was stored whole.
+func exactly(body io.Reader, length int64) io.Reader {
+	if body == nil || length < 0 {
+		return body
+	}
+	return &exactReader{r: body, left: length, length: length}
+}
+
+type exactReader struct {
+	r            io.Reader
+	left, length int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left == 0 {
+		var one [1]byte
+		if n, err := e.r.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("%w: more than %d bytes", errChunkLength, e.length)
+		} else if err == nil {
+			return 0, nil
+		} else {
+			return 0, err
+		}
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if errors.Is(err, io.EOF) && e.left > 0 {
+		return n, fmt.Errorf("%w: %d bytes, not %d", errChunkLength, e.length-e.left, e.length)
+	}
+	return n, err
 }
 
 // WriteUpload appends a chunk to an upload session. start is where the
@@ -86,6 +131,7 @@ func (s *Service) WriteUpload(ctx context.Context, repo, id string, start, lengt
 	if start >= 0 && start != u.Size {
 		return u, fmt.Errorf("%w: chunk starts at %d, upload has %d bytes", ErrRangeInvalid, start, u.Size)
 	}
+	body = exactly(body, length)
 	if body, err = s.admitUpload(ctx, repo, "", u.Size, length, body); err != nil {
 		return u, s.refuseUpload(l, u, err)
 	}
@@ -122,6 +168,7 @@ func (s *Service) FinishUpload(ctx context.Context, repo, id string, dgst digest
 	if body == nil {
 		length = 0
 	}
+	body = exactly(body, length)
 	if body, err = s.admitUpload(ctx, repo, dgst, u.Size, length, body); err != nil {
 		return meta.Blob{}, s.refuseUpload(l, u, err)
 	}
@@ -274,6 +321,13 @@ func (s *Service) appendUpload(l *uploadLease, u *Upload, body io.Reader, finish
 	var cerr error
 	if body != nil {
 		n, cerr = hashCopy(w, leasedReader{l, body}, h)
+	}
+	if errors.Is(cerr, errChunkLength) {
+		// The chunk is not the one its Content-Range announced: keep none
+		// of it (the next writer truncates what was written past the
+		// saved state).
+		w.Close()
+		return "", cerr
 	}
 	if err := l.lost(); err != nil {
 		// Another instance has taken the session over: closing the writer

@@ -94,7 +94,11 @@ func (h *Handlers) writeToken(w http.ResponseWriter, r *http.Request, subj *auth
 	if subj != nil {
 		api.Info(r).User = subj.Name
 	}
-	access, err := h.auth.Grant(ctx, subj, auth.ParseScopes(scopes))
+	requested, err := auth.ParseScopes(scopes)
+	if err != nil {
+		return manage.BadRequest(err.Error())
+	}
+	access, err := h.auth.Grant(ctx, subj, requested)
 	if err != nil {
 		return err
 	}

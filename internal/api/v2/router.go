@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -207,13 +208,36 @@ const maxDiscard = 64 << 20
 // sending ends with the server closing the connection on unread data, and
 // the client's kernel may then drop the error unread (a reset): skopeo
 // refused by a quota saw "connection reset by peer" instead of the DENIED
-// message. Larger bodies are refused without reading them all.
+// message. Larger or slower bodies are refused without reading them all:
+// the connection closes after the error (Connection: close, and a read
+// deadline already past, so the server does not wait for the rest either).
 func discardBody(w http.ResponseWriter, r *http.Request) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return
 	}
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	io.CopyN(io.Discard, r.Body, maxDiscard)
-	rc.SetReadDeadline(time.Time{})
+	end := time.Now().Add(10 * time.Second)
+	rc.SetReadDeadline(end)
+	if _, err := io.CopyN(io.Discard, untilReader{r.Body, end}, maxDiscard); err == io.EOF {
+		rc.SetReadDeadline(time.Time{})
+		return
+	}
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
+	rc.SetReadDeadline(time.Now())
+}
+
+// untilReader stops reading at a time (a body that keeps moving pushes
+// the connection's read deadline forward: this bounds the whole).
+type untilReader struct {
+	r   io.Reader
+	end time.Time
+}
+
+func (u untilReader) Read(p []byte) (int, error) {
+	if time.Now().After(u.end) {
+		return 0, os.ErrDeadlineExceeded
+	}
+	return u.r.Read(p)
 }

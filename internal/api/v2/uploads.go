@@ -7,6 +7,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -41,12 +42,26 @@ func (h *Handlers) StartUpload(w http.ResponseWriter, r *http.Request) error {
 		}
 		return blobCreated(w, name, b.Digest)
 	}
-	u, err := h.svc.StartUpload(r.Context(), name, digest.Algorithm(q.Get("digest-algorithm")))
+	ctx := registry.WithClient(r.Context(), client(r))
+	u, err := h.svc.StartUpload(ctx, name, digest.Algorithm(q.Get("digest-algorithm")))
 	if err != nil {
 		return err
 	}
 	setUploadHeaders(w, u)
 	return noContent(w, http.StatusAccepted)
+}
+
+// client names who opens an upload session, for the per-client cap: the
+// user, or an anonymous client's address.
+func client(r *http.Request) string {
+	info := api.Info(r)
+	if info.User != "" {
+		return "user " + info.User
+	}
+	if info.Addr != "" {
+		return "address " + info.Addr
+	}
+	return ""
 }
 
 // UploadStatus serves GET /v2/<name>/blobs/uploads/<id>.
@@ -66,11 +81,11 @@ func (h *Handlers) UploadStatus(w http.ResponseWriter, r *http.Request) error {
 // writes the session, gets 416 with the current Range.
 // Spec: "Pushing a blob in chunks".
 func (h *Handlers) PatchUpload(w http.ResponseWriter, r *http.Request) error {
-	start, err := chunkStart(r)
+	start, length, err := chunkStart(r)
 	if err != nil {
 		return h.rangeError(w, r, err)
 	}
-	u, err := h.svc.WriteUpload(r.Context(), r.PathValue("name"), r.PathValue("ref"), start, r.ContentLength, r.Body)
+	u, err := h.svc.WriteUpload(r.Context(), r.PathValue("name"), r.PathValue("ref"), start, length, r.Body)
 	switch {
 	case errors.Is(err, registry.ErrRangeInvalid):
 		setUploadHeaders(w, u)
@@ -96,12 +111,12 @@ func (h *Handlers) FinishUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	start, err := chunkStart(r)
+	start, length, err := chunkStart(r)
 	if err != nil {
 		return h.rangeError(w, r, err)
 	}
 	name := r.PathValue("name")
-	b, err := h.svc.FinishUpload(r.Context(), name, r.PathValue("ref"), dgst, start, r.ContentLength, r.Body)
+	b, err := h.svc.FinishUpload(r.Context(), name, r.PathValue("ref"), dgst, start, length, r.Body)
 	if err != nil {
 		if errors.Is(err, registry.ErrRangeInvalid) || errors.Is(err, registry.ErrUploadBusy) {
 			return h.rangeError(w, r, err)
@@ -125,23 +140,25 @@ func (h *Handlers) CancelUpload(w http.ResponseWriter, r *http.Request) error {
 }
 
 // chunkStart returns where the request's chunk starts, from Content-Range
-// (-1 without one). A Content-Range whose length disagrees with
-// Content-Length is refused.
-func chunkStart(r *http.Request) (int64, error) {
+// (-1 without one), and its length: Content-Range's, else Content-Length
+// (-1: not known). A Content-Range whose length disagrees with
+// Content-Length is refused; a chunked body must then have the range's
+// length exactly (the service checks it as it reads).
+func chunkStart(r *http.Request) (start, length int64, err error) {
 	cr := r.Header.Get("Content-Range")
 	if cr == "" {
-		return -1, nil
+		return -1, r.ContentLength, nil
 	}
 	rng, err := oci.ParseContentRange(cr)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if r.ContentLength >= 0 && r.ContentLength != rng.Length() {
-		return 0, &oci.Error{Code: oci.CodeBlobUploadInvalid, Status: http.StatusRequestedRangeNotSatisfiable,
+		return 0, 0, &oci.Error{Code: oci.CodeBlobUploadInvalid, Status: http.StatusRequestedRangeNotSatisfiable,
 			Message: "Content-Range length " + strconv.FormatInt(rng.Length(), 10) +
 				" does not match Content-Length " + strconv.FormatInt(r.ContentLength, 10)}
 	}
-	return rng.Start, nil
+	return rng.Start, rng.Length(), nil
 }
 
 // rangeError answers a chunk the upload cannot take with 416 and the

@@ -83,6 +83,16 @@ func testBlobScope(t *testing.T, s meta.Store) {
 	if _, err := s.AnyBlob(ctx, d); err != nil {
 		t.Fatalf("AnyBlob: %v", err)
 	}
+	// BlobUnder sees the blob under its project only: "a_" and "ab" are
+	// not "a", and a name with LIKE wildcards matches nothing else.
+	if b, err := s.BlobUnder(ctx, "a", d); err != nil || b.Size != 5 {
+		t.Fatalf("BlobUnder(a) = %+v, %v", b, err)
+	}
+	for _, p := range []string{"b", "ab", "a_", "a/one", "%", "_"} {
+		if _, err := s.BlobUnder(ctx, p, d); !errors.Is(err, meta.ErrNotFound) {
+			t.Fatalf("BlobUnder(%q) found a blob of a/one: %v", p, err)
+		}
+	}
 	// Recording it again (another push of the same content) is fine.
 	mustPutBlob(t, s, "a/one", "layer")
 	if n, bytes, err := s.BlobStats(ctx); err != nil || n != 1 || bytes != 5 {

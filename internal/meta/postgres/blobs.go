@@ -50,6 +50,16 @@ func (s *Store) AnyBlob(ctx context.Context, dgst digest.Digest) (meta.Blob, err
 	return scanBlob(row, dgst, "blob "+dgst.String())
 }
 
+// BlobUnder implements meta.Store.
+func (s *Store) BlobUnder(ctx context.Context, prefix string, dgst digest.Digest) (meta.Blob, error) {
+	row := s.pool.QueryRow(ctx, `SELECT b.size, b.created_at FROM blobs b
+		JOIN repository_blobs rb ON rb.digest = b.digest
+		JOIN repositories r ON r.id = rb.repository_id
+		WHERE b.digest = $1 AND NOT b.deleting AND starts_with(r.name, $2)
+		LIMIT 1`, dgst.String(), prefix+"/")
+	return scanBlob(row, dgst, "blob "+dgst.String())
+}
+
 func scanBlob(row pgx.Row, dgst digest.Digest, what string) (meta.Blob, error) {
 	b := meta.Blob{Digest: dgst}
 	var created int64

@@ -63,6 +63,23 @@ func (s *Store) AnyBlob(ctx context.Context, dgst digest.Digest) (meta.Blob, err
 	return b, nil
 }
 
+// BlobUnder implements meta.Store.
+func (s *Store) BlobUnder(ctx context.Context, prefix string, dgst digest.Digest) (meta.Blob, error) {
+	var b meta.Blob
+	var created int64
+	p := prefix + "/"
+	err := s.readRow(ctx, `SELECT b.size, b.created_at FROM blobs b
+		JOIN repository_blobs rb ON rb.digest = b.digest
+		JOIN repositories r ON r.id = rb.repository_id
+		WHERE b.digest = ? AND b.deleting = 0 AND substr(r.name, 1, length(?)) = ?
+		LIMIT 1`, dgst.String(), p, p).Scan(&b.Size, &created)
+	if err != nil {
+		return meta.Blob{}, notFound(err, "blob "+dgst.String())
+	}
+	b.Digest, b.CreatedAt = dgst, fromNanos(created)
+	return b, nil
+}
+
 // PutBlob implements meta.Store.
 func (s *Store) PutBlob(ctx context.Context, repo string, b meta.Blob) error {
 	return s.tx(ctx, func(tx wtx) error { return s.putBlob(ctx, tx, repo, b) })
