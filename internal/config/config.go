@@ -39,6 +39,7 @@ type Config struct {
 	Scrub    Scrub    `yaml:"scrub"`
 	Jobs     Jobs     `yaml:"jobs"`
 	Policy   Policy   `yaml:"policy"`
+	UI       UI       `yaml:"ui"`
 	Debug    Debug    `yaml:"debug"`
 }
 
@@ -169,6 +170,7 @@ func Default() *Config {
 		GC:       defaultGC(),
 		Jobs:     defaultJobs(),
 		Policy:   defaultPolicy(),
+		UI:       defaultUI(),
 	}
 }
 
@@ -319,5 +321,6 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	c.Policy.validate(bad)
+	c.UI.validate(bad)
 	return errors.Join(errs...)
 }
