@@ -92,6 +92,7 @@ type Store interface {
 	GCStore
 	JobStore
 	PolicyStore
+	SessionStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
