@@ -34,6 +34,7 @@ import (
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
 	"github.com/berth-registry/berth/internal/storage/s3"
+	"github.com/berth-registry/berth/internal/ui"
 )
 
 // App is a configured Berth instance.
@@ -52,9 +53,11 @@ type App struct {
 	handler http.Handler
 	auth    *auth.Service // nil with auth.mode none
 	authAPI *authapi.Handlers
+	mgr     *auth.Manager
 	gc      *gc.Collector
 	scrub   *scrub.Scrubber
 	jobs    *jobs.Scheduler
+	ui      *ui.UI // nil when ui.enabled is off
 }
 
 // New builds every component from cfg. Close releases them.
@@ -103,6 +106,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		mgr = a.auth.Manager()
 	}
 	a.authAPI = authapi.New(a.auth, mgr, log)
+	a.mgr = mgr
 	a.retain = policy.NewRetention(a.policy, a.svc)
 	// Background work lives until Close, not until ctx (New's ctx only
 	// bounds building).
@@ -130,6 +134,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 				func() float64 { return float64(a.audit.Dropped()) }))
 	}
 	a.newLifecycle()
+	if cfg.UI.Enabled {
+		if err := a.newUI(); err != nil {
+			stop()
+			store.Close()
+			return nil, err
+		}
+	}
 	a.handler = a.routes()
 	return a, nil
 }

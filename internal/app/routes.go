@@ -138,6 +138,9 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /readyz", named("readyz", http.HandlerFunc(a.readyz)))
 	mux.Handle("GET /metrics", named("metrics", promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{})))
 	manage.Mount(mux, a.apiRoutes(), a.authorizeAPI, a.log)
+	if a.ui != nil {
+		a.ui.Mount(mux) // the web UI's own table: internal/ui/routes.go
+	}
 	var dispatch http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
 			v2router.ServeHTTP(w, r)

@@ -1,0 +1,45 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/berth-registry/berth/internal/api/manage"
+	"github.com/berth-registry/berth/internal/ui"
+)
+
+// newUI builds the web UI over the same services and permission code as
+// the management API.
+func (a *App) newUI() error {
+	var err error
+	a.ui, err = ui.New(ui.Options{
+		Config:   a.cfg.UI,
+		Auth:     a.auth,
+		Sessions: a.meta,
+		Access:   uiAccess{a},
+		Services: ui.Services{Registry: a.svc, Manager: a.mgr, Policy: a.policy},
+		Log:      a.log,
+	})
+	return err
+}
+
+// uiAccess gives the UI the management API's and /v2/'s permission
+// checks; with auth.mode none everything is allowed, as on the API.
+type uiAccess struct{ a *App }
+
+func (u uiAccess) Authorize(r *http.Request, perm manage.Permission) error {
+	return u.a.authorizeAPI(r, perm)
+}
+
+func (u uiAccess) Allowed(r *http.Request, repo, action string) bool {
+	if u.a.auth == nil {
+		return true
+	}
+	return u.a.auth.Allowed(r, repo, action)
+}
+
+func (u uiAccess) Visible(r *http.Request) (func(string) bool, error) {
+	if u.a.auth == nil {
+		return nil, nil
+	}
+	return u.a.auth.Visible(r)
+}
