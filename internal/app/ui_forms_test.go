@@ -164,6 +164,7 @@ func TestBrowseAPI(t *testing.T) {
 		{"repositories bad limit", "/api/v1/projects/team/repositories?limit=100000", a, 400, nil},
 		{"repositories anonymous", "/api/v1/projects/team/repositories", cred{}, 401, nil},
 		{"tags by version", "/api/v1/projects/team/repositories/app?sort=semver&limit=2", a, 200, []string{`"total":5`, `"name":"v1.10.0"`, `"name":"v1.2.0"`}},
+		{"tag badges", "/api/v1/projects/team/repositories/app?q=v1.0.0", a, 200, []string{`"name":"v1.0.0"`, `"badges":["signed"]`}},
 		{"tags bad sort", "/api/v1/projects/team/repositories/app?sort=size", a, 400, nil},
 		{"untagged", "/api/v1/projects/team/repositories/app?kind=untagged", a, 200, []string{b.untagged.String()}},
 		{"artifact", "/api/v1/projects/team/repositories/app@" + b.v100.String(), a, 200, []string{`"tags":["v1.0.0"]`, `"platform":"linux/amd64"`, `"referrers":[{"digest":"` + b.sig.String()}},

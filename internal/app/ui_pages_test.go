@@ -77,6 +77,7 @@ func TestUIBrowsePages(t *testing.T) {
 		{"tags by name", "/ui/repositories/team/app", 200, []string{">latest<", ">multi<", ">v1.0.0<", ">v1.10.0<", ">v1.2.0<"}},
 		{"tags by version", "/ui/repositories/team/app?sort=semver", 200, []string{">v1.10.0<", ">v1.2.0<", ">v1.0.0<", ">latest<"}},
 		{"tags filtered", "/ui/repositories/team/app?q=v1.1", 200, []string{">v1.10.0<", "1–1 of 1"}},
+		{"signed badge", "/ui/repositories/team/app?q=v1.0.0", 200, []string{">v1.0.0</a>", `<span class="badge ok">signed</span>`}},
 		{"index platforms", "/ui/repositories/team/app?q=multi", 200, []string{"linux/amd64, linux/arm64/v8"}},
 		{"referrers", "/ui/repositories/team/app?kind=referrers", 200, []string{"application/vnd.dev.cosign.artifact.sig.v1+json", shortDigestOf(b.v100)}},
 		{"untagged", "/ui/repositories/team/app?kind=untagged", 200, []string{shortDigestOf(b.untagged)}},

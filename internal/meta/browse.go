@@ -124,6 +124,9 @@ type BrowseStore interface {
 	RepositoryManifests(ctx context.Context, repo, kind string, limit int) ([]ManifestSummary, error)
 	// ManifestContents returns the content of those of dgsts repo has.
 	ManifestContents(ctx context.Context, repo string, dgsts []digest.Digest) (map[digest.Digest][]byte, error)
+	// ReferrerTypes returns, for those of subjects that have referrers in
+	// repo, the distinct artifact types of their referrers.
+	ReferrerTypes(ctx context.Context, repo string, subjects []digest.Digest) (map[digest.Digest][]string, error)
 	// ManifestTags lists the tags pointing at a manifest, and when it was
 	// last pulled.
 	ManifestTags(ctx context.Context, repo string, dgst digest.Digest) ([]string, time.Time, error)

@@ -41,7 +41,10 @@ const MaxBrowsePage = 500
 type TagDetail struct {
 	meta.TagSummary
 	Platforms []string // os/arch[/variant] of an index's images
-	TotalSize int64    // the manifest with its config and layers (an index: with its manifests, not their layers)
+	// Badges name what refers to the manifest: BadgeSigned, BadgeSBOM,
+	// BadgeAttestation (from its referrers' artifact types).
+	Badges    []string
+	TotalSize int64 // the manifest with its config and layers (an index: with its manifests, not their layers)
 }
 
 // TagPage is one page of a repository's tags.
@@ -89,8 +92,12 @@ func (s *Service) TagList(ctx context.Context, repo string, q TagQuery) (TagPage
 	if err != nil {
 		return TagPage{}, err
 	}
+	refs, err := s.meta.ReferrerTypes(ctx, repo, ds)
+	if err != nil {
+		return TagPage{}, err
+	}
 	for _, t := range tags {
-		d := TagDetail{TagSummary: t, TotalSize: t.Size}
+		d := TagDetail{TagSummary: t, TotalSize: t.Size, Badges: badges(refs[t.Digest])}
 		if doc, err := parseBrowseDoc(contents[t.Digest]); err == nil {
 			d.TotalSize += doc.contentSize()
 			d.Platforms = doc.platforms()
@@ -312,4 +319,39 @@ func (s *Service) TagManifest(ctx context.Context, repo string, dgst digest.Dige
 	}
 	_, err = s.PutManifest(ctx, repo, tag, nil, m.MediaType, m.Content)
 	return err
+}
+
+// Badges of a tag, from its referrers' artifact types.
+const (
+	BadgeSigned      = "signed"
+	BadgeSBOM        = "sbom"
+	BadgeAttestation = "attestation"
+)
+
+// badgeOf classifies the artifact types of the common signing, SBOM and
+// attestation tools (cosign, notation, syft, trivy, in-toto).
+var badgeOf = map[string]string{
+	"application/vnd.dev.cosign.artifact.sig.v1+json":      BadgeSigned,
+	"application/vnd.dev.sigstore.bundle.v0.3+json":        BadgeSigned,
+	"application/vnd.dev.sigstore.bundle+json;version=0.3": BadgeSigned,
+	"application/vnd.cncf.notary.signature":                BadgeSigned,
+	"application/spdx+json":                                BadgeSBOM,
+	"text/spdx":                                            BadgeSBOM,
+	"application/vnd.cyclonedx+json":                       BadgeSBOM,
+	"application/vnd.cyclonedx+xml":                        BadgeSBOM,
+	"application/vnd.syft+json":                            BadgeSBOM,
+	"application/vnd.in-toto+json":                         BadgeAttestation,
+	"application/vnd.dsse.envelope.v1+json":                BadgeAttestation,
+	"application/vnd.dev.cosign.attestation.v1+json":       BadgeAttestation,
+}
+
+func badges(types []string) []string {
+	var out []string
+	for _, t := range types {
+		if b, ok := badgeOf[t]; ok && !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -161,6 +161,7 @@ type Tag struct {
 	MediaType    string        `json:"media_type"`
 	ArtifactType string        `json:"artifact_type,omitempty"`
 	Platforms    []string      `json:"platforms,omitempty"`
+	Badges       []string      `json:"badges,omitempty"`
 	Size         int64         `json:"size"`
 	PushedAt     time.Time     `json:"pushed_at"`
 	PulledAt     *time.Time    `json:"pulled_at,omitempty"`
@@ -227,7 +228,7 @@ func (h *Handlers) Repository(w http.ResponseWriter, r *http.Request) error {
 	}{Name: name, Total: page.Total, Tags: []Tag{}}
 	for _, t := range page.Tags {
 		out.Tags = append(out.Tags, Tag{Name: t.Tag, Digest: t.Digest, MediaType: t.MediaType, ArtifactType: t.ArtifactType,
-			Platforms: t.Platforms, Size: t.TotalSize, PushedAt: t.PushedAt, PulledAt: optTime(t.PulledAt)})
+			Platforms: t.Platforms, Badges: t.Badges, Size: t.TotalSize, PushedAt: t.PushedAt, PulledAt: optTime(t.PulledAt)})
 	}
 	return manage.WriteJSON(w, http.StatusOK, out)
 }

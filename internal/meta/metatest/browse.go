@@ -90,7 +90,7 @@ func testBrowseTags(t *testing.T, s meta.Store) {
 	v2 := push(t, s, "r", "m2", "v2")
 	untagged := push(t, s, "r", "m3")
 	sig := manifest("r", "signature", mustPutBlob(t, s, "r", "sigconfig"))
-	sig.Subject = v1
+	sig.Subject, sig.ArtifactType = v1, "application/vnd.dev.cosign.artifact.sig.v1+json"
 	if err := s.PutManifest(ctx, sig, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +129,10 @@ func testBrowseTags(t *testing.T, s meta.Store) {
 	refs, err := s.RepositoryManifests(ctx, "r", meta.ManifestsReferrers, 10)
 	if err != nil || len(refs) != 1 || refs[0].Digest != sig.Digest || refs[0].Subject != v1 {
 		t.Fatalf("referrers = %+v, %v", refs, err)
+	}
+	types, err := s.ReferrerTypes(ctx, "r", []digest.Digest{v1, v2})
+	if err != nil || len(types) != 1 || !slices.Equal(types[v1], []string{sig.ArtifactType}) {
+		t.Fatalf("ReferrerTypes = %v, %v", types, err)
 	}
 	contents, err := s.ManifestContents(ctx, "r", []digest.Digest{v1, v2, dg("absent")})
 	if err != nil || len(contents) != 2 || string(contents[v2]) != "m2" {

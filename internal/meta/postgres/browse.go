@@ -144,6 +144,32 @@ func (s *Store) ManifestContents(ctx context.Context, repo string, dgsts []diges
 	return out, rows.Err()
 }
 
+// ReferrerTypes implements meta.BrowseStore.
+func (s *Store) ReferrerTypes(ctx context.Context, repo string, subjects []digest.Digest) (map[digest.Digest][]string, error) {
+	out := map[digest.Digest][]string{}
+	if len(subjects) == 0 {
+		return out, nil
+	}
+	ds := make([]string, len(subjects))
+	for i, d := range subjects {
+		ds[i] = d.String()
+	}
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT m.subject, m.artifact_type FROM manifests m JOIN repositories r ON r.id = m.repository_id
+		WHERE r.name = $1 AND m.subject = ANY($2) ORDER BY m.subject, m.artifact_type`, repo, ds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var subj, typ string
+		if err := rows.Scan(&subj, &typ); err != nil {
+			return nil, err
+		}
+		out[digest.Digest(subj)] = append(out[digest.Digest(subj)], typ)
+	}
+	return out, rows.Err()
+}
+
 // ManifestTags implements meta.BrowseStore.
 func (s *Store) ManifestTags(ctx context.Context, repo string, dgst digest.Digest) ([]string, time.Time, error) {
 	var mid, pulled int64

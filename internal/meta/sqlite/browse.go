@@ -160,6 +160,32 @@ func (s *Store) ManifestContents(ctx context.Context, repo string, dgsts []diges
 	return out, rows.Err()
 }
 
+// ReferrerTypes implements meta.BrowseStore.
+func (s *Store) ReferrerTypes(ctx context.Context, repo string, subjects []digest.Digest) (map[digest.Digest][]string, error) {
+	out := map[digest.Digest][]string{}
+	if len(subjects) == 0 {
+		return out, nil
+	}
+	args := []any{repo}
+	for _, d := range subjects {
+		args = append(args, d.String())
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT m.subject, m.artifact_type FROM manifests m JOIN repositories r ON r.id = m.repository_id
+		WHERE r.name = ? AND m.subject IN (`+strings.TrimSuffix(strings.Repeat("?,", len(subjects)), ",")+`) ORDER BY m.subject, m.artifact_type`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var subj, typ string
+		if err := rows.Scan(&subj, &typ); err != nil {
+			return nil, err
+		}
+		out[digest.Digest(subj)] = append(out[digest.Digest(subj)], typ)
+	}
+	return out, rows.Err()
+}
+
 // ManifestTags implements meta.BrowseStore.
 func (s *Store) ManifestTags(ctx context.Context, repo string, dgst digest.Digest) ([]string, time.Time, error) {
 	var mid, pulled int64
