@@ -179,6 +179,9 @@ func (s *Service) readConfig(ctx context.Context, repo string, a *Artifact) erro
 	p := platform{OS: c.OS, Architecture: c.Architecture, Variant: c.Variant}
 	a.Platform, a.Created, a.Labels = p.String(), c.Created, c.Config.Labels
 	for _, h := range c.History {
+		if h.CreatedBy == "" && h.Comment == "" {
+			continue // nothing to show (tools that write only times)
+		}
 		a.History = append(a.History, HistoryStep{Created: h.Created, CreatedBy: h.CreatedBy, EmptyLayer: h.EmptyLayer, Comment: h.Comment})
 	}
 	return nil

@@ -18,8 +18,17 @@ type artifactData struct {
 	ConfigPretty   string
 	Pulls          []pullCommand
 	Referrers      refTree
-	CanDelete      bool
-	CanPush        bool
+	// ArtifactType is shown for artifacts, not for images (whose
+	// "artifact type" is their config's media type).
+	ArtifactType string
+	CanDelete    bool
+	CanPush      bool
+}
+
+// imageConfigTypes are the config media types of images.
+var imageConfigTypes = map[string]bool{
+	"application/vnd.oci.image.config.v1+json":       true,
+	"application/vnd.docker.container.image.v1+json": true,
 }
 
 // pullCommand is a copy-ready command of one client, by tag (when the
@@ -69,6 +78,9 @@ func (u *UI) artifactData(r *http.Request, name string, a *registry.Artifact) *a
 		ManifestPretty: pretty(a.Manifest), ConfigPretty: pretty(a.ConfigJSON),
 		Referrers: refTree{Repo: name, Items: a.Referrers},
 		CanDelete: u.access.Allowed(r, name, auth.ActionDelete), CanPush: u.access.Allowed(r, name, auth.ActionPush)}
+	if !imageConfigTypes[a.ArtifactType] {
+		d.ArtifactType = a.ArtifactType
+	}
 	d.Pulls = pullCommands(r.Host, name, a)
 	return d
 }
