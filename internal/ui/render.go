@@ -60,7 +60,13 @@ func parseViews(a *assets) (views, error) {
 		"artifactURL": artifactURL,
 		"join":        strings.Join,
 		"usage":       newUsage,
-		"subtree":     func(repo string, items []registry.Referrer) refTree { return refTree{Repo: repo, Items: items} },
+		"artifactKind": func(t string) string { // "" for images
+			if imageConfigTypes[t] {
+				return ""
+			}
+			return t
+		},
+		"subtree": func(repo string, items []registry.Referrer) refTree { return refTree{Repo: repo, Items: items} },
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
