@@ -332,6 +332,7 @@ func TestUIAuthOff(t *testing.T) {
 		t.Fatalf("create a project with auth off: %d %s", p.status, p.body)
 	}
 	d := registryFixture{t: t, url: s.URL}.image("team/app", "v1", "amd64", nil, nil)
+	registryFixture{t: t, url: s.URL}.image("loose/app", "v1", "amd64", nil, nil) // no project record
 	for path, want := range map[string]string{
 		"/ui/":                      "team/app",
 		"/ui/projects":              `href="/ui/projects/team"`,

@@ -27,6 +27,7 @@ type projectData struct {
 	Prev     string // URL of the previous page, "" on the first
 	Next     string
 	CanAdmin bool // project admin: settings and delete
+	Implicit bool // repositories without a project record (pushed with auth.mode none)
 }
 
 // pageSize is the rows of a list page.
@@ -49,7 +50,8 @@ func (u *UI) projectData(r *http.Request) (*projectData, error) {
 	ctx := r.Context()
 	name := r.PathValue("project")
 	pr, err := u.svc.Manager.Project(ctx, name)
-	if err != nil {
+	implicit := errors.Is(err, meta.ErrNotFound)
+	if err != nil && !implicit {
 		return nil, err
 	}
 	q, err := browseapi.RepositoryQuery(r)
@@ -66,13 +68,23 @@ func (u *UI) projectData(r *http.Request) (*projectData, error) {
 		}
 		return nil, err
 	}
+	if implicit {
+		// Repositories pushed with access control off have no project
+		// record: the page lists them (permissions already passed), with
+		// no settings to change.
+		if d.Total == 0 && q.Filter == "" {
+			return nil, errNotFound
+		}
+		d.Project = meta.Project{Name: name}
+		d.Implicit = true
+	}
 	if d.Usage, err = u.svc.Policy.RecentUsage(ctx, name, usageMaxAge); err != nil {
 		return nil, err
 	}
 	if qt, err := u.svc.Policy.Quota(ctx, name); err == nil {
 		d.Quota, d.HasQuota = qt, true
 	}
-	d.CanAdmin = u.access.Authorize(r, manage.PermProjectAdmin) == nil
+	d.CanAdmin = !d.Implicit && u.access.Authorize(r, manage.PermProjectAdmin) == nil
 	d.Prev, d.Next = pager(r.URL, q.Offset, q.Limit, int(d.Total))
 	return d, nil
 }
