@@ -35,6 +35,7 @@ import (
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
 	"github.com/berth-registry/berth/internal/storage/s3"
+	"github.com/berth-registry/berth/internal/ui"
 )
 
 // App is a configured Berth instance.
@@ -53,9 +54,13 @@ type App struct {
 	handler http.Handler
 	auth    *auth.Service // nil with auth.mode none
 	authAPI *authapi.Handlers
+	mgr     *auth.Manager
 	gc      *gc.Collector
 	scrub   *scrub.Scrubber
 	jobs    *jobs.Scheduler
+	ui      *ui.UI // nil when ui.enabled is off
+	// pullsDone is closed when the pull statistics are written for the last time.
+	pullsDone chan struct{}
 }
 
 // New builds every component from cfg. Close releases them.
@@ -112,11 +117,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		mgr = a.auth.Manager()
 	}
 	a.authAPI = authapi.New(a.auth, mgr, log)
+	a.mgr = mgr
 	a.retain = policy.NewRetention(a.policy, a.svc)
 	// Background work lives until Close, not until ctx (New's ctx only
 	// bounds building).
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
+	a.pullsDone = make(chan struct{})
+	go func() {
+		defer close(a.pullsDone)
+		a.svc.RunPullStats(bg, pullStatsEvery)
+	}()
 	if cfg.Audit.Enabled {
 		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention,
 			Buffer: cfg.Audit.Buffer, BufferBytes: int64(cfg.Audit.BufferBytes)}, log)
@@ -140,9 +151,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 				func() float64 { return float64(a.audit.Dropped()) }))
 	}
 	a.newLifecycle()
+	if cfg.UI.Enabled {
+		if err := a.newUI(); err != nil {
+			stop()
+			store.Close()
+			return nil, err
+		}
+	}
 	a.handler = a.routes()
 	return a, nil
 }
+
+// pullStatsEvery is how often gathered pulls are written to the database.
+const pullStatsEvery = 5 * time.Second
 
 // openStorage builds the configured blob storage driver.
 func openStorage(ctx context.Context, c config.Storage) (storage.Driver, error) {
@@ -294,6 +315,7 @@ func (a *App) Handler() http.Handler { return a.handler }
 func (a *App) Close() error {
 	a.jobs.Stop()
 	a.stop()
+	<-a.pullsDone
 	a.proxy.Close()
 	var err error
 	if a.audit != nil {

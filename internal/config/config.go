@@ -39,6 +39,7 @@ type Config struct {
 	Scrub    Scrub    `yaml:"scrub"`
 	Jobs     Jobs     `yaml:"jobs"`
 	Policy   Policy   `yaml:"policy"`
+	UI       UI       `yaml:"ui"`
 	Debug    Debug    `yaml:"debug"`
 	Metrics  Metrics  `yaml:"metrics"`
 }
@@ -186,6 +187,7 @@ func Default() *Config {
 		GC:     defaultGC(),
 		Jobs:   defaultJobs(),
 		Policy: defaultPolicy(),
+		UI:     defaultUI(),
 	}
 }
 
@@ -343,5 +345,6 @@ func (c *Config) Validate() error {
 	}
 	c.Policy.validate(bad)
 	c.Metrics.validate(bad)
+	c.UI.validate(bad)
 	return errors.Join(errs...)
 }

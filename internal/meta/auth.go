@@ -98,7 +98,8 @@ type AuthStore interface {
 	Users(ctx context.Context) ([]User, error)
 	// UpdateUser saves a user's password hash and admin flag; ErrNotFound.
 	UpdateUser(ctx context.Context, u User) error
-	// DeleteUser removes a user with their memberships and access tokens.
+	// DeleteUser removes a user with their memberships, access tokens and
+	// web UI sessions.
 	DeleteUser(ctx context.Context, name string) error
 	// CountAdmins counts the users with Admin set.
 	CountAdmins(ctx context.Context) (int, error)

@@ -92,6 +92,8 @@ type Store interface {
 	GCStore
 	JobStore
 	PolicyStore
+	SessionStore
+	BrowseStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

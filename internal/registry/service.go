@@ -88,6 +88,8 @@ type Service struct {
 	pending *pendingUploads
 	// sessions counts open sessions for the caps and expires unused ones.
 	sessions *sessions
+	// pulls gathers manifest downloads for the statistics.
+	pulls pullCounter
 }
 
 // New returns a service over a metadata store and a blob store.

@@ -85,6 +85,10 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM project_members WHERE kind = 'user' AND name = $1`, name)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM ui_sessions WHERE username = $1`, name)
 		return err
 	})
 }

@@ -99,6 +99,10 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM project_members WHERE kind = 'user' AND name = ?`, name)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM ui_sessions WHERE username = ?`, name)
 		return err
 	})
 }

@@ -1,0 +1,62 @@
+package app
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/berth-registry/berth/internal/api/manage"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/ui"
+)
+
+// newUI builds the web UI over the same services and permission code as
+// the management API.
+func (a *App) newUI() error {
+	var err error
+	a.ui, err = ui.New(ui.Options{
+		Config:   a.cfg.UI,
+		Auth:     a.auth,
+		Sessions: a.meta,
+		Access:   uiAccess{a},
+		Services: ui.Services{Registry: a.svc, Manager: a.mgr, Policy: a.policy},
+		Log:      a.log,
+	})
+	return err
+}
+
+// uiAccess gives the UI the management API's and /v2/'s permission
+// checks; with auth.mode none everything is allowed, as on the API.
+type uiAccess struct{ a *App }
+
+func (u uiAccess) Authorize(r *http.Request, perm manage.Permission) error {
+	return u.a.authorizeAPI(r, perm)
+}
+
+func (u uiAccess) Allowed(r *http.Request, repo, action string) bool {
+	if u.a.auth == nil {
+		return true
+	}
+	return u.a.auth.Permits(r, repo, action)
+}
+
+func (u uiAccess) MayCreateProject(r *http.Request) bool {
+	if u.a.auth == nil {
+		return true
+	}
+	return u.a.auth.MayCreateProject(r.Context(), auth.SubjectOf(r))
+}
+
+func (u uiAccess) Visible(r *http.Request) (func(string) bool, error) { return u.a.visibleRepos(r) }
+
+// visibleRepos filters the repositories r may see, as the catalog does
+// (nil: all, with auth.mode none).
+func (a *App) visibleRepos(r *http.Request) (func(string) bool, error) {
+	if a.auth == nil {
+		return nil, nil
+	}
+	return a.auth.Visible(r)
+}
+
+// FlushPullStats writes the pulls gathered in memory now (they are
+// written every few seconds anyway); for tests and shutdown.
+func (a *App) FlushPullStats(ctx context.Context) error { return a.svc.FlushPulls(ctx) }

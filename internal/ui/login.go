@@ -1,0 +1,93 @@
+package ui
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/api/manage"
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+// loginPage serves GET /ui/login.
+func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) error {
+	if u.auth == nil || viewer(r).LoggedIn {
+		http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return nil
+	}
+	p := u.page(r, "login.title")
+	p.Form = map[string]string{"next": localPath(r.URL.Query().Get("next"))}
+	return u.show(w, r, "login", p)
+}
+
+// login serves POST /ui/login: the same check of user name and password
+// as the token endpoint (every source of users, the failed-login limits),
+// then a session.
+func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
+	if u.auth == nil {
+		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+		return nil
+	}
+	user, pw := strings.TrimSpace(r.PostFormValue("username")), r.PostFormValue("password")
+	next := localPath(r.PostFormValue("next"))
+	p := u.page(r, "login.title")
+	p.Form = map[string]string{"username": user, "next": next}
+	p.Errors = map[string]string{}
+	if user == "" {
+		p.Errors["username"] = "login.username_required"
+	}
+	if pw == "" {
+		p.Errors["password"] = "login.password_required"
+	}
+	if len(p.Errors) > 0 {
+		return u.invalid(w, r, "login", p)
+	}
+	api.Info(r).User = user // the audit log's subject, failed or not
+	subj, err := u.auth.Login(r.Context(), user, pw, u.auth.ClientAddr(r))
+	var oe *oci.Error
+	switch {
+	case err == nil && subj.Kind != auth.KindUser:
+		p.Errors["username"] = "login.users_only"
+	case errors.As(err, &oe) && oe.Code == oci.CodeTooManyRequests:
+		p.Errors["password"] = "login.too_many"
+	case errors.As(err, &oe) && oe.HTTPStatus() == http.StatusServiceUnavailable:
+		p.Errors["password"] = "login.unavailable"
+	case errors.As(err, &oe) && oe.Code == oci.CodeUnauthorized:
+		p.Errors["password"] = "login.invalid"
+	case err != nil:
+		return err
+	}
+	if len(p.Errors) > 0 {
+		return u.invalid(w, r, "login", p)
+	}
+	if err := u.startSession(w, r, subj); err != nil {
+		return err
+	}
+	u.log.InfoContext(r.Context(), "ui: logged in", "user", subj.Name, "source", subj.Source)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+// logout serves POST /ui/logout: the session ends on every instance.
+func (u *UI) logout(w http.ResponseWriter, r *http.Request) error {
+	if u.auth != nil {
+		if err := u.endSession(w, r); err != nil {
+			return err
+		}
+	}
+	return u.done(w, r, "/ui/", "flash.logged_out")
+}
+
+// setLang serves POST /ui/lang: the language switch, remembered in a
+// cookie for a year.
+func (u *UI) setLang(w http.ResponseWriter, r *http.Request) error {
+	l := r.PostFormValue("lang")
+	if !validLang(l) {
+		return manage.BadRequest("unknown language")
+	}
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode, Secure: u.secure(r)})
+	http.Redirect(w, r, localPath(r.PostFormValue("next")), http.StatusSeeOther)
+	return nil
+}

@@ -1,0 +1,15 @@
+package ui
+
+import (
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/policy"
+	"github.com/berth-registry/berth/internal/registry"
+)
+
+// Services are the service-layer objects the pages call: the same the
+// management API's handlers call, so the UI adds no rule of its own.
+type Services struct {
+	Registry *registry.Service
+	Manager  *auth.Manager
+	Policy   *policy.Engine
+}
