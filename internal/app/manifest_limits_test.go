@@ -69,8 +69,8 @@ func TestManifestLimits(t *testing.T) {
 		{"invalid UTF-8 in an annotation", imageManifest(cd, int64(len(cfg)), ld, int64(len(layer)), `,"annotations":{"a":"`+"\xff\xfe"+`"}`), 0, http.StatusBadRequest, "MANIFEST_INVALID"},
 		{"valid UTF-8 annotation", imageManifest(cd, int64(len(cfg)), ld, int64(len(layer)), `,"annotations":{"a":"größe 大小"}`), 0, http.StatusCreated, ""},
 		{"32 tags", ok, 32, http.StatusCreated, ""},
-		{"33 tags", ok, 33, http.StatusBadRequest, "MANIFEST_INVALID"},
-		{"5000 tags", ok, 5000, http.StatusBadRequest, "MANIFEST_INVALID"},
+		{"33 tags", ok, 33, http.StatusBadRequest, "TAG_INVALID"},
+		{"5000 tags", ok, 5000, http.StatusBadRequest, "TAG_INVALID"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
