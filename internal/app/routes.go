@@ -79,6 +79,7 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "retention_set", Method: http.MethodPut, Pattern: project + "/retention", Perm: manage.PermProjectAdmin, Handle: pol.SetRetention},
 		{Name: "retention_delete", Method: http.MethodDelete, Pattern: project + "/retention", Perm: manage.PermProjectAdmin, Handle: pol.DeleteRetention},
 		{Name: "retention_run", Method: http.MethodPost, Pattern: project + "/retention/run", Perm: manage.PermProjectAdmin, Handle: pol.RunRetention},
+		{Name: "retention_preview", Method: http.MethodPost, Pattern: project + "/retention/preview", Perm: manage.PermProjectAdmin, Handle: pol.PreviewRetention},
 		{Name: "retention_runs", Method: http.MethodGet, Pattern: project + "/retention/runs", Perm: manage.PermProjectRead, Handle: pol.ListRetentionRuns},
 
 		// Access control (docs/api.md#access-control).
@@ -108,6 +109,7 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "robot_delete", Method: http.MethodDelete, Pattern: "/api/v1/robots/{robot}", Perm: manage.PermSystemAdmin, Handle: h.DeleteRobot},
 		{Name: "settings", Method: http.MethodGet, Pattern: "/api/v1/settings", Perm: manage.PermAuthenticated, Handle: h.GetSettings},
 		{Name: "settings_update", Method: http.MethodPatch, Pattern: "/api/v1/settings", Perm: manage.PermSystemAdmin, Handle: h.UpdateSettings},
+		{Name: "keys", Method: http.MethodGet, Pattern: "/api/v1/auth/keys", Perm: manage.PermSystemAdmin, Handle: h.SigningKeys},
 		{Name: "key_rotate", Method: http.MethodPost, Pattern: "/api/v1/auth/keys/rotate", Perm: manage.PermSystemAdmin, Handle: h.RotateKey},
 	}
 }

@@ -336,3 +336,54 @@ func (m *Manager) SetProjectCreation(ctx context.Context, v string) error {
 	}
 	return m.store.PutSetting(ctx, SettingProjectCreation, v)
 }
+
+// ErrNotBuiltin: the subject is not a builtin user, so it has no password
+// or access tokens here (htpasswd and LDAP users have theirs elsewhere,
+// robots have a secret).
+var ErrNotBuiltin = errors.New("only builtin users (not htpasswd, LDAP or robot accounts) have passwords and access tokens here")
+
+// BuiltinUser returns s's name when s is a builtin user, else
+// ErrNotBuiltin.
+func (m *Manager) BuiltinUser(ctx context.Context, s *Subject) (string, error) {
+	if s == nil || s.Kind != KindUser {
+		return "", ErrNotBuiltin
+	}
+	if _, err := m.store.User(ctx, s.Name); errors.Is(err, meta.ErrNotFound) {
+		return "", ErrNotBuiltin
+	} else if err != nil {
+		return "", err
+	}
+	return s.Name, nil
+}
+
+// Memberships lists the roles s has in projects: as a user member, or
+// through one of its groups (by project, then kind and name).
+func (m *Manager) Memberships(ctx context.Context, s *Subject) ([]meta.Member, error) {
+	if s == nil || s.Kind != KindUser {
+		return nil, nil
+	}
+	return m.store.Memberships(ctx, s.Name, s.Groups)
+}
+
+// SigningKey describes a token signing key without its private part.
+type SigningKey struct {
+	ID        string    `json:"kid"`
+	Algorithm string    `json:"alg"`
+	CreatedAt time.Time `json:"created_at"`
+	// RetiredAt is zero for the current signing key; a retired key
+	// verifies the tokens it signed until they expire.
+	RetiredAt time.Time `json:"retired_at,omitzero"`
+}
+
+// SigningKeys lists the token signing keys, the current one included.
+func (m *Manager) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+	keys, err := m.store.SigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SigningKey, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, SigningKey{ID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt.UTC(), RetiredAt: k.RetiredAt.UTC()})
+	}
+	return out, nil
+}
