@@ -56,6 +56,7 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "proxy_upstreams", Method: http.MethodGet, Pattern: "/api/v1/proxy/upstreams", Perm: manage.PermSystemAdmin, Handle: a.proxy.HandleUpstreams},
 		{Name: "proxy_sync_start", Method: http.MethodPost, Pattern: "/api/v1/proxy/upstreams/{name}/sync", Perm: manage.PermSystemAdmin, Handle: proxySync.Start},
 		{Name: "proxy_sync_status", Method: http.MethodGet, Pattern: "/api/v1/proxy/upstreams/{name}/sync", Perm: manage.PermSystemAdmin, Handle: proxySync.Get},
+		{Name: "system", Method: http.MethodGet, Pattern: "/api/v1/system", Perm: manage.PermSystemAdmin, Handle: a.system.Handle},
 		{Name: "audit_list", Method: http.MethodGet, Pattern: "/api/v1/audit", Perm: manage.PermSystemAdmin, Handle: a.auditEvents},
 
 		// Garbage collection and deletion (docs/gc.md).

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -43,4 +44,18 @@ func TestAuthSigningKeysList(t *testing.T) {
 	}
 	api(t, s.URL, admin, "POST", "/api/v1/users", `{"name":"dev","password":"dev-password"}`, 201)
 	api(t, s.URL, cred{"dev", "dev-password"}, "GET", "/api/v1/auth/keys", "", 403)
+}
+
+func TestSystemInfo(t *testing.T) {
+	s := startAuth(t, nil)
+	admin := cred{"admin", adminPassword}
+	api(t, s.URL, admin, "POST", "/api/v1/projects", `{"name":"team"}`, 201)
+	body := api(t, s.URL, admin, "GET", "/api/v1/system", "", 200)
+	for _, want := range []string{`"storage_driver":"filesystem"`, `"database_driver":"sqlite"`, `"auth_modes":["builtin"]`, `"version":"`, `"uptime_seconds":`, `"projects":1`, `"users":1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("system info lacks %s: %s", want, body)
+		}
+	}
+	api(t, s.URL, admin, "POST", "/api/v1/users", `{"name":"dev","password":"dev-password"}`, 201)
+	api(t, s.URL, cred{"dev", "dev-password"}, "GET", "/api/v1/system", "", 403)
 }
