@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/berth-registry/berth/internal/api/manage"
+	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
@@ -16,7 +18,7 @@ func (a *App) newUI() error {
 		Auth:     a.auth,
 		Sessions: a.meta,
 		Access:   uiAccess{a},
-		Services: ui.Services{Registry: a.svc, Manager: a.mgr, Policy: a.policy},
+		Services: ui.Services{Registry: a.svc, Manager: a.mgr, Policy: a.policy, Admin: a.uiAdminServices()},
 		Log:      a.log,
 	})
 	return err
@@ -42,4 +44,10 @@ func (u uiAccess) Visible(r *http.Request) (func(string) bool, error) {
 		return nil, nil
 	}
 	return u.a.auth.Visible(r)
+}
+
+// uiAdminServices are the objects the management pages call: the same
+// the matching /api/v1 handlers use (routes.go).
+func (a *App) uiAdminServices() ui.AdminServices {
+	return ui.AdminServices{Retention: a.retain, GC: gc.NewAPI(a.jobs), Scrub: scrub.NewAPI(a.jobs), Proxy: a.proxy, Audit: a.meta, System: a.system}
 }
