@@ -43,8 +43,18 @@ func auditAction(r *http.Request, route string, status int) string {
 	if strings.HasPrefix(r.URL.Path, "/api/") && r.Method != http.MethodGet && r.Method != http.MethodHead && route != "" {
 		return route
 	}
+	// The web UI's forms change what the management API changes: they
+	// are audited the same way, under the UI route's name. Log-in (the UI
+	// checks the password as the token endpoint does), log-out and the
+	// language switch change nothing.
+	if strings.HasPrefix(r.URL.Path, "/ui/") && r.Method == http.MethodPost && route != "" && !uiUnaudited[route] {
+		return route
+	}
 	return ""
 }
+
+// uiUnaudited are the UI's POST routes that are not audited.
+var uiUnaudited = map[string]bool{"ui_login": true, "ui_logout": true, "ui_lang": true}
 
 // auditRequest records the request in the audit log if it is audited.
 func (a *App) auditRequest(r *http.Request, info *api.RequestInfo, status int, digest string, elapsed time.Duration) {
@@ -62,6 +72,8 @@ func (a *App) auditRequest(r *http.Request, info *api.RequestInfo, status int, d
 	ref := info.Ref
 	if ref == "" && strings.HasPrefix(r.URL.Path, "/api/") {
 		ref = strings.TrimPrefix(r.URL.Path, "/api/v1/")
+	} else if ref == "" && strings.HasPrefix(r.URL.Path, "/ui/") {
+		ref = strings.TrimPrefix(r.URL.Path, "/ui/")
 	}
 	a.audit.Record(meta.AuditEvent{
 		Time: time.Now().Add(-elapsed), Action: action, User: requestUser(r, status), Repository: info.Repo,

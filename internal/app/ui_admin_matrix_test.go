@@ -39,6 +39,7 @@ var uiAdminForms = []struct {
 }{
 	{"/ui/projects/team-a/members", `action="/ui/projects/team-a/members/delete"`, []bool{false, false, false, false, true, false, true, false, false}},
 	{"/ui/projects/team-a/policies", `action="/ui/projects/team-a/retention"`, []bool{false, false, false, false, true, false, true, false, false}},
+	{"/ui/projects/team-a/members", `href="/ui/projects/team-a/robots"`, []bool{false, false, false, false, true, false, true, false, false}},
 	{"/ui/projects/team-a/policies", `action="/ui/projects/team-a/quota"`, []bool{false, false, false, false, false, false, true, false, false}},
 	{"/ui/projects/pub/members", `action="/ui/projects/pub/members"`, []bool{false, false, false, false, false, false, true, false, false}},
 	{"/ui/projects", `href="/ui/admin"`, []bool{false, false, false, false, false, false, true, false, false}},
