@@ -44,7 +44,7 @@ func TestUIPolicies(t *testing.T) {
 		wantDone(t, "add", b.post(base+"/immutable-rules", url.Values{"tags": {"<v>*"}}), base+"/policies")
 		p := b.get(base + "/policies")
 		want(t, "listed", p, 200, `value="&lt;v&gt;*"`)
-		id := between(p.body, `action="/ui/projects/team/immutable-rules/update" class="inline">`+"\n      "+`<input type="hidden" name="id" value="`, `"`)
+		id := between(p.body, `<input form="imm-`, `"`)
 		want(t, "bad update", b.post(base+"/immutable-rules/update", url.Values{"id": {id}, "tags": {""}}), http.StatusUnprocessableEntity, "Check the patterns")
 		wantDone(t, "update", b.post(base+"/immutable-rules/update", url.Values{"id": {id}, "repositories": {"app"}, "tags": {"v*"}}), base+"/policies")
 		if body := api(t, s.URL, admin, "GET", "/api/v1/projects/team/immutable-rules", "", 200); !strings.Contains(body, `"repositories":"app","tags":"v*"`) {
