@@ -108,8 +108,10 @@ func TestUIPolicies(t *testing.T) {
 		want(t, "project admin sets quota", pa.post(base+"/quota", url.Values{"storage": {"1TiB"}}), http.StatusForbidden)
 		d := newBrowser(t, s.URL)
 		d.login("dev", "dev-password")
-		if p := d.get(base + "/policies"); p.status != 200 || strings.Contains(p.body, `<form method="post" action="/ui/projects/team/`) {
-			t.Fatalf("developer: %d, forms shown", p.status)
+		wantDone(t, "rules for the developer to read", b.post(base+"/retention", url.Values{"op": {"save"}, "keep": {"pushed_within"}, "days": {"30"}}), base+"/policies")
+		if p := d.get(base + "/policies"); p.status != 200 || strings.Contains(p.body, `<form method="post" action="/ui/projects/team/`) ||
+			!strings.Contains(p.body, "<td>pushed within (days)</td>") {
+			t.Fatalf("developer: %d, forms shown or rules not:\n%s", p.status, p.body)
 		}
 		want(t, "developer adds a rule", d.post(base+"/immutable-rules", url.Values{"tags": {"**"}}), http.StatusForbidden)
 	})
