@@ -41,11 +41,21 @@ func TestUIAdminUsers(t *testing.T) {
 	}
 	wantDone(t, "revoke admin", b.post(base+"/admin", url.Values{"user": {hostile}, "admin": {"0"}}), base)
 	want(t, "last admin", b.post(base+"/admin", url.Values{"user": {"admin"}, "admin": {"0"}}), http.StatusUnprocessableEntity, "This is the last administrator")
+	want(t, "disable the last admin", b.post(base+"/disable", url.Values{"user": {"admin"}, "disabled": {"1"}}), http.StatusUnprocessableEntity, "This is the last administrator")
 	want(t, "empty password", b.post(base+"/password", url.Values{"user": {hostile}, "password": {""}}), http.StatusUnprocessableEntity, "Enter the new password.")
 	wantDone(t, "reset password", b.post(base+"/password", url.Values{"user": {hostile}, "password": {"reset-password"}}), base)
 	api(t, s.URL, cred{hostile, "reset-password"}, "GET", "/api/v1/me", "", 200)
-	// The user's session ends with the user.
+	// Disabled, the user's session ends and log-in is refused; enabled again, it works.
 	h := newBrowser(t, s.URL)
+	h.login(hostile, "reset-password")
+	wantDone(t, "disable", b.post(base+"/disable", url.Values{"user": {hostile}, "disabled": {"1"}}), base)
+	want(t, "disabled shown", b.get(base), 200, `<span class="badge warn">disabled</span>`)
+	if p := h.get("/ui/user"); p.status != http.StatusSeeOther {
+		t.Fatalf("a disabled user's session: %d", p.status)
+	}
+	want(t, "disabled log-in", h.post("/ui/login", url.Values{"username": {hostile}, "password": {"reset-password"}}), http.StatusUnprocessableEntity, "Wrong user name or password.")
+	wantDone(t, "enable", b.post(base+"/disable", url.Values{"user": {hostile}, "disabled": {"0"}}), base)
+	// The user's session ends with the user.
 	h.login(hostile, "reset-password")
 	wantDone(t, "delete", b.post(base+"/delete", url.Values{"user": {hostile}}), base)
 	if p := h.get("/ui/user"); p.status != http.StatusSeeOther {
