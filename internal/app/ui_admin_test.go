@@ -62,6 +62,21 @@ func TestUIAdminUsers(t *testing.T) {
 		t.Fatalf("a deleted user's session: %d", p.status)
 	}
 	want(t, "unknown user", b.post(base+"/delete", url.Values{"user": {"nobody"}}), http.StatusNotFound)
+	// The audit page shows the hostile user's log-ins as text.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p := b.get("/ui/admin/audit?user=" + url.QueryEscape(hostile))
+		if strings.Contains(p.body, hostile) {
+			t.Fatal("the audit page does not escape a user name")
+		}
+		if strings.Contains(p.body, "<td>"+escaped+"</td>") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no event of the hostile user on the audit page:\n%s", p.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestUIAdminGCAndScrub(t *testing.T) {
