@@ -50,8 +50,12 @@ func TestSystemInfo(t *testing.T) {
 	s := startAuth(t, nil)
 	admin := cred{"admin", adminPassword}
 	api(t, s.URL, admin, "POST", "/api/v1/projects", `{"name":"team"}`, 201)
+	m := &matrix{url: s.URL, admin: admin}
+	m.config = m.pushBlob(t, "team/app", []byte(`{"architecture":"amd64","os":"linux"}`))
+	m.layer = m.pushBlob(t, "team/app", []byte("layer"))
+	m.pushManifest(t, "team/app", "v1")
 	body := api(t, s.URL, admin, "GET", "/api/v1/system", "", 200)
-	for _, want := range []string{`"storage_driver":"filesystem"`, `"database_driver":"sqlite"`, `"auth_modes":["builtin"]`, `"version":"`, `"uptime_seconds":`, `"projects":1`, `"users":1`} {
+	for _, want := range []string{`"storage_driver":"filesystem"`, `"database_driver":"sqlite"`, `"auth_modes":["builtin"]`, `"version":"`, `"uptime_seconds":`, `"projects":1`, `"repositories":1`, `"users":1`, `"blobs":2`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("system info lacks %s: %s", want, body)
 		}
