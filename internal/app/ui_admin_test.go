@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -209,4 +210,23 @@ func TestUIFormsAudited(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func TestUIAdminProxy(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	s := startUI(t, func(c *config.Config) {
+		c.Proxy.Upstreams = []config.Upstream{{Name: "hub", URL: down.URL, Project: "hub", ManifestTTL: time.Hour,
+			CacheSize: config.ByteSize(1 << 30), Timeout: 5 * time.Second}}
+	})
+	admin := cred{"admin", adminPassword}
+	if res := send(t, "GET", s.URL+"/v2/hub/library/app/manifests/v1", admin.basic(), nil, nil); res.status < 500 && res.status != 404 {
+		t.Fatalf("pull through a failing upstream: %d", res.status)
+	}
+	b := newBrowser(t, s.URL)
+	b.login("admin", adminPassword)
+	want(t, "proxy", b.get("/ui/admin/proxy"), 200, "<strong>hub</strong>", down.URL, "/ 1.0 GiB", `<meter min="0" max="1073741824"`, "0%")
+	want(t, "proxy, Chinese", b.do("GET", "/ui/admin/proxy", nil, map[string]string{"Accept-Language": "zh-CN"}), 200, "清单命中率")
 }
