@@ -178,6 +178,13 @@ func TestUIAdminAuditKeysSystemProxy(t *testing.T) {
 	t.Run("system", func(t *testing.T) {
 		want(t, "system", b.get("/ui/admin"), 200, "filesystem", "sqlite", "builtin", "<strong>3</strong>")
 		want(t, "system, Chinese", b.do("GET", "/ui/admin", nil, map[string]string{"Accept-Language": "zh-CN"}), 200, "存储驱动", "分钟")
+		want(t, "settings", b.get("/ui/admin"), 200, `<option value="admins" selected>`)
+		want(t, "bad setting", b.do("POST", "/ui/admin/settings", url.Values{"project_creation": {"everyone"}}, map[string]string{"Accept-Language": "zh-CN"}),
+			http.StatusUnprocessableEntity, "请选择仅管理员或所有用户。")
+		wantDone(t, "setting", b.post("/ui/admin/settings", url.Values{"project_creation": {"users"}}), "/ui/admin")
+		if body := api(t, s.URL, admin, "GET", "/api/v1/settings", "", 200); !strings.Contains(body, `"project_creation":"users"`) {
+			t.Fatalf("settings: %s", body)
+		}
 	})
 
 	t.Run("proxy", func(t *testing.T) {

@@ -43,6 +43,7 @@ func (u *UI) adminRoutes() []Route {
 
 		// Administration (system administrators).
 		{Name: "ui_admin", Method: get, Pattern: "/ui/admin", Perm: manage.PermSystemAdmin, Handle: u.adminSystem},
+		{Name: "ui_admin_settings", Method: post, Pattern: "/ui/admin/settings", Perm: manage.PermSystemAdmin, Handle: u.adminSettings},
 		{Name: "ui_admin_users", Method: get, Pattern: "/ui/admin/users", Perm: manage.PermSystemAdmin, Handle: u.adminUsers},
 		{Name: "ui_admin_user_create", Method: post, Pattern: "/ui/admin/users", Perm: manage.PermSystemAdmin, Handle: u.adminUserCreate},
 		{Name: "ui_admin_user_admin", Method: post, Pattern: "/ui/admin/users/admin", Perm: manage.PermSystemAdmin, Handle: u.adminUserSetAdmin},
