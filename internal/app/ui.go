@@ -7,6 +7,7 @@ import (
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/ui"
 )
@@ -62,7 +63,8 @@ func (a *App) visibleRepos(r *http.Request) (func(string) bool, error) {
 // uiAdminServices are the objects the management pages call: the same
 // the matching /api/v1 handlers use (routes.go).
 func (a *App) uiAdminServices() ui.AdminServices {
-	return ui.AdminServices{Retention: a.retain, GC: gc.NewAPI(a.jobs), Scrub: scrub.NewAPI(a.jobs), Proxy: a.proxy, Audit: a.meta, System: a.system}
+	return ui.AdminServices{Retention: a.retain, GC: gc.NewAPI(a.jobs), Scrub: scrub.NewAPI(a.jobs), Proxy: a.proxy,
+		ProxySync: &proxy.SyncAPI{Proxy: a.proxy, Jobs: a.jobs}, Audit: a.meta, System: a.system}
 }
 
 // FlushPullStats writes the pulls gathered in memory now (they are

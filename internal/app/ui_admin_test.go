@@ -226,7 +226,9 @@ func TestUIAdminProxy(t *testing.T) {
 	defer down.Close()
 	s := startUI(t, func(c *config.Config) {
 		c.Proxy.Upstreams = []config.Upstream{{Name: "hub", URL: down.URL, Project: "hub", ManifestTTL: time.Hour,
-			CacheSize: config.ByteSize(1 << 30), Timeout: 5 * time.Second}}
+			CacheSize: config.ByteSize(1 << 30), Timeout: 5 * time.Second},
+			{Name: "mirror", URL: down.URL, Project: "mirror", ManifestTTL: time.Hour, Timeout: 5 * time.Second,
+				Sync: []config.SyncRule{{Repository: "library/app"}}, SyncInterval: 24 * time.Hour}}
 	})
 	admin := cred{"admin", adminPassword}
 	if res := send(t, "GET", s.URL+"/v2/hub/library/app/manifests/v1", admin.basic(), nil, nil); res.status < 500 && res.status != 404 {
@@ -236,4 +238,18 @@ func TestUIAdminProxy(t *testing.T) {
 	b.login("admin", adminPassword)
 	want(t, "proxy", b.get("/ui/admin/proxy"), 200, "<strong>hub</strong>", down.URL, "/ 1.0 GiB", `<meter min="0" max="1073741824"`, "0%")
 	want(t, "proxy, Chinese", b.do("GET", "/ui/admin/proxy", nil, map[string]string{"Accept-Language": "zh-CN"}), 200, "清单命中率")
+	p := b.get("/ui/admin/proxy")
+	want(t, "sync", p, 200, "no sync rules", `<input type="hidden" name="upstream" value="mirror">`)
+	if strings.Contains(p.body, `name="upstream" value="hub"`) {
+		t.Fatal("an upstream without sync rules has a sync button")
+	}
+	wantDone(t, "sync now", b.post("/ui/admin/proxy/sync", url.Values{"upstream": {"mirror"}}), "/ui/admin/proxy")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b.get("/ui/admin/proxy").body, "last run: 0 tags updated, 0 unchanged, 1 failed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sync report:\n%s", b.get("/ui/admin/proxy").body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	want(t, "sync of an upstream without rules", b.post("/ui/admin/proxy/sync", url.Values{"upstream": {"hub"}}), http.StatusNotFound)
 }

@@ -123,37 +123,57 @@ type SyncStatus struct {
 // Start serves POST /api/v1/proxy/upstreams/{name}/sync: a sync run of
 // the upstream, now, on whichever instance takes the job.
 func (a *SyncAPI) Start(w http.ResponseWriter, r *http.Request) error {
-	u, err := a.syncing(r)
+	st, err := a.Request(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
-	if err := a.Jobs.Trigger(r.Context(), SyncJob(u.cfg.Name), ""); err != nil {
-		return err
-	}
-	st, err := a.status(r, u)
-	if err != nil {
-		return err
-	}
-	st.Pending = true
 	return manage.WriteJSON(w, http.StatusAccepted, st)
 }
 
 // Get serves GET /api/v1/proxy/upstreams/{name}/sync: the run in flight
 // and the last run's report.
 func (a *SyncAPI) Get(w http.ResponseWriter, r *http.Request) error {
-	u, err := a.syncing(r)
-	if err != nil {
-		return err
-	}
-	st, err := a.status(r, u)
+	st, err := a.Status(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
 	return manage.WriteJSON(w, http.StatusOK, st)
 }
 
-func (a *SyncAPI) syncing(r *http.Request) (*upstream, error) {
-	name := r.PathValue("name")
+// Syncs reports whether upstream name has sync rules.
+func (a *SyncAPI) Syncs(name string) bool {
+	u := a.Proxy.byName[name]
+	return u != nil && len(u.cfg.Sync) > 0
+}
+
+// Request asks for a sync run of upstream name now (what POST does, for
+// the web UI too).
+func (a *SyncAPI) Request(ctx context.Context, name string) (*SyncStatus, error) {
+	u, err := a.syncing(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Jobs.Trigger(ctx, SyncJob(u.cfg.Name), ""); err != nil {
+		return nil, err
+	}
+	st, err := a.status(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	st.Pending = true
+	return st, nil
+}
+
+// Status reports upstream name's sync job (what GET answers).
+func (a *SyncAPI) Status(ctx context.Context, name string) (*SyncStatus, error) {
+	u, err := a.syncing(name)
+	if err != nil {
+		return nil, err
+	}
+	return a.status(ctx, u)
+}
+
+func (a *SyncAPI) syncing(name string) (*upstream, error) {
 	u := a.Proxy.byName[name]
 	if u == nil {
 		return nil, &oci.Error{Code: oci.CodeNameUnknown, Status: http.StatusNotFound, Message: "no upstream " + strconv.Quote(name)}
@@ -164,8 +184,8 @@ func (a *SyncAPI) syncing(r *http.Request) (*upstream, error) {
 	return u, nil
 }
 
-func (a *SyncAPI) status(r *http.Request, u *upstream) (*SyncStatus, error) {
-	js, err := a.Jobs.Status(r.Context(), SyncJob(u.cfg.Name))
+func (a *SyncAPI) status(ctx context.Context, u *upstream) (*SyncStatus, error) {
+	js, err := a.Jobs.Status(ctx, SyncJob(u.cfg.Name))
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ type AdminServices struct {
 	GC        *jobs.API[gc.Request, gc.Report]
 	Scrub     *jobs.API[scrub.Request, scrub.Report]
 	Proxy     *proxy.Proxy
+	ProxySync *proxy.SyncAPI
 	Audit     meta.AuditStore
 	System    *sysinfo.Source
 }
