@@ -23,6 +23,7 @@ var uiAdminPagesStatus = []struct {
 	{"/ui/projects/team-b/policies", []string{"login", "deny", "deny", "deny", "deny", "ok", "ok", "login", "login"}},
 	{"/ui/admin", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/users", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
+	{"/ui/admin/robots", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/gc", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/gc/status", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/scrub", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},

@@ -253,3 +253,40 @@ func TestUIAdminProxy(t *testing.T) {
 	}
 	want(t, "sync of an upstream without rules", b.post("/ui/admin/proxy/sync", url.Values{"upstream": {"hub"}}), http.StatusNotFound)
 }
+
+func TestUIAdminRobots(t *testing.T) {
+	s := startUI(t, nil)
+	b := newBrowser(t, s.URL)
+	b.login("admin", adminPassword)
+	const base = "/ui/admin/robots"
+	want(t, "robots", b.get(base), 200, "No system robots.")
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		lang string
+		msg  string
+	}{
+		{"no projects", url.Values{"name": {"ci"}, "actions": {"pull"}}, "", "Name at least one project and tick at least one permission."},
+		{"bad project", url.Values{"name": {"ci"}, "projects": {"Team A"}, "actions": {"pull"}}, "", "Name existing projects, separated by commas, or *."},
+		{"bad project, Chinese", url.Values{"name": {"ci"}, "projects": {"Team A"}, "actions": {"pull"}}, "zh-CN", "请填写以逗号分隔的项目名"},
+		{"no actions", url.Values{"name": {"ci"}, "projects": {"*"}}, "", "Name at least one project and tick at least one permission."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want(t, tc.name, b.do("POST", base, tc.form, map[string]string{"Accept-Language": tc.lang}), http.StatusUnprocessableEntity, tc.msg)
+		})
+	}
+	p := b.post(base, url.Values{"name": {"ci"}, "projects": {"team-a, *"}, "actions": {"pull", "push"}})
+	want(t, "create", p, 200, "shown only this once", "robot$ci", "<strong>team-a</strong>: pull, push", "<strong>*</strong>: pull, push")
+	secret := regexp.MustCompile(`<code>([0-9a-f]{20,})</code>`).FindStringSubmatch(p.body)
+	if secret == nil {
+		t.Fatalf("no secret:\n%s", p.body)
+	}
+	if res := send(t, "GET", s.URL+"/v2/", cred{"robot$ci", secret[1]}.basic(), nil, nil); res.status != 200 {
+		t.Fatalf("system robot secret: %d", res.status)
+	}
+	if body := api(t, s.URL, cred{"admin", adminPassword}, "GET", "/api/v1/robots", "", 200); !strings.Contains(body, `"name":"robot$ci"`) {
+		t.Fatalf("robots: %s", body)
+	}
+	wantDone(t, "delete", b.post(base+"/delete", url.Values{"robot": {"ci"}}), base)
+	want(t, "deleted", b.get(base), 200, "No system robots.")
+}

@@ -36,8 +36,8 @@ func (s *Service) Manager() *Manager {
 }
 
 // FieldError is an ErrInvalid about one input: its Field is name,
-// password, admin, kind, role, actions, expires or project_creation, so a
-// form can show the error beside that field.
+// password, admin, kind, role, project, actions, expires or
+// project_creation, so a form can show the error beside that field.
 type FieldError struct {
 	Field string
 	Msg   string
@@ -291,10 +291,10 @@ func (m *Manager) CreateRobot(ctx context.Context, project, name, description st
 			perms[i].Project, p.Project = project, project
 		}
 		if project != "" && p.Project != project {
-			return "", "", invalid("actions", "a robot of project %s may only have permissions in it", project)
+			return "", "", invalid("project", "a robot of project %s may only have permissions in it", project)
 		}
 		if p.Project != "*" && !ValidProject(p.Project) {
-			return "", "", invalid("actions", "%q is not a project", p.Project)
+			return "", "", invalid("project", "%q is not a project", p.Project)
 		}
 		if len(p.Actions) == 0 {
 			return "", "", invalid("actions", "permission on %s without actions", p.Project)
