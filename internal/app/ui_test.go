@@ -327,6 +327,22 @@ func TestUIAuthOff(t *testing.T) {
 	if p := b.get("/ui/login"); p.status != http.StatusSeeOther {
 		t.Fatalf("log-in page with auth off: %d", p.status)
 	}
+	// Everything visible and allowed, as on the API.
+	if p := b.post("/ui/projects", url.Values{"name": {"team"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("create a project with auth off: %d %s", p.status, p.body)
+	}
+	d := registryFixture{t: t, url: s.URL}.image("team/app", "v1", "amd64", nil, nil)
+	for path, want := range map[string]string{
+		"/ui/":                      "team/app",
+		"/ui/projects":              `href="/ui/projects/team"`,
+		"/ui/projects/team":         "/settings",
+		"/ui/repositories/team/app": `value="delete_tag"`,
+		"/ui/repositories/team/app@" + d.String(): `value="delete_manifest"`,
+	} {
+		if p := b.get(path); p.status != 200 || !strings.Contains(p.body, want) {
+			t.Errorf("%s with auth off: %d, lacks %q", path, p.status, want)
+		}
+	}
 }
 
 func TestUIDisabled(t *testing.T) {

@@ -130,7 +130,8 @@ type BrowseStore interface {
 	// SearchRepositories lists repository names containing q
 	// (case-insensitively), by name, at most limit.
 	SearchRepositories(ctx context.Context, q string, limit int) ([]string, error)
-	// SearchTags lists tags whose name contains q, newest first.
+	// SearchTags lists tags whose name starts with q (an index range: a
+	// substring search would read every tag), newest first.
 	SearchTags(ctx context.Context, q string, limit int) ([]TagHit, error)
 	// SearchDigests lists manifests whose digest starts with prefix.
 	SearchDigests(ctx context.Context, prefix string, limit int) ([]DigestHit, error)

@@ -19,6 +19,10 @@ func LikePrefix(s string) string {
 	return r.Replace(s) + "%"
 }
 
+// PrefixRange is the [lo, hi) range of byte-ordered names that start
+// with prefix (tag names and repository names are ASCII, below '~').
+func PrefixRange(prefix string) (lo, hi string) { return prefix, prefix + "~" }
+
 // RepositoryListQuery returns the count and page queries of q, with their
 // arguments. The page's tag counts are computed for its rows only.
 func RepositoryListQuery(q RepositoryQuery, placeholder func(int) string) (count string, countArgs []any, page string, pageArgs []any) {

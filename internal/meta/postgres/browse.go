@@ -180,10 +180,11 @@ func (s *Store) tagHits(ctx context.Context, q string, args ...any) ([]meta.TagH
 	})
 }
 
-// SearchTags implements meta.BrowseStore.
+// SearchTags implements meta.BrowseStore: a range of the tags_name
+// index, so it costs the matches, not the number of tags.
 func (s *Store) SearchTags(ctx context.Context, q string, limit int) ([]meta.TagHit, error) {
-	return s.tagHits(ctx, tagHitCols+` WHERE lower(t.name) LIKE $1 ESCAPE '\' ORDER BY t.updated_at DESC LIMIT $2`,
-		meta.LikeContains(q), limit)
+	lo, hi := meta.PrefixRange(q)
+	return s.tagHits(ctx, tagHitCols+` WHERE t.name >= $1 AND t.name < $2 ORDER BY t.updated_at DESC LIMIT $3`, lo, hi, limit)
 }
 
 // RecentTags implements meta.BrowseStore.

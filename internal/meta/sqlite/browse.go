@@ -196,11 +196,11 @@ func scanTagHits(rows *sql.Rows) ([]meta.TagHit, error) {
 const tagHitCols = `SELECT r.name, t.name, m.digest, t.updated_at FROM tags t
 	JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id`
 
-// SearchTags implements meta.BrowseStore. SQLite's LIKE ignores ASCII
-// case already; repository names are lower-case by the OCI grammar.
+// SearchTags implements meta.BrowseStore: a range of the tags_name
+// index, so it costs the matches, not the number of tags.
 func (s *Store) SearchTags(ctx context.Context, q string, limit int) ([]meta.TagHit, error) {
-	rows, err := s.readRows(ctx, tagHitCols+` WHERE t.name LIKE ? ESCAPE '\' ORDER BY t.updated_at DESC LIMIT ?`,
-		meta.LikeContains(q), limit)
+	lo, hi := meta.PrefixRange(q)
+	rows, err := s.readRows(ctx, tagHitCols+` WHERE t.name >= ? AND t.name < ? ORDER BY t.updated_at DESC LIMIT ?`, lo, hi, limit)
 	if err != nil {
 		return nil, err
 	}

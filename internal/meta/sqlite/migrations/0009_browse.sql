@@ -24,3 +24,4 @@ END;
 CREATE INDEX repositories_pushed ON repositories (pushed_at);
 CREATE INDEX repositories_pulls ON repositories (pull_count);
 CREATE INDEX tags_updated ON tags (updated_at);
+CREATE INDEX tags_name ON tags (name);
