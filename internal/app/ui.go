@@ -6,6 +6,9 @@ import (
 
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/proxy"
+	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
@@ -18,7 +21,7 @@ func (a *App) newUI() error {
 		Auth:     a.auth,
 		Sessions: a.meta,
 		Access:   uiAccess{a},
-		Services: ui.Services{Registry: a.svc, Manager: a.mgr, Policy: a.policy},
+		Services: ui.Services{Registry: a.svc, Manager: a.mgr, Policy: a.policy, Admin: a.uiAdminServices()},
 		Log:      a.log,
 	})
 	return err
@@ -55,6 +58,13 @@ func (a *App) visibleRepos(r *http.Request) (func(string) bool, error) {
 		return nil, nil
 	}
 	return a.auth.Visible(r)
+}
+
+// uiAdminServices are the objects the management pages call: the same
+// the matching /api/v1 handlers use (routes.go).
+func (a *App) uiAdminServices() ui.AdminServices {
+	return ui.AdminServices{Retention: a.retain, GC: gc.NewAPI(a.jobs), Scrub: scrub.NewAPI(a.jobs), Proxy: a.proxy,
+		ProxySync: &proxy.SyncAPI{Proxy: a.proxy, Jobs: a.jobs}, Audit: a.meta, System: a.system}
 }
 
 // FlushPullStats writes the pulls gathered in memory now (they are

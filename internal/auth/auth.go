@@ -227,7 +227,8 @@ func (builtin) Name() string { return config.AuthBuiltin }
 
 func (b builtin) Authenticate(ctx context.Context, user, pw string) (*Subject, error) {
 	u, err := b.store.User(ctx, user)
-	if errors.Is(err, meta.ErrNotFound) {
+	if errors.Is(err, meta.ErrNotFound) || err == nil && u.Disabled {
+		// A disabled user is refused as an unknown one, in the same time.
 		if err := dummyCheck(ctx, pw, b.cost); err != nil {
 			return nil, err
 		}
@@ -244,8 +245,8 @@ func (b builtin) Authenticate(ctx context.Context, user, pw string) (*Subject, e
 
 func (b builtin) Lookup(ctx context.Context, user string) (*Subject, error) {
 	u, err := b.store.User(ctx, user)
-	if errors.Is(err, meta.ErrNotFound) {
-		return nil, errUnknownUser
+	if errors.Is(err, meta.ErrNotFound) || err == nil && u.Disabled {
+		return nil, errUnknownUser // a disabled user's sessions and tokens end
 	}
 	if err != nil {
 		return nil, err

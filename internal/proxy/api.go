@@ -25,17 +25,21 @@ type UpstreamStatus struct {
 	// CacheBytes is what the cache holds now.
 	CacheBytes int64 `json:"cache_bytes"`
 	// Counters since this instance started.
-	Pulls          int64      `json:"pulls"`
-	ManifestHits   int64      `json:"manifest_hits"`
-	ManifestMisses int64      `json:"manifest_misses"`
-	StaleServed    int64      `json:"stale_served"`
-	BlobHits       int64      `json:"blob_hits"`
-	BlobMisses     int64      `json:"blob_misses"`
-	BlobFetches    int64      `json:"blob_fetches"`
-	BytesFetched   int64      `json:"bytes_fetched"`
-	Errors         int64      `json:"errors"`
-	Evicted        int64      `json:"evicted_manifests"`
-	LastError      *LastError `json:"last_error,omitempty"`
+	Pulls          int64 `json:"pulls"`
+	ManifestHits   int64 `json:"manifest_hits"`
+	ManifestMisses int64 `json:"manifest_misses"`
+	StaleServed    int64 `json:"stale_served"`
+	BlobHits       int64 `json:"blob_hits"`
+	BlobMisses     int64 `json:"blob_misses"`
+	BlobFetches    int64 `json:"blob_fetches"`
+	BytesFetched   int64 `json:"bytes_fetched"`
+	Errors         int64 `json:"errors"`
+	Evicted        int64 `json:"evicted_manifests"`
+	// ManifestHitRate and BlobHitRate are the share of pulls served from
+	// the cache (stale manifests count as hits), 0 to 1; 0 before any.
+	ManifestHitRate float64    `json:"manifest_hit_rate"`
+	BlobHitRate     float64    `json:"blob_hit_rate"`
+	LastError       *LastError `json:"last_error,omitempty"`
 }
 
 // LastError is the latest upstream failure.
@@ -63,6 +67,8 @@ func (p *Proxy) Upstreams(r *http.Request) ([]UpstreamStatus, error) {
 			BytesFetched: s.bytesFetched.Load(), Errors: s.errors.Load(), Evicted: s.evicted.Load(),
 		}
 		st.Pulls = st.ManifestHits + st.ManifestMisses + st.StaleServed
+		st.ManifestHitRate = rate(st.ManifestHits+st.StaleServed, st.Pulls)
+		st.BlobHitRate = rate(st.BlobHits, st.BlobHits+st.BlobMisses)
 		if st.Namespaces == nil {
 			st.Namespaces = []string{}
 		}
@@ -72,6 +78,14 @@ func (p *Proxy) Upstreams(r *http.Request) ([]UpstreamStatus, error) {
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// rate is part/total, 0 when total is 0.
+func rate(part, total int64) float64 {
+	if total == 0 {
+		return 0
+	}
+	return float64(part) / float64(total)
 }
 
 // HandleUpstreams serves GET /api/v1/proxy/upstreams.
@@ -109,37 +123,57 @@ type SyncStatus struct {
 // Start serves POST /api/v1/proxy/upstreams/{name}/sync: a sync run of
 // the upstream, now, on whichever instance takes the job.
 func (a *SyncAPI) Start(w http.ResponseWriter, r *http.Request) error {
-	u, err := a.syncing(r)
+	st, err := a.Request(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
-	if err := a.Jobs.Trigger(r.Context(), SyncJob(u.cfg.Name), ""); err != nil {
-		return err
-	}
-	st, err := a.status(r, u)
-	if err != nil {
-		return err
-	}
-	st.Pending = true
 	return manage.WriteJSON(w, http.StatusAccepted, st)
 }
 
 // Get serves GET /api/v1/proxy/upstreams/{name}/sync: the run in flight
 // and the last run's report.
 func (a *SyncAPI) Get(w http.ResponseWriter, r *http.Request) error {
-	u, err := a.syncing(r)
-	if err != nil {
-		return err
-	}
-	st, err := a.status(r, u)
+	st, err := a.Status(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
 	return manage.WriteJSON(w, http.StatusOK, st)
 }
 
-func (a *SyncAPI) syncing(r *http.Request) (*upstream, error) {
-	name := r.PathValue("name")
+// Syncs reports whether upstream name has sync rules.
+func (a *SyncAPI) Syncs(name string) bool {
+	u := a.Proxy.byName[name]
+	return u != nil && len(u.cfg.Sync) > 0
+}
+
+// Request asks for a sync run of upstream name now (what POST does, for
+// the web UI too).
+func (a *SyncAPI) Request(ctx context.Context, name string) (*SyncStatus, error) {
+	u, err := a.syncing(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Jobs.Trigger(ctx, SyncJob(u.cfg.Name), ""); err != nil {
+		return nil, err
+	}
+	st, err := a.status(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	st.Pending = true
+	return st, nil
+}
+
+// Status reports upstream name's sync job (what GET answers).
+func (a *SyncAPI) Status(ctx context.Context, name string) (*SyncStatus, error) {
+	u, err := a.syncing(name)
+	if err != nil {
+		return nil, err
+	}
+	return a.status(ctx, u)
+}
+
+func (a *SyncAPI) syncing(name string) (*upstream, error) {
 	u := a.Proxy.byName[name]
 	if u == nil {
 		return nil, &oci.Error{Code: oci.CodeNameUnknown, Status: http.StatusNotFound, Message: "no upstream " + strconv.Quote(name)}
@@ -150,8 +184,8 @@ func (a *SyncAPI) syncing(r *http.Request) (*upstream, error) {
 	return u, nil
 }
 
-func (a *SyncAPI) status(r *http.Request, u *upstream) (*SyncStatus, error) {
-	js, err := a.Jobs.Status(r.Context(), SyncJob(u.cfg.Name))
+func (a *SyncAPI) status(ctx context.Context, u *upstream) (*SyncStatus, error) {
+	js, err := a.Jobs.Status(ctx, SyncJob(u.cfg.Name))
 	if err != nil {
 		return nil, err
 	}
