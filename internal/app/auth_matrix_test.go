@@ -26,6 +26,7 @@ type matrix struct {
 	// a blob only team-b/lib has, for mounts
 	bOnly digest.Digest
 	seq   int
+	sizes map[digest.Digest]int // of the blobs pushed, for manifests
 }
 
 var matrixRoles = []string{"anonymous", "guest", "developer", "maintainer", "project-admin", "other-admin", "system-admin", "robot-pull", "robot-expired"}
@@ -75,16 +76,21 @@ func (m *matrix) pushBlob(t *testing.T, repo string, b []byte) digest.Digest {
 	if res := send(t, "POST", m.url+"/v2/"+repo+"/blobs/uploads/?digest="+d.String(), m.admin.basic(), b, nil); res.status != 201 {
 		t.Fatalf("push blob to %s: %d %s", repo, res.status, res.body)
 	}
+	if m.sizes == nil {
+		m.sizes = map[digest.Digest]int{}
+	}
+	m.sizes[d] = len(b)
 	return d
 }
 
-// manifest returns a new image manifest of the team-a/app blobs.
+// manifest returns a new image manifest of m.config and m.layer (the
+// team-a/app blobs unless a test chose others).
 func (m *matrix) manifest() []byte {
 	m.seq++
 	return []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
-		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":37},`+
-		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":15}],`+
-		`"annotations":{"seq":"%d"}}`, m.config, m.layer, m.seq))
+		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},`+
+		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":%d}],`+
+		`"annotations":{"seq":"%d"}}`, m.config, m.sizes[m.config], m.layer, m.sizes[m.layer], m.seq))
 }
 
 func (m *matrix) pushManifest(t *testing.T, repo, tag string) digest.Digest {

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/app/apptest"
@@ -98,50 +100,52 @@ func TestUploadBusyOnAnotherInstance(t *testing.T) {
 		t.Fatalf("first chunk: %s", resp.Status)
 	}
 
-	// A probe sent before the streaming request takes the session can take
-	// it first, and the stream is then rightly refused as busy: nothing
-	// tells the test when the stream holds the session, so such a round is
-	// played again.
-	for round := 1; ; round++ {
-		pr, pw := io.Pipe()
-		streamed := make(chan *http.Response, 1)
-		go func() {
-			resp, _ := send(s1, "PATCH", loc, pr)
-			streamed <- resp
-		}()
-		pw.Write([]byte("streaming"))
-		// Probe with a chunk at a wrong offset: harmless if it gets the lease.
-		var body string
-		var lost *http.Response
-		deadline := time.Now().Add(10 * time.Second)
-		for lost == nil && !strings.Contains(body, "being written by another request") {
-			select {
-			case lost = <-streamed:
-				continue
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the other instance never reported the session busy; last answer %s %s", resp.Status, body)
-			}
-			resp, body = send(s2, "PATCH", loc, strings.NewReader("x"), "Content-Range", "100-100")
-			if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
-				t.Fatalf("probe: %s %s", resp.Status, body)
-			}
+	pr, pw := io.Pipe()
+	streamed := make(chan *http.Response, 1)
+	go func() {
+		resp, _ := send(s1, "PATCH", loc, pr)
+		streamed <- resp
+	}()
+	pw.Write([]byte("streaming"))
+	// Wait until the streaming request holds the session's lease: a probe
+	// sent before could take it first, and the stream would then rightly be
+	// refused as busy. No probe has run yet, so the lease is the stream's.
+	db, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	id := loc[strings.LastIndex(loc, "/")+1:]
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var leased bool
+		if err := db.QueryRow(context.Background(), "SELECT lease_owner <> '' FROM uploads WHERE id = $1", id).Scan(&leased); err != nil {
+			t.Fatal(err)
 		}
-		pw.Close()
-		if lost != nil {
-			if lost.StatusCode != http.StatusRequestedRangeNotSatisfiable || round == 5 {
-				t.Fatalf("round %d: streamed chunk: %s, want 416 (a probe held the session) or the probe to see it busy", round, lost.Status)
-			}
-			continue
+		if leased {
+			break
 		}
-		if !strings.Contains(body, `"BLOB_UPLOAD_INVALID"`) || resp.Header.Get("Range") != "0-9" || resp.Header.Get("Location") != loc {
-			t.Fatalf("busy answer: Range %q, Location %q, body %s", resp.Header.Get("Range"), resp.Header.Get("Location"), body)
+		if time.Now().After(deadline) {
+			t.Fatal("the streaming request never took the session's lease")
 		}
-		if resp := <-streamed; resp.StatusCode != http.StatusAccepted || resp.Header.Get("Range") != "0-18" {
-			t.Fatalf("streamed chunk: %s, Range %q", resp.Status, resp.Header.Get("Range"))
+	}
+	// Probe with a chunk at a wrong offset: harmless if it gets the lease.
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(body, "being written by another request") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the other instance never reported the session busy; last answer %s %s", resp.Status, body)
 		}
-		break
+		resp, body = send(s2, "PATCH", loc, strings.NewReader("x"), "Content-Range", "100-100")
+		if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
+			t.Fatalf("probe: %s %s", resp.Status, body)
+		}
+	}
+	if !strings.Contains(body, `"BLOB_UPLOAD_INVALID"`) || resp.Header.Get("Range") != "0-9" || resp.Header.Get("Location") != loc {
+		t.Fatalf("busy answer: Range %q, Location %q, body %s", resp.Header.Get("Range"), resp.Header.Get("Location"), body)
+	}
+	pw.Close()
+	if resp := <-streamed; resp.StatusCode != http.StatusAccepted || resp.Header.Get("Range") != "0-18" {
+		t.Fatalf("streamed chunk: %s, Range %q", resp.Status, resp.Header.Get("Range"))
 	}
 	dgst := digest.FromString("0123456789streaming!")
 	if resp, body := send(s2, "PUT", loc+"?digest="+dgst.String(), strings.NewReader("!"), "Content-Range", "19-19"); resp.StatusCode != http.StatusCreated {
