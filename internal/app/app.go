@@ -58,6 +58,8 @@ type App struct {
 	scrub   *scrub.Scrubber
 	jobs    *jobs.Scheduler
 	ui      *ui.UI // nil when ui.enabled is off
+	// pullsDone is closed when the pull statistics are written for the last time.
+	pullsDone chan struct{}
 }
 
 // New builds every component from cfg. Close releases them.
@@ -112,6 +114,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	// bounds building).
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
+	a.pullsDone = make(chan struct{})
+	go func() {
+		defer close(a.pullsDone)
+		a.svc.RunPullStats(bg, pullStatsEvery)
+	}()
 	if cfg.Audit.Enabled {
 		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention, Buffer: cfg.Audit.Buffer}, log)
 		if err != nil {
@@ -144,6 +151,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.handler = a.routes()
 	return a, nil
 }
+
+// pullStatsEvery is how often gathered pulls are written to the database.
+const pullStatsEvery = 5 * time.Second
 
 // openStorage builds the configured blob storage driver.
 func openStorage(ctx context.Context, c config.Storage) (storage.Driver, error) {
@@ -291,6 +301,7 @@ func (a *App) Handler() http.Handler { return a.handler }
 func (a *App) Close() error {
 	a.jobs.Stop()
 	a.stop()
+	<-a.pullsDone
 	a.proxy.Close()
 	var err error
 	if a.audit != nil {

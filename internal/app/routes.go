@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/berth-registry/berth/internal/api/browseapi"
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/api/policyapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
@@ -48,6 +49,7 @@ func (a *App) apiRoutes() []manage.Route {
 	pol := policyapi.New(a.policy, a.retain)
 	gcAPI, scrubAPI := gc.NewAPI(a.jobs), scrub.NewAPI(a.jobs)
 	proxySync := &proxy.SyncAPI{Proxy: a.proxy, Jobs: a.jobs}
+	browse := browseapi.New(a.svc, a.visibleRepos)
 	const project = "/api/v1/projects/{project}"
 	return []manage.Route{
 		{Name: "api_ping", Method: http.MethodGet, Pattern: "/api/v1/ping", Perm: manage.PermPublic, Handle: a.apiPing},
@@ -80,6 +82,13 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "retention_delete", Method: http.MethodDelete, Pattern: project + "/retention", Perm: manage.PermProjectAdmin, Handle: pol.DeleteRetention},
 		{Name: "retention_run", Method: http.MethodPost, Pattern: project + "/retention/run", Perm: manage.PermProjectAdmin, Handle: pol.RunRetention},
 		{Name: "retention_runs", Method: http.MethodGet, Pattern: project + "/retention/runs", Perm: manage.PermProjectRead, Handle: pol.ListRetentionRuns},
+
+		// Browsing (docs/api.md, "Browsing"): what the web UI's pages show.
+		{Name: "search", Method: http.MethodGet, Pattern: "/api/v1/search", Perm: manage.PermPublic, Handle: browse.Search},
+		{Name: "statistics", Method: http.MethodGet, Pattern: "/api/v1/statistics", Perm: manage.PermSystemAdmin, Handle: browse.Statistics},
+		{Name: "recent", Method: http.MethodGet, Pattern: "/api/v1/recent", Perm: manage.PermPublic, Handle: browse.Recent},
+		{Name: "repositories", Method: http.MethodGet, Pattern: project + "/repositories", Perm: manage.PermProjectRead, Handle: browse.Repositories},
+		{Name: "repository", Method: http.MethodGet, Pattern: project + "/repositories/{repository...}", Perm: manage.PermProjectRead, Handle: browse.Repository},
 
 		// Access control (docs/api.md#access-control).
 		{Name: "me", Method: http.MethodGet, Pattern: "/api/v1/me", Perm: manage.PermAuthenticated, Handle: h.Me},

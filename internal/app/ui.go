@@ -1,9 +1,11 @@
 package app
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/berth-registry/berth/internal/api/manage"
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
@@ -34,12 +36,27 @@ func (u uiAccess) Allowed(r *http.Request, repo, action string) bool {
 	if u.a.auth == nil {
 		return true
 	}
-	return u.a.auth.Allowed(r, repo, action)
+	return u.a.auth.Permits(r, repo, action)
 }
 
-func (u uiAccess) Visible(r *http.Request) (func(string) bool, error) {
+func (u uiAccess) MayCreateProject(r *http.Request) bool {
 	if u.a.auth == nil {
+		return true
+	}
+	return u.a.auth.MayCreateProject(r.Context(), auth.SubjectOf(r))
+}
+
+func (u uiAccess) Visible(r *http.Request) (func(string) bool, error) { return u.a.visibleRepos(r) }
+
+// visibleRepos filters the repositories r may see, as the catalog does
+// (nil: all, with auth.mode none).
+func (a *App) visibleRepos(r *http.Request) (func(string) bool, error) {
+	if a.auth == nil {
 		return nil, nil
 	}
-	return u.a.auth.Visible(r)
+	return a.auth.Visible(r)
 }
+
+// FlushPullStats writes the pulls gathered in memory now (they are
+// written every few seconds anyway); for tests and shutdown.
+func (a *App) FlushPullStats(ctx context.Context) error { return a.svc.FlushPulls(ctx) }

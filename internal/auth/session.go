@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/berth-registry/berth/internal/api"
@@ -34,4 +35,31 @@ func (s *Service) SecureRequest(r *http.Request) bool {
 		return true
 	}
 	return s.fromTrustedProxy(r) && strings.EqualFold(firstValue(r.Header.Get("X-Forwarded-Proto")), "https")
+}
+
+// MayCreateProject reports whether subj may create projects: a user who
+// is an administrator, or any user when the project_creation setting is
+// "users". The management API and the web UI both ask it.
+func (s *Service) MayCreateProject(ctx context.Context, subj *Subject) bool {
+	return s.mayCreate(ctx, subj)
+}
+
+// Permits reports whether r may do action (pull, push, delete) on repo,
+// as the /v2/ checks decide, but without the side effect of a push (it
+// never creates a project): what the web UI asks before showing or
+// running an action.
+func (s *Service) Permits(r *http.Request, repo, action string) bool {
+	id := identityOf(r)
+	if id.err != nil {
+		return false
+	}
+	if id.bearer {
+		return grants(id.access, TypeRepository, repo, action)
+	}
+	acts, err := s.Actions(r.Context(), id.subj, repo, false)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "authorization failed", "repo", repo, "error", err)
+		return false
+	}
+	return slices.Contains(acts, action)
 }

@@ -93,6 +93,7 @@ type Store interface {
 	JobStore
 	PolicyStore
 	SessionStore
+	BrowseStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -227,6 +227,7 @@ func (s *Service) GetManifest(ctx context.Context, repo, ref string) (*meta.Mani
 		return nil, err
 	}
 	if m := s.cache.manifest(repo, dgst); m != nil {
+		s.countPull(ctx, repo, dgst)
 		return m, nil
 	}
 	m, err := s.meta.Manifest(ctx, repo, dgst)
@@ -235,6 +236,7 @@ func (s *Service) GetManifest(ctx context.Context, repo, ref string) (*meta.Mani
 	}
 	if err == nil {
 		s.cache.putManifest(m)
+		s.countPull(ctx, repo, dgst)
 	}
 	return m, err
 }

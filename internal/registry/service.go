@@ -78,6 +78,8 @@ type Service struct {
 	owner       string   // this instance's lease owner id, random
 	// pending holds sessions without bytes in memory (SingleInstance only).
 	pending *pendingUploads
+	// pulls gathers manifest downloads for the statistics.
+	pulls pullCounter
 }
 
 // New returns a service over a metadata store and a blob store.

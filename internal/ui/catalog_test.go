@@ -76,8 +76,11 @@ func TestCatalogs(t *testing.T) {
 // dynamicKey accepts keys built from a literal prefix and a value
 // ("error."+code+".title"): the prefix must appear in the code.
 func dynamicKey(k, src string) bool {
-	for _, prefix := range []string{"error."} {
-		if strings.HasPrefix(k, prefix) && strings.Contains(src, `"`+prefix+`"`) && strings.HasSuffix(k, ".title") {
+	if strings.HasPrefix(k, "error.") && strings.HasSuffix(k, ".title") && strings.Contains(src, `"error."`) {
+		return true
+	}
+	for _, prefix := range []string{"project.sort.", "tags.sort."} {
+		if strings.HasPrefix(k, prefix) && strings.Contains(src, `"`+prefix+`"`) {
 			return true
 		}
 	}

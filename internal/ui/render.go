@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/berth-registry/berth/internal/registry"
 )
 
 //go:embed templates
@@ -54,6 +56,11 @@ func parseViews(a *assets) (views, error) {
 		"shortDigest": shortDigest,
 		"add":         func(a, b int) int { return a + b },
 		"pathEscape":  pathEscape,
+		"repoURL":     repoURL,
+		"artifactURL": artifactURL,
+		"join":        strings.Join,
+		"usage":       newUsage,
+		"subtree":     func(repo string, items []registry.Referrer) refTree { return refTree{Repo: repo, Items: items} },
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -107,6 +114,19 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, view str
 	if r.Method != http.MethodHead {
 		w.Write(buf.Bytes())
 	}
+}
+
+// usageBar is a usage against an optional limit, for the "usage" partial.
+type usageBar struct {
+	L       *Localizer
+	Used    int64
+	Limit   int64
+	High    int64 // 90% of the limit
+	Limited bool
+}
+
+func newUsage(l *Localizer, used, limit int64, has bool) usageBar {
+	return usageBar{L: l, Used: used, Limit: limit, High: limit / 10 * 9, Limited: has && limit > 0}
 }
 
 // shortDigest is the first 12 hex digits of a digest ("sha256:" dropped).

@@ -30,9 +30,12 @@ type Access interface {
 	// Authorize checks a management API permission for r, exactly as the
 	// management API does ({project} is r's path value).
 	Authorize(r *http.Request, perm manage.Permission) error
-	// Allowed reports whether r may do action (pull, delete) on repo, as
-	// on /v2/.
+	// Allowed reports whether r may do action (pull, push, delete) on
+	// repo, as on /v2/ (without creating a project).
 	Allowed(r *http.Request, repo, action string) bool
+	// MayCreateProject reports whether r may create projects, as
+	// POST /api/v1/projects decides.
+	MayCreateProject(r *http.Request) bool
 	// Visible filters the repositories (and projects) r may see; nil: all.
 	Visible(r *http.Request) (func(repo string) bool, error)
 }

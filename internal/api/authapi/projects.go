@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/api/manage"
-	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -55,7 +54,7 @@ func (h *Handlers) CreateProject(w http.ResponseWriter, r *http.Request) error {
 	}
 	creator := ""
 	if s := subject(r); s != nil {
-		if s.Kind != auth.KindUser || (!s.Admin && h.projectCreation(r) != auth.CreationUsers) {
+		if !h.auth.MayCreateProject(r.Context(), s) {
 			return forbidden("only administrators may create projects (setting project_creation)")
 		}
 		creator = s.Name

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/registry"
 )
 
 // GetManifest serves GET and HEAD /v2/<name>/manifests/<reference>. The
@@ -14,6 +15,9 @@ import (
 // Spec: "Pulling manifests", "Checking if content exists in the registry".
 func (h *Handlers) GetManifest(w http.ResponseWriter, r *http.Request) error {
 	ctx, warnings := h.pullContext(w, r)
+	if r.Method == http.MethodGet {
+		ctx = registry.CountPull(ctx) // a download, for the pull statistics
+	}
 	m, err := h.svc.GetManifest(ctx, r.PathValue("name"), r.PathValue("ref"))
 	if err != nil {
 		return err
