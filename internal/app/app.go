@@ -34,6 +34,7 @@ import (
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
 	"github.com/berth-registry/berth/internal/storage/s3"
+	"github.com/berth-registry/berth/internal/sysinfo"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
@@ -58,6 +59,7 @@ type App struct {
 	scrub   *scrub.Scrubber
 	jobs    *jobs.Scheduler
 	ui      *ui.UI // nil when ui.enabled is off
+	system  *sysinfo.Source
 	// pullsDone is closed when the pull statistics are written for the last time.
 	pullsDone chan struct{}
 }
@@ -141,6 +143,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 				func() float64 { return float64(a.audit.Dropped()) }))
 	}
 	a.newLifecycle()
+	a.system = &sysinfo.Source{StorageDriver: cfg.Storage.Driver, DatabaseDriver: cfg.Database.Driver, AuthModes: cfg.Auth.Modes(),
+		Instance: a.jobs.Owner(), StartedAt: time.Now(), Store: store}
 	if cfg.UI.Enabled {
 		if err := a.newUI(); err != nil {
 			stop()

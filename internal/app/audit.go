@@ -3,7 +3,6 @@ package app
 import (
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -100,51 +99,15 @@ func (a *App) clientIP(r *http.Request) string {
 }
 
 // auditEvents serves GET /api/v1/audit: the newest events matching the
-// filters user, action, repository, since and until (RFC 3339), before (an
-// event id, for the next page) and n (at most 1000).
+// filters of audit.ParseFilter.
 func (a *App) auditEvents(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f := meta.AuditFilter{User: q.Get("user"), Action: q.Get("action"), Repository: q.Get("repository")}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return manage.BadRequest(p.name + ": not an RFC 3339 time: " + v)
-			}
-			*p.dst = t
-		}
+	f, err := audit.ParseFilter(r.URL.Query())
+	if err != nil {
+		return manage.BadRequest(err.Error())
 	}
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"before", &f.Before}, {"n", nil}} {
-		v := q.Get(p.name)
-		if v == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return manage.BadRequest(p.name + ": not a positive integer: " + v)
-		}
-		if p.dst != nil {
-			*p.dst = n
-		} else {
-			f.Limit = int(min(n, 1000))
-		}
-	}
-	if f.Limit == 0 {
-		f.Limit = 100
-	}
-	events, err := a.meta.AuditEvents(r.Context(), f)
+	lines, err := audit.Query(r.Context(), a.meta, f)
 	if err != nil {
 		return err
-	}
-	lines := make([]audit.Line, len(events))
-	for i, e := range events {
-		lines[i] = audit.ToLine(e)
 	}
 	return manage.WriteJSON(w, http.StatusOK, map[string]any{"events": lines})
 }

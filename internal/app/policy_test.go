@@ -162,6 +162,13 @@ func TestPolicyAPI(t *testing.T) {
 	expect(t, "no retention policy", st, body, http.StatusNotFound)
 	st, body = call(t, "PUT", api+"/retention", `{"rules":[{"keep":"latest_pushed","count":1}],"schedule":"daily"}`)
 	expect(t, "bad schedule", st, body, http.StatusBadRequest, "schedule")
+	// A preview of rules not saved yet: what they would delete, recorded nowhere.
+	st, body = call(t, "POST", api+"/retention/preview", `{"rules":[{"keep":"latest_pushed","count":1,"tags":"!dev"}]}`)
+	expect(t, "preview", st, body, http.StatusOK, `"dry_run":true`, `"tags_deleted":1`, `"tag":"dev"`, `"tags_kept":2`)
+	st, body = call(t, "POST", api+"/retention/preview", `{"rules":[{"keep":"latest_pushed"}]}`)
+	expect(t, "invalid preview", st, body, http.StatusBadRequest, "count")
+	st, body = call(t, "GET", api+"/retention", "")
+	expect(t, "preview saved nothing", st, body, http.StatusNotFound)
 	st, body = call(t, "PUT", api+"/retention", `{"rules":[{"keep":"latest_pushed","count":1,"tags":"!dev"}],"schedule":"@daily"}`)
 	expect(t, "set retention", st, body, http.StatusOK, `"keep":"latest_pushed"`, `"schedule":"@daily"`)
 	st, body = call(t, "GET", api+"/retention", "")

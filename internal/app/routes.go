@@ -58,6 +58,7 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "proxy_upstreams", Method: http.MethodGet, Pattern: "/api/v1/proxy/upstreams", Perm: manage.PermSystemAdmin, Handle: a.proxy.HandleUpstreams},
 		{Name: "proxy_sync_start", Method: http.MethodPost, Pattern: "/api/v1/proxy/upstreams/{name}/sync", Perm: manage.PermSystemAdmin, Handle: proxySync.Start},
 		{Name: "proxy_sync_status", Method: http.MethodGet, Pattern: "/api/v1/proxy/upstreams/{name}/sync", Perm: manage.PermSystemAdmin, Handle: proxySync.Get},
+		{Name: "system", Method: http.MethodGet, Pattern: "/api/v1/system", Perm: manage.PermSystemAdmin, Handle: a.system.Handle},
 		{Name: "audit_list", Method: http.MethodGet, Pattern: "/api/v1/audit", Perm: manage.PermSystemAdmin, Handle: a.auditEvents},
 
 		// Garbage collection and deletion (docs/gc.md).
@@ -81,6 +82,7 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "retention_set", Method: http.MethodPut, Pattern: project + "/retention", Perm: manage.PermProjectAdmin, Handle: pol.SetRetention},
 		{Name: "retention_delete", Method: http.MethodDelete, Pattern: project + "/retention", Perm: manage.PermProjectAdmin, Handle: pol.DeleteRetention},
 		{Name: "retention_run", Method: http.MethodPost, Pattern: project + "/retention/run", Perm: manage.PermProjectAdmin, Handle: pol.RunRetention},
+		{Name: "retention_preview", Method: http.MethodPost, Pattern: project + "/retention/preview", Perm: manage.PermProjectAdmin, Handle: pol.PreviewRetention},
 		{Name: "retention_runs", Method: http.MethodGet, Pattern: project + "/retention/runs", Perm: manage.PermProjectRead, Handle: pol.ListRetentionRuns},
 
 		// Browsing (docs/api.md, "Browsing"): what the web UI's pages show.
@@ -117,6 +119,7 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "robot_delete", Method: http.MethodDelete, Pattern: "/api/v1/robots/{robot}", Perm: manage.PermSystemAdmin, Handle: h.DeleteRobot},
 		{Name: "settings", Method: http.MethodGet, Pattern: "/api/v1/settings", Perm: manage.PermAuthenticated, Handle: h.GetSettings},
 		{Name: "settings_update", Method: http.MethodPatch, Pattern: "/api/v1/settings", Perm: manage.PermSystemAdmin, Handle: h.UpdateSettings},
+		{Name: "keys", Method: http.MethodGet, Pattern: "/api/v1/auth/keys", Perm: manage.PermSystemAdmin, Handle: h.SigningKeys},
 		{Name: "key_rotate", Method: http.MethodPost, Pattern: "/api/v1/auth/keys/rotate", Perm: manage.PermSystemAdmin, Handle: h.RotateKey},
 	}
 }

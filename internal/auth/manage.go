@@ -35,14 +35,27 @@ func (s *Service) Manager() *Manager {
 	return &Manager{store: s.store, cost: s.cfg.BcryptCost, now: s.now, onChange: s.Invalidate}
 }
 
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+// FieldError is an ErrInvalid about one input: its Field is name,
+// password, admin, kind, role, actions, expires or project_creation, so a
+// form can show the error beside that field.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return ErrInvalid.Error() + ": " + e.Msg }
+
+// Unwrap makes a FieldError an ErrInvalid.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // validUser accepts user names usable in HTTP Basic and in logs.
 func validUser(name string) error {
 	if name == "" || len(name) > 128 || strings.ContainsAny(name, ": \t\"\\") || hasControl(name) || strings.HasPrefix(name, RobotPrefix) {
-		return invalid("%q is not a valid user name (1-128 characters, no spaces, colons, quotes; not robot$...)", name)
+		return invalid("name", "%q is not a valid user name (1-128 characters, no spaces, colons, quotes; not robot$...)", name)
 	}
 	return nil
 }
@@ -106,7 +119,7 @@ func (m *Manager) keepOneAdmin(ctx context.Context) error {
 		return err
 	}
 	if n <= 1 {
-		return invalid("this is the last administrator")
+		return invalid("admin", "this is the last administrator")
 	}
 	return nil
 }
@@ -132,7 +145,7 @@ func (m *Manager) DeleteUser(ctx context.Context, name string) error {
 // CreateProject adds a project; a creator (if not empty) becomes its admin.
 func (m *Manager) CreateProject(ctx context.Context, name string, public bool, creator string) error {
 	if !ValidProject(name) {
-		return invalid("%q is not a valid project name (one lower-case repository name component)", name)
+		return invalid("name", "%q is not a valid project name (one lower-case repository name component)", name)
 	}
 	var members []meta.Member
 	if creator != "" {
@@ -191,10 +204,10 @@ func (m *Manager) DeleteProject(ctx context.Context, name string) error {
 // PutMember gives a user or group a role in a project.
 func (m *Manager) PutMember(ctx context.Context, project, kind, name, role string) error {
 	if kind != meta.MemberUser && kind != meta.MemberGroup {
-		return invalid("member kind %q is not user or group", kind)
+		return invalid("kind", "member kind %q is not user or group", kind)
 	}
 	if name == "" || len(name) > 1024 || hasControl(name) {
-		return invalid("invalid member name")
+		return invalid("name", "invalid member name")
 	}
 	if kind == meta.MemberUser {
 		if err := validUser(name); err != nil {
@@ -202,7 +215,7 @@ func (m *Manager) PutMember(ctx context.Context, project, kind, name, role strin
 		}
 	}
 	if !ValidRole(role) {
-		return invalid("role %q is not one of admin, maintainer, developer, guest", role)
+		return invalid("role", "role %q is not one of admin, maintainer, developer, guest", role)
 	}
 	if err := m.store.PutMember(ctx, meta.Member{Project: project, Kind: kind, Name: name, Role: role}); err != nil {
 		return err
@@ -242,7 +255,7 @@ func RobotName(project, name string) string {
 // limited to its project; a system robot's name projects or "*".
 func (m *Manager) CreateRobot(ctx context.Context, project, name, description string, perms []meta.RobotPermission, expires time.Time) (string, string, error) {
 	if !robotName.MatchString(name) || len(name) > 64 {
-		return "", "", invalid("%q is not a valid robot name (lower-case letters, digits, . _ -)", name)
+		return "", "", invalid("name", "%q is not a valid robot name (lower-case letters, digits, . _ -)", name)
 	}
 	if project != "" {
 		if _, err := m.store.Project(ctx, project); err != nil {
@@ -250,29 +263,29 @@ func (m *Manager) CreateRobot(ctx context.Context, project, name, description st
 		}
 	}
 	if len(perms) == 0 {
-		return "", "", invalid("a robot needs at least one permission")
+		return "", "", invalid("actions", "a robot needs at least one permission")
 	}
 	for i, p := range perms {
 		if project != "" && p.Project == "" {
 			perms[i].Project, p.Project = project, project
 		}
 		if project != "" && p.Project != project {
-			return "", "", invalid("a robot of project %s may only have permissions in it", project)
+			return "", "", invalid("actions", "a robot of project %s may only have permissions in it", project)
 		}
 		if p.Project != "*" && !ValidProject(p.Project) {
-			return "", "", invalid("%q is not a project", p.Project)
+			return "", "", invalid("actions", "%q is not a project", p.Project)
 		}
 		if len(p.Actions) == 0 {
-			return "", "", invalid("permission on %s without actions", p.Project)
+			return "", "", invalid("actions", "permission on %s without actions", p.Project)
 		}
 		for _, a := range p.Actions {
 			if !slices.Contains(allActions, a) {
-				return "", "", invalid("action %q is not pull, push or delete", a)
+				return "", "", invalid("actions", "action %q is not pull, push or delete", a)
 			}
 		}
 	}
 	if !expires.IsZero() && !expires.After(m.now()) {
-		return "", "", invalid("the expiry is in the past")
+		return "", "", invalid("expires", "the expiry is in the past")
 	}
 	full := RobotName(project, name)
 	secret := randomHex(24)
@@ -302,10 +315,10 @@ func (m *Manager) DeleteRobot(ctx context.Context, project, name string) error {
 // returns it (shown once; only its hash is kept).
 func (m *Manager) CreateAccessToken(ctx context.Context, user, name string, expires time.Time) (string, meta.AccessToken, error) {
 	if name == "" || len(name) > 128 || hasControl(name) {
-		return "", meta.AccessToken{}, invalid("invalid token name")
+		return "", meta.AccessToken{}, invalid("name", "invalid token name")
 	}
 	if !expires.IsZero() && !expires.After(m.now()) {
-		return "", meta.AccessToken{}, invalid("the expiry is in the past")
+		return "", meta.AccessToken{}, invalid("expires", "the expiry is in the past")
 	}
 	token, id := newAccessToken()
 	t := meta.AccessToken{ID: id, User: user, Name: name, SecretHash: hashSecret(token), ExpiresAt: expires, CreatedAt: m.now()}
@@ -332,7 +345,58 @@ func (m *Manager) DeleteAccessToken(ctx context.Context, user, id string) error 
 // SetProjectCreation sets who may create projects: admins or users.
 func (m *Manager) SetProjectCreation(ctx context.Context, v string) error {
 	if v != CreationAdmins && v != CreationUsers {
-		return invalid("project_creation %q is not admins or users", v)
+		return invalid("project_creation", "project_creation %q is not admins or users", v)
 	}
 	return m.store.PutSetting(ctx, SettingProjectCreation, v)
+}
+
+// ErrNotBuiltin: the subject is not a builtin user, so it has no password
+// or access tokens here (htpasswd and LDAP users have theirs elsewhere,
+// robots have a secret).
+var ErrNotBuiltin = errors.New("only builtin users (not htpasswd, LDAP or robot accounts) have passwords and access tokens here")
+
+// BuiltinUser returns s's name when s is a builtin user, else
+// ErrNotBuiltin.
+func (m *Manager) BuiltinUser(ctx context.Context, s *Subject) (string, error) {
+	if s == nil || s.Kind != KindUser {
+		return "", ErrNotBuiltin
+	}
+	if _, err := m.store.User(ctx, s.Name); errors.Is(err, meta.ErrNotFound) {
+		return "", ErrNotBuiltin
+	} else if err != nil {
+		return "", err
+	}
+	return s.Name, nil
+}
+
+// Memberships lists the roles s has in projects: as a user member, or
+// through one of its groups (by project, then kind and name).
+func (m *Manager) Memberships(ctx context.Context, s *Subject) ([]meta.Member, error) {
+	if s == nil || s.Kind != KindUser {
+		return nil, nil
+	}
+	return m.store.Memberships(ctx, s.Name, s.Groups)
+}
+
+// SigningKey describes a token signing key without its private part.
+type SigningKey struct {
+	ID        string    `json:"kid"`
+	Algorithm string    `json:"alg"`
+	CreatedAt time.Time `json:"created_at"`
+	// RetiredAt is zero for the current signing key; a retired key
+	// verifies the tokens it signed until they expire.
+	RetiredAt time.Time `json:"retired_at,omitzero"`
+}
+
+// SigningKeys lists the token signing keys, the current one included.
+func (m *Manager) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+	keys, err := m.store.SigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SigningKey, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, SigningKey{ID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt.UTC(), RetiredAt: k.RetiredAt.UTC()})
+	}
+	return out, nil
 }

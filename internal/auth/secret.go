@@ -20,10 +20,10 @@ const minPassword = 8
 // cost (auth.bcrypt_cost).
 func HashPassword(pw string, cost int) (string, error) {
 	if len(pw) < minPassword {
-		return "", fmt.Errorf("%w: a password needs at least %d characters", ErrInvalid, minPassword)
+		return "", &FieldError{Field: "password", Msg: fmt.Sprintf("a password needs at least %d characters", minPassword)}
 	}
 	if len(pw) > 72 {
-		return "", fmt.Errorf("%w: a password may have at most 72 bytes (bcrypt)", ErrInvalid)
+		return "", &FieldError{Field: "password", Msg: "a password may have at most 72 bytes (bcrypt)"}
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
 	return string(h), err

@@ -44,28 +44,40 @@ func (a *API[Req, Rep]) Start(w http.ResponseWriter, r *http.Request) error {
 	if err := DecodeRequest(r.Body, &req); err != nil {
 		return manage.BadRequest(err.Error())
 	}
-	body, _ := json.Marshal(req)
-	if err := a.Jobs.Trigger(r.Context(), a.Name, string(body)); err != nil {
-		return err
-	}
-	st, err := a.status(r.Context())
+	st, err := a.Request(r.Context(), req)
 	if err != nil {
 		return err
 	}
-	st.Pending = true
 	return manage.WriteJSON(w, http.StatusAccepted, st)
+}
+
+// Request asks for a run with req and returns the status (Pending set):
+// what POST does, for the web UI too.
+func (a *API[Req, Rep]) Request(ctx context.Context, req Req) (RunStatus[Rep], error) {
+	body, _ := json.Marshal(req)
+	if err := a.Jobs.Trigger(ctx, a.Name, string(body)); err != nil {
+		return RunStatus[Rep]{}, err
+	}
+	st, err := a.Status(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Pending = true
+	return st, nil
 }
 
 // Get reports the run in flight and the last finished run.
 func (a *API[Req, Rep]) Get(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.status(r.Context())
+	st, err := a.Status(r.Context())
 	if err != nil {
 		return err
 	}
 	return manage.WriteJSON(w, http.StatusOK, st)
 }
 
-func (a *API[Req, Rep]) status(ctx context.Context) (RunStatus[Rep], error) {
+// Status reports the run in flight and the last finished run: what GET
+// answers, for the web UI too.
+func (a *API[Req, Rep]) Status(ctx context.Context) (RunStatus[Rep], error) {
 	js, err := a.Jobs.Status(ctx, a.Name)
 	if err != nil {
 		return RunStatus[Rep]{}, err

@@ -176,6 +176,25 @@ func (rt *Retention) Run(ctx context.Context, project string, opts RunOptions) (
 	return res, runErr
 }
 
+// Preview is a dry run of policy p, which need not be saved: what it
+// would delete now, for checking rules before saving them. It is not
+// recorded.
+func (rt *Retention) Preview(ctx context.Context, project string, p *RetentionPolicy) (*RunResult, error) {
+	if err := ValidProject(project); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	res := &RunResult{Project: project, Trigger: TriggerAPI, DryRun: true, StartedAt: rt.e.now().UTC(), Deleted: []Verdict{}}
+	err := rt.run(ctx, project, p, RunOptions{DryRun: true}, res)
+	res.FinishedAt, res.Status = rt.e.now().UTC(), "done"
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
 func (rt *Retention) run(ctx context.Context, project string, p *RetentionPolicy, opts RunOptions, res *RunResult) error {
 	now := rt.e.now()
 	graceStart := now.Add(-rt.e.opts.UntaggedGrace)

@@ -25,17 +25,21 @@ type UpstreamStatus struct {
 	// CacheBytes is what the cache holds now.
 	CacheBytes int64 `json:"cache_bytes"`
 	// Counters since this instance started.
-	Pulls          int64      `json:"pulls"`
-	ManifestHits   int64      `json:"manifest_hits"`
-	ManifestMisses int64      `json:"manifest_misses"`
-	StaleServed    int64      `json:"stale_served"`
-	BlobHits       int64      `json:"blob_hits"`
-	BlobMisses     int64      `json:"blob_misses"`
-	BlobFetches    int64      `json:"blob_fetches"`
-	BytesFetched   int64      `json:"bytes_fetched"`
-	Errors         int64      `json:"errors"`
-	Evicted        int64      `json:"evicted_manifests"`
-	LastError      *LastError `json:"last_error,omitempty"`
+	Pulls          int64 `json:"pulls"`
+	ManifestHits   int64 `json:"manifest_hits"`
+	ManifestMisses int64 `json:"manifest_misses"`
+	StaleServed    int64 `json:"stale_served"`
+	BlobHits       int64 `json:"blob_hits"`
+	BlobMisses     int64 `json:"blob_misses"`
+	BlobFetches    int64 `json:"blob_fetches"`
+	BytesFetched   int64 `json:"bytes_fetched"`
+	Errors         int64 `json:"errors"`
+	Evicted        int64 `json:"evicted_manifests"`
+	// ManifestHitRate and BlobHitRate are the share of pulls served from
+	// the cache (stale manifests count as hits), 0 to 1; 0 before any.
+	ManifestHitRate float64    `json:"manifest_hit_rate"`
+	BlobHitRate     float64    `json:"blob_hit_rate"`
+	LastError       *LastError `json:"last_error,omitempty"`
 }
 
 // LastError is the latest upstream failure.
@@ -63,6 +67,8 @@ func (p *Proxy) Upstreams(r *http.Request) ([]UpstreamStatus, error) {
 			BytesFetched: s.bytesFetched.Load(), Errors: s.errors.Load(), Evicted: s.evicted.Load(),
 		}
 		st.Pulls = st.ManifestHits + st.ManifestMisses + st.StaleServed
+		st.ManifestHitRate = rate(st.ManifestHits+st.StaleServed, st.Pulls)
+		st.BlobHitRate = rate(st.BlobHits, st.BlobHits+st.BlobMisses)
 		if st.Namespaces == nil {
 			st.Namespaces = []string{}
 		}
@@ -72,6 +78,14 @@ func (p *Proxy) Upstreams(r *http.Request) ([]UpstreamStatus, error) {
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// rate is part/total, 0 when total is 0.
+func rate(part, total int64) float64 {
+	if total == 0 {
+		return 0
+	}
+	return float64(part) / float64(total)
 }
 
 // HandleUpstreams serves GET /api/v1/proxy/upstreams.

@@ -1,6 +1,7 @@
 package authapi
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -19,20 +20,34 @@ func (h *Handlers) Me(w http.ResponseWriter, r *http.Request) error {
 	if groups == nil {
 		groups = []string{}
 	}
+	ms, err := h.mgr.Memberships(r.Context(), s)
+	if err != nil {
+		return err
+	}
+	projects := make([]membershipJSON, 0, len(ms))
+	for _, m := range ms {
+		projects = append(projects, membershipJSON{Project: m.Project, Role: m.Role, Kind: m.Kind, Name: m.Name})
+	}
 	return manage.WriteJSON(w, http.StatusOK, map[string]any{
-		"name": s.Name, "kind": string(s.Kind), "admin": s.Admin, "groups": groups, "source": s.Source})
+		"name": s.Name, "kind": string(s.Kind), "admin": s.Admin, "groups": groups, "source": s.Source, "projects": projects})
+}
+
+// membershipJSON is one of the caller's roles: in project, as the user
+// member (kind user) or through a group (kind group, name the group).
+type membershipJSON struct {
+	Project string `json:"project"`
+	Role    string `json:"role"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
 }
 
 // builtinUser returns the caller's name when they are a builtin user.
 func (h *Handlers) builtinUser(r *http.Request) (string, error) {
-	s := subject(r)
-	if s == nil || s.Kind != auth.KindUser {
-		return "", forbidden("only users have passwords and access tokens")
+	name, err := h.mgr.BuiltinUser(r.Context(), subject(r))
+	if errors.Is(err, auth.ErrNotBuiltin) {
+		return "", forbidden(err.Error())
 	}
-	if _, err := h.mgr.User(r.Context(), s.Name); err != nil {
-		return "", forbidden("only builtin users (not htpasswd or LDAP ones) have passwords and access tokens here")
-	}
-	return s.Name, nil
+	return name, err
 }
 
 // SetMyPassword serves PUT /api/v1/me/password {"password"}.
@@ -165,4 +180,14 @@ func (h *Handlers) RotateKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return manage.WriteJSON(w, http.StatusOK, map[string]string{"kid": kid})
+}
+
+// SigningKeys serves GET /api/v1/auth/keys: the token signing keys, newest
+// first, without their private parts.
+func (h *Handlers) SigningKeys(w http.ResponseWriter, r *http.Request) error {
+	keys, err := h.mgr.SigningKeys(r.Context())
+	if err != nil {
+		return err
+	}
+	return manage.WriteJSON(w, http.StatusOK, map[string]any{"keys": keys})
 }

@@ -123,6 +123,21 @@ func (h *Handlers) RunRetention(w http.ResponseWriter, r *http.Request) error {
 	return manage.WriteJSON(w, http.StatusOK, res)
 }
 
+// PreviewRetention serves POST /api/v1/projects/{project}/retention/preview
+// with a policy document: a dry run of that policy (saved or not), not
+// recorded, answered as a run result.
+func (h *Handlers) PreviewRetention(w http.ResponseWriter, r *http.Request) error {
+	var p policy.RetentionPolicy
+	if err := manage.ReadJSON(r, &p); err != nil {
+		return err
+	}
+	res, err := h.rt.Preview(r.Context(), r.PathValue("project"), &p)
+	if err != nil {
+		return err
+	}
+	return manage.WriteJSON(w, http.StatusOK, res)
+}
+
 // ListRetentionRuns serves GET /api/v1/projects/{project}/retention/runs?n=:
 // the recorded runs, newest first (20 by default, at most 50 are kept).
 func (h *Handlers) ListRetentionRuns(w http.ResponseWriter, r *http.Request) error {
