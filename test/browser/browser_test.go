@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -222,6 +223,60 @@ func (b *tab) click(sel string) *network.Response {
 		b.fatalf("click %s: no page loaded", sel)
 	}
 	return resp
+}
+
+// submit submits the form of the element (as Enter in a field does) and
+// waits for the page it leads to.
+func (b *tab) submit(sel string) *network.Response {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Submit(chromedp.CSS(sel)))
+	if err != nil {
+		b.fatalf("submit %s: %v", sel, err)
+	}
+	if resp == nil {
+		b.fatalf("submit %s: no page loaded", sel)
+	}
+	return resp
+}
+
+// chromedpClick clicks a visible element without waiting for a page.
+func chromedpClick(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)
+}
+
+// answerDialog answers the next JavaScript dialog (a confirmation) with
+// OK or Cancel. Call it before the click that opens the dialog; the
+// function it returns waits for the dialog and returns its message.
+func (b *tab) answerDialog(accept bool) func() string {
+	dialogs := chromedp.Events(b.ctx, page.JavascriptDialogOpening) // subscribed now
+	msg := make(chan string, 1)
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				msg <- "(no dialog: " + err.Error() + ")"
+				return
+			}
+			_, err := chromedp.Call(b.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept})
+			if err != nil {
+				msg <- "(dialog not answered: " + err.Error() + ")"
+				return
+			}
+			msg <- ev.Message
+			return
+		}
+	}()
+	return func() string {
+		b.t.Helper()
+		select {
+		case m := <-msg:
+			return m
+		case <-time.After(stepTimeout):
+			b.fatalf("no confirmation dialog within %v", stepTimeout)
+			return ""
+		}
+	}
 }
 
 // fill sets a form field's value.
