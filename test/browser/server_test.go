@@ -71,7 +71,7 @@ func tryStartServer(t testing.TB) (*server, error) {
 	}
 	s := &server{Host: fmt.Sprintf("127.0.0.1:%d", port), output: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	s.cmd = exec.Command(serverBin, "serve", "--addr", s.Host, "--data", filepath.Join(dir, "data"))
-	s.cmd.Env = append(os.Environ(),
+	s.cmd.Env = append(serverEnv(),
 		"BERTH_AUTH_MODE=builtin", "BERTH_AUTH_ADMIN_PASSWORD="+adminPassword, "BERTH_AUTH_BCRYPT_COST=4",
 		"BERTH_GC_INTERVAL=0s", "BERTH_GC_GRACE_PERIOD=0s", "BERTH_LOG_LEVEL=warn")
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
@@ -105,6 +105,18 @@ func tryStartServer(t testing.TB) (*server, error) {
 		}
 	})
 	return s, nil
+}
+
+// serverEnv is the environment less this package's own BERTH_ variables,
+// which berth would refuse as unknown configuration keys.
+func serverEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BERTH_SCREENSHOTS=") && !strings.HasPrefix(kv, "BERTH_CHROMIUM=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 func (s *server) waitReady(timeout time.Duration) error {
