@@ -5,7 +5,7 @@ GO ?= go
 TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: run build test tools unit fuzz-smoke e2e bench bench-smoke bench-s3 lint
+.PHONY: run build test tools unit fuzz-smoke e2e browser bench bench-smoke bench-s3 lint
 
 # The binary is built without cgo: static, no libc to install or map
 # (1.8 MiB less resident memory at idle). Tests keep cgo for -race.
@@ -17,8 +17,8 @@ build:
 
 # test installs what it needs, then runs every test: vet, unit and HTTP tests
 # with the race detector, short fuzz runs, end-to-end tests with real clients,
-# and the benchmark harness in smoke mode.
-test: tools lint unit fuzz-smoke e2e bench-smoke
+# the web UI in a real Chromium, and the benchmark harness in smoke mode.
+test: tools lint unit fuzz-smoke e2e browser bench-smoke
 
 tools:
 	bash scripts/install-tools.sh
@@ -28,13 +28,18 @@ lint:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /test/e2e -e /bench)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /test/e2e -e /test/browser -e /bench)
 
 fuzz-smoke:
 	bash scripts/fuzz-smoke.sh
 
 e2e:
 	$(GO) test -count=1 -timeout 30m ./test/e2e/...
+
+# The web UI driven in Debian's Chromium (chromedp); screenshots go to
+# BERTH_SCREENSHOTS (default: a temporary directory, printed).
+browser:
+	$(GO) test -count=1 -timeout 10m ./test/browser/...
 
 bench:
 	bash bench/run.sh
