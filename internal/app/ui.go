@@ -6,6 +6,8 @@ import (
 
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
@@ -18,7 +20,7 @@ func (a *App) newUI() error {
 		Auth:     a.auth,
 		Sessions: a.meta,
 		Access:   uiAccess{a},
-		Services: ui.Services{Registry: a.svc, Manager: a.mgr, Policy: a.policy},
+		Services: ui.Services{Registry: a.svc, Manager: a.mgr, Policy: a.policy, Admin: a.uiAdminServices()},
 		Log:      a.log,
 	})
 	return err
@@ -60,3 +62,9 @@ func (a *App) visibleRepos(r *http.Request) (func(string) bool, error) {
 // FlushPullStats writes the pulls gathered in memory now (they are
 // written every few seconds anyway); for tests and shutdown.
 func (a *App) FlushPullStats(ctx context.Context) error { return a.svc.FlushPulls(ctx) }
+
+// uiAdminServices are the objects the management pages call: the same
+// the matching /api/v1 handlers use (routes.go).
+func (a *App) uiAdminServices() ui.AdminServices {
+	return ui.AdminServices{Retention: a.retain, GC: gc.NewAPI(a.jobs), Scrub: scrub.NewAPI(a.jobs), Proxy: a.proxy, Audit: a.meta, System: a.system}
+}

@@ -83,7 +83,7 @@ func (p *RetentionPolicy) Validate() error {
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		bad := func(format string, args ...any) error {
-			return fmt.Errorf("%w: rule %d: %s", ErrInvalid, i+1, fmt.Sprintf(format, args...))
+			return &RuleError{Rule: i + 1, Msg: fmt.Sprintf(format, args...)}
 		}
 		var err error
 		if r.repos, err = ParsePattern(r.Repositories); err != nil {
@@ -115,6 +115,18 @@ func (p *RetentionPolicy) Validate() error {
 	}
 	return nil
 }
+
+// RuleError is an ErrInvalid about one rule of a retention policy, so a
+// form can show it beside that rule.
+type RuleError struct {
+	Rule int // 1-based
+	Msg  string
+}
+
+func (e *RuleError) Error() string { return fmt.Sprintf("%v: rule %d: %s", ErrInvalid, e.Rule, e.Msg) }
+
+// Unwrap makes a RuleError an ErrInvalid.
+func (e *RuleError) Unwrap() error { return ErrInvalid }
 
 // ParseSchedule returns the interval of a schedule; 0 for none.
 func ParseSchedule(s string) (time.Duration, error) {

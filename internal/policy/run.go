@@ -27,6 +27,7 @@ const (
 	TriggerAPI      = "api"
 	TriggerCLI      = "cli"
 	TriggerSchedule = "schedule"
+	TriggerUI       = "ui" // the web UI
 )
 
 // maxListed bounds the verdicts a run result lists (counts are complete).

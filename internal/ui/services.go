@@ -12,4 +12,5 @@ type Services struct {
 	Registry *registry.Service
 	Manager  *auth.Manager
 	Policy   *policy.Engine
+	Admin    AdminServices // the management pages' (services_admin.go)
 }

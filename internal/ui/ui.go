@@ -111,7 +111,7 @@ type Route struct {
 // middleware: security headers, cross-origin protection on unsafe
 // methods, the session, the permission check.
 func (u *UI) Mount(mux *http.ServeMux) {
-	for _, rt := range u.routes() {
+	for _, rt := range append(u.routes(), u.adminRoutes()...) { // routes.go, routes_admin.go
 		h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			api.Info(r).Route = rt.Name
 			r, err := u.withSession(w, r)

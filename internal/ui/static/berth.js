@@ -30,6 +30,8 @@
     var q = e.target.getAttribute("data-confirm");
     if (q && !window.confirm(q)) e.preventDefault();
   });
+  // A job's state JSON may carry the page's words in "text"; an element
+  // with data-reload reloads the page when the job it followed is done.
   document.querySelectorAll("[data-progress]").forEach(function (el) {
     var url = el.getAttribute("data-progress");
     var tick = function () {
@@ -37,8 +39,9 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (j) {
           if (!j) return;
-          el.textContent = j.state + (j.progress ? " · " + JSON.stringify(j.progress) : "");
+          el.textContent = j.text || (j.state + (j.progress ? " · " + JSON.stringify(j.progress) : ""));
           if (j.state === "running" || j.state === "queued") setTimeout(tick, 2000);
+          else if (el.hasAttribute("data-reload")) window.location.reload();
         });
     };
     tick();

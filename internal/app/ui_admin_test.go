@@ -1,0 +1,160 @@
+package app_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/config"
+)
+
+func TestUIAdminUsers(t *testing.T) {
+	s := startUI(t, nil)
+	b := newBrowser(t, s.URL)
+	b.login("admin", adminPassword)
+	const base = "/ui/admin/users"
+	want(t, "users", b.get(base), 200, "<td>admin <span class=\"badge\">you</span>")
+
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		lang string
+		msg  string
+	}{
+		{"bad name", url.Values{"name": {"two words"}, "password": {"long-enough"}}, "", "Use 1 to 128 characters"},
+		{"short password", url.Values{"name": {"bob"}, "password": {"short"}}, "", "A password needs at least 8 characters"},
+		{"short password, Chinese", url.Values{"name": {"bob"}, "password": {"short"}}, "zh-CN", "密码至少 8 个字符"},
+		{"exists", url.Values{"name": {"admin"}, "password": {"long-enough"}}, "", "A user of that name exists."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want(t, tc.name, b.do("POST", base, tc.form, map[string]string{"Accept-Language": tc.lang}), http.StatusUnprocessableEntity, tc.msg)
+		})
+	}
+	wantDone(t, "create", b.post(base, url.Values{"name": {hostile}, "password": {"hostile-password"}, "admin": {"1"}}), base)
+	p := b.get(base)
+	want(t, "created", p, 200, "The user is created.", escaped)
+	if strings.Contains(p.body, hostile) {
+		t.Fatal("a user name is not escaped")
+	}
+	wantDone(t, "revoke admin", b.post(base+"/admin", url.Values{"user": {hostile}, "admin": {"0"}}), base)
+	want(t, "last admin", b.post(base+"/admin", url.Values{"user": {"admin"}, "admin": {"0"}}), http.StatusUnprocessableEntity, "This is the last administrator")
+	want(t, "empty password", b.post(base+"/password", url.Values{"user": {hostile}, "password": {""}}), http.StatusUnprocessableEntity, "Enter the new password.")
+	wantDone(t, "reset password", b.post(base+"/password", url.Values{"user": {hostile}, "password": {"reset-password"}}), base)
+	api(t, s.URL, cred{hostile, "reset-password"}, "GET", "/api/v1/me", "", 200)
+	// The user's session ends with the user.
+	h := newBrowser(t, s.URL)
+	h.login(hostile, "reset-password")
+	wantDone(t, "delete", b.post(base+"/delete", url.Values{"user": {hostile}}), base)
+	if p := h.get("/ui/user"); p.status != http.StatusSeeOther {
+		t.Fatalf("a deleted user's session: %d", p.status)
+	}
+	want(t, "unknown user", b.post(base+"/delete", url.Values{"user": {"nobody"}}), http.StatusNotFound)
+}
+
+func TestUIAdminGCAndScrub(t *testing.T) {
+	s := startUI(t, func(c *config.Config) { c.GC.GracePeriod = 0 })
+	admin := cred{"admin", adminPassword}
+	m := &matrix{url: s.URL, admin: admin}
+	m.config = m.pushBlob(t, "lib/app", []byte(`{"architecture":"amd64","os":"linux"}`))
+	m.layer = m.pushBlob(t, "lib/app", []byte("a layer nothing will reference"))
+	m.pushManifest(t, "lib/app", "v1")
+	if res := send(t, "DELETE", s.URL+"/v2/lib/app/manifests/v1", admin.basic(), nil, nil); res.status != 202 {
+		t.Fatalf("delete tag: %d %s", res.status, res.body)
+	}
+	b := newBrowser(t, s.URL)
+	b.login("admin", adminPassword)
+
+	want(t, "gc page", b.get("/ui/admin/gc"), 200, "No run yet.", "Dry run (preview)")
+	wantDone(t, "gc dry run", b.post("/ui/admin/gc", url.Values{"dry_run": {"1"}}), "/ui/admin/gc")
+	waitIdle(t, b, "/ui/admin/gc/status")
+	want(t, "dry run report", b.get("/ui/admin/gc"), 200, "<dd>dry run</dd>", "What went (")
+	wantDone(t, "gc run", b.post("/ui/admin/gc", url.Values{}), "/ui/admin/gc")
+	waitIdle(t, b, "/ui/admin/gc/status")
+	p := b.get("/ui/admin/gc")
+	want(t, "run report", p, 200, "<dd>run</dd>")
+	if body := api(t, s.URL, admin, "GET", "/api/v1/gc", "", 200); !strings.Contains(body, `"dry_run":false`) || !strings.Contains(body, `"blobs":2`) {
+		t.Fatalf("the page's run is not the API's: %s", body)
+	}
+
+	wantDone(t, "scrub", b.post("/ui/admin/scrub", url.Values{}), "/ui/admin/scrub")
+	waitIdle(t, b, "/ui/admin/scrub/status")
+	want(t, "scrub report", b.do("GET", "/ui/admin/scrub", nil, map[string]string{"Accept-Language": "zh-CN"}), 200, "所有 blob 均完好。")
+}
+
+// waitIdle polls a job's status route (as berth.js does) until the job is
+// neither queued nor running.
+func waitIdle(t *testing.T, b *browser, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p := b.get(path)
+		if p.status != 200 || p.header.Get("Content-Type") != "application/json" {
+			t.Fatalf("%s: %d %s", path, p.status, p.body)
+		}
+		if strings.Contains(p.body, `"state":"done"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still %s", path, p.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestUIAdminAuditKeysSystemProxy(t *testing.T) {
+	s := startUI(t, nil)
+	admin := cred{"admin", adminPassword}
+	for _, name := range []string{"a1", "a2", "a3"} {
+		api(t, s.URL, admin, "POST", "/api/v1/projects", `{"name":"`+name+`"}`, 201)
+		api(t, s.URL, admin, "PUT", "/api/v1/projects/"+name+"/members/user/admin", `{"role":"guest"}`, 200)
+	}
+	b := newBrowser(t, s.URL)
+	b.login("admin", adminPassword)
+
+	t.Run("audit", func(t *testing.T) {
+		var p page
+		deadline := time.Now().Add(5 * time.Second)
+		for { // the log is written asynchronously
+			p = b.get("/ui/admin/audit?action=member_put&n=2")
+			if strings.Contains(p.body, "projects/a3/") || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		want(t, "filtered", p, 200, `name="action" value="member_put"`, "projects/a3/", "projects/a2/", "Older events")
+		if strings.Contains(p.body, "projects/a1/") {
+			t.Fatal("page 1 of 2-event pages holds the third event")
+		}
+		next := between(p.body, `<p class="pager"><a href="`, `"`)
+		next = strings.ReplaceAll(next, "&amp;", "&")
+		if !strings.Contains(next, "before=") || !strings.Contains(next, "action=member_put") {
+			t.Fatalf("next page link %q", next)
+		}
+		want(t, "page 2", b.get(next), 200, "projects/a1/")
+		want(t, "bad since", b.get("/ui/admin/audit?since=yesterday"), http.StatusUnprocessableEntity, "Write the time as 2026-01-02T15:04:05Z")
+		want(t, "bad n, Chinese", b.do("GET", "/ui/admin/audit?n=0", nil, map[string]string{"Accept-Language": "zh-CN"}), http.StatusUnprocessableEntity, "请输入正整数。")
+	})
+
+	t.Run("keys", func(t *testing.T) {
+		p := b.get("/ui/admin/keys")
+		want(t, "keys", p, 200, "signing", "ES256")
+		wantDone(t, "rotate", b.post("/ui/admin/keys/rotate", url.Values{}), "/ui/admin/keys")
+		p = b.get("/ui/admin/keys")
+		want(t, "rotated", p, 200, "A new signing key signs from now on.", "retired ")
+		if n := len(regexp.MustCompile(`<td>ES256</td>`).FindAllString(p.body, -1)); n != 2 {
+			t.Fatalf("%d keys after a rotation", n)
+		}
+	})
+
+	t.Run("system", func(t *testing.T) {
+		want(t, "system", b.get("/ui/admin"), 200, "filesystem", "sqlite", "builtin", "<strong>3</strong>")
+		want(t, "system, Chinese", b.do("GET", "/ui/admin", nil, map[string]string{"Accept-Language": "zh-CN"}), 200, "存储驱动", "分钟")
+	})
+
+	t.Run("proxy", func(t *testing.T) {
+		want(t, "no upstreams", b.get("/ui/admin/proxy"), 200, "No upstream is configured")
+	})
+}
