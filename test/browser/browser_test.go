@@ -246,6 +246,11 @@ func chromedpClick(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)
 }
 
+// chromedpSetValue sets a field's (or a select's) value.
+func chromedpSetValue(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.SetValue(chromedp.CSS(sel), value)
+}
+
 // answerDialog answers the next JavaScript dialog (a confirmation) with
 // OK or Cancel. Call it before the click that opens the dialog; the
 // function it returns waits for the dialog and returns its message.
@@ -282,6 +287,10 @@ func (b *tab) answerDialog(accept bool) func() string {
 // fill sets a form field's value.
 func (b *tab) fill(sel, value string) {
 	b.t.Helper()
+	if value == "" {
+		b.do(chromedp.Clear(chromedp.CSS(sel)))
+		return
+	}
 	b.do(chromedp.SetValue(chromedp.CSS(sel), value))
 }
 
