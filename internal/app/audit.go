@@ -43,6 +43,11 @@ func auditAction(r *http.Request, route string, status int) string {
 	if strings.HasPrefix(r.URL.Path, "/api/") && r.Method != http.MethodGet && r.Method != http.MethodHead && route != "" {
 		return route
 	}
+	// The web UI's forms, under their route names (ui_login,
+	// ui_delete_tag, ...); the language switch changes nothing.
+	if strings.HasPrefix(r.URL.Path, "/ui/") && r.Method == http.MethodPost && route != "" && route != "ui_lang" {
+		return route
+	}
 	return ""
 }
 
@@ -62,6 +67,9 @@ func (a *App) auditRequest(r *http.Request, info *api.RequestInfo, status int, d
 	ref := info.Ref
 	if ref == "" && strings.HasPrefix(r.URL.Path, "/api/") {
 		ref = strings.TrimPrefix(r.URL.Path, "/api/v1/")
+	}
+	if ref == "" && strings.HasPrefix(r.URL.Path, "/ui/") {
+		ref = strings.TrimPrefix(r.URL.Path, "/ui/")
 	}
 	a.audit.Record(meta.AuditEvent{
 		Time: time.Now().Add(-elapsed), Action: action, User: requestUser(r, status), Repository: info.Repo,

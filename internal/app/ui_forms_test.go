@@ -188,3 +188,22 @@ func TestBrowseAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestUIAudited: the UI's changes and log-ins are in the audit log, with
+// the user and the repository.
+func TestUIAudited(t *testing.T) {
+	b := setupBrowse(t)
+	if p := b.admin.post("/ui/repositories/team/app", url.Values{"action": {"delete_tag"}, "tag": {"latest"}}); p.status != 303 {
+		t.Fatalf("delete tag: %d", p.status)
+	}
+	newBrowser(t, b.s.URL).post("/ui/login", url.Values{"username": {"admin"}, "password": {"wrong"}})
+	base := "http://admin:" + adminPassword + "@" + mustURL(t, b.s.URL).Host + "/api/v1/audit?action="
+	del := auditEvents(t, base+"ui_delete_tag", 1)
+	if len(del) != 1 || del[0].User != "admin" || del[0].Repository != "team/app" || del[0].Reference != "latest" || del[0].Status != "success" {
+		t.Fatalf("ui_delete_tag events: %+v", del)
+	}
+	logins := auditEvents(t, base+"ui_login", 2)
+	if len(logins) != 2 || logins[0].Status != "failure" || logins[1].Status != "success" || logins[0].User != "admin" {
+		t.Fatalf("ui_login events: %+v", logins)
+	}
+}

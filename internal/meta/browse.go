@@ -32,6 +32,20 @@ type RepositorySummary struct {
 	PulledAt time.Time // zero: never pulled
 }
 
+// Tag sort orders of TagPage.
+const (
+	TagsByName   = "name"
+	TagsByPushed = "pushed"
+)
+
+// TagQuery selects a page of a repository's tags.
+type TagQuery struct {
+	Filter string // only names containing this, case-insensitively
+	Sort   string // TagsByName (default) or TagsByPushed
+	Offset int
+	Limit  int
+}
+
 // TagSummary is a tag with the manifest it points at, without the
 // manifest's content.
 type TagSummary struct {
@@ -94,9 +108,17 @@ type (
 type BrowseStore interface {
 	// ListRepositories returns a page of repositories and how many match.
 	ListRepositories(ctx context.Context, q RepositoryQuery) ([]RepositorySummary, int64, error)
-	// RepositoryTags lists every tag of repo with its manifest, by tag
-	// name; ErrNotFound when the repository does not exist.
-	RepositoryTags(ctx context.Context, repo string) ([]TagSummary, error)
+	// TagPage returns a page of repo's tags with their manifests (sorted by
+	// name, or by push time, newest first) and how many match; ErrNotFound
+	// when the repository does not exist.
+	TagPage(ctx context.Context, repo string, q TagQuery) ([]TagSummary, int, error)
+	// TagNames lists the names of repo's tags containing filter
+	// (case-insensitively; "" for all), for orders SQL cannot sort in
+	// (versions); ErrNotFound when the repository does not exist.
+	TagNames(ctx context.Context, repo, filter string) ([]string, error)
+	// TagsNamed returns those of names that are tags of repo, with their
+	// manifests, in no particular order.
+	TagsNamed(ctx context.Context, repo string, names []string) ([]TagSummary, error)
 	// RepositoryManifests lists repo's manifests of a kind
 	// (ManifestsUntagged, ManifestsReferrers), newest first, at most limit.
 	RepositoryManifests(ctx context.Context, repo, kind string, limit int) ([]ManifestSummary, error)

@@ -75,3 +75,39 @@ func RepositoryManifestsQuery(kind string, placeholder func(int) string) string 
 		FROM manifests m WHERE m.repository_id = ` + placeholder(1) + ` AND ` + cond +
 		` ORDER BY m.created_at DESC, m.digest LIMIT ` + placeholder(2)
 }
+
+// TagSummaryCols are the columns of a TagSummary, from tags t joined with
+// manifests m.
+const TagSummaryCols = `SELECT t.name, m.digest, m.media_type, m.artifact_type, m.size, t.updated_at, m.pulled_at
+	FROM tags t JOIN manifests m ON m.id = t.manifest_id`
+
+// TagPageQuery returns the count and page queries of a repository's tags
+// (the repository id is the first parameter of both), with their
+// arguments.
+func TagPageQuery(repoID int64, q TagQuery, placeholder func(int) string) (count string, countArgs []any, page string, pageArgs []any) {
+	args := []any{repoID}
+	w := " WHERE t.repository_id = " + placeholder(1)
+	if q.Filter != "" {
+		args = append(args, LikeContains(q.Filter))
+		w += ` AND lower(t.name) LIKE ` + placeholder(2) + ` ESCAPE '\'`
+	}
+	count = "SELECT COUNT(*) FROM tags t" + w
+	countArgs = append([]any(nil), args...)
+	order := "t.name"
+	if q.Sort == TagsByPushed {
+		order = "t.updated_at DESC, t.name"
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	args = append(args, limit, max(q.Offset, 0))
+	// The page is cut from tags alone, then joined: the rows skipped by
+	// OFFSET never read their manifest (whose content comes before
+	// pulled_at in the row).
+	page = `SELECT t.name, m.digest, m.media_type, m.artifact_type, m.size, t.updated_at, m.pulled_at
+		FROM (SELECT t.name, t.manifest_id, t.updated_at FROM tags t` + w + " ORDER BY " + order +
+		" LIMIT " + placeholder(len(args)-1) + " OFFSET " + placeholder(len(args)) + `) t
+		JOIN manifests m ON m.id = t.manifest_id ORDER BY ` + order
+	return count, countArgs, page, args
+}

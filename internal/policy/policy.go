@@ -74,6 +74,8 @@ type Engine struct {
 	mu     sync.Mutex
 	usage  map[string]*cachedUsage // by project
 	quotas map[string]cachedQuota  // by project
+
+	shown shownUsage // usage for display (RecentUsage)
 }
 
 // New returns an engine over the metadata store.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/oci"
@@ -43,6 +44,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
 	if len(p.Errors) > 0 {
 		return u.invalid(w, r, "login", p)
 	}
+	api.Info(r).User = user // the audit log's subject, failed or not
 	subj, err := u.auth.Login(r.Context(), user, pw, u.auth.ClientAddr(r))
 	var oe *oci.Error
 	switch {

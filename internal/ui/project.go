@@ -66,7 +66,7 @@ func (u *UI) projectData(r *http.Request) (*projectData, error) {
 		}
 		return nil, err
 	}
-	if d.Usage, err = u.svc.Policy.ProjectUsage(ctx, name); err != nil {
+	if d.Usage, err = u.svc.Policy.RecentUsage(ctx, name, usageMaxAge); err != nil {
 		return nil, err
 	}
 	if qt, err := u.svc.Policy.Quota(ctx, name); err == nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
@@ -16,6 +17,9 @@ type projectRow struct {
 	Quota meta.Quota
 	Has   bool // a quota is set
 }
+
+// usageMaxAge is how old the usage the lists show may be.
+const usageMaxAge = time.Minute
 
 // projectsData is the projects page's data.
 type projectsData struct {
@@ -60,7 +64,7 @@ func (u *UI) projectsData(r *http.Request) (*projectsData, error) {
 			continue
 		}
 		row := projectRow{Project: pr}
-		if row.Usage, err = u.svc.Policy.ProjectUsage(ctx, pr.Name); err != nil {
+		if row.Usage, err = u.svc.Policy.RecentUsage(ctx, pr.Name, usageMaxAge); err != nil {
 			return nil, err
 		}
 		row.Quota, row.Has = byProject[pr.Name]

@@ -1,11 +1,13 @@
 package ui
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
@@ -109,7 +111,14 @@ func (u *UI) changeRepository(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	tag := strings.TrimSpace(r.PostFormValue("tag"))
-	switch r.PostFormValue("action") {
+	action := r.PostFormValue("action")
+	// The audit log records the change as ui_<action> on the repository.
+	info := api.Info(r)
+	info.Repo, info.Ref = name, cmp.Or(dgst, tag)
+	if action == "delete_tag" || action == "delete_manifest" || action == "add_tag" {
+		info.Route = "ui_" + action
+	}
+	switch action {
 	case "delete_tag":
 		if !u.access.Allowed(r, name, auth.ActionDelete) {
 			return errForbidden

@@ -1,6 +1,7 @@
 package metatest
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -93,12 +94,33 @@ func testBrowseTags(t *testing.T, s meta.Store) {
 	if err := s.PutManifest(ctx, sig, nil); err != nil {
 		t.Fatal(err)
 	}
-	tags, err := s.RepositoryTags(ctx, "r")
-	if err != nil || len(tags) != 3 || tags[0].Tag != "latest" || tags[0].Digest != v1 || tags[2].Digest != v2 || tags[0].Size != 2 || tags[0].PushedAt.IsZero() {
-		t.Fatalf("RepositoryTags = %+v, %v", tags, err)
+	tags, total, err := s.TagPage(ctx, "r", meta.TagQuery{Limit: 10})
+	if err != nil || total != 3 || len(tags) != 3 || tags[0].Tag != "latest" || tags[0].Digest != v1 || tags[2].Digest != v2 || tags[0].Size != 2 || tags[0].PushedAt.IsZero() {
+		t.Fatalf("TagPage = %+v, %d, %v", tags, total, err)
 	}
-	if _, err := s.RepositoryTags(ctx, "nope"); err == nil {
-		t.Fatal("tags of an unknown repository")
+	if tags, total, err := s.TagPage(ctx, "r", meta.TagQuery{Offset: 1, Limit: 1}); err != nil || total != 3 || len(tags) != 1 || tags[0].Tag != "v1" {
+		t.Fatalf("TagPage second = %+v, %d, %v", tags, total, err)
+	}
+	if tags, total, err := s.TagPage(ctx, "r", meta.TagQuery{Sort: meta.TagsByPushed, Limit: 1}); err != nil || total != 3 || tags[0].Tag != "v2" {
+		t.Fatalf("TagPage newest = %+v, %d, %v", tags, total, err)
+	}
+	if tags, total, err := s.TagPage(ctx, "r", meta.TagQuery{Filter: "V", Limit: 10}); err != nil || total != 2 || len(tags) != 2 {
+		t.Fatalf("TagPage filtered = %+v, %d, %v", tags, total, err)
+	}
+	if _, _, err := s.TagPage(ctx, "nope", meta.TagQuery{Limit: 1}); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("tags of an unknown repository: %v", err)
+	}
+	names, err := s.TagNames(ctx, "r", "")
+	slices.Sort(names)
+	if err != nil || !slices.Equal(names, []string{"latest", "v1", "v2"}) {
+		t.Fatalf("TagNames = %v, %v", names, err)
+	}
+	if names, err := s.TagNames(ctx, "r", "v"); err != nil || len(names) != 2 {
+		t.Fatalf("TagNames(v) = %v, %v", names, err)
+	}
+	named, err := s.TagsNamed(ctx, "r", []string{"v2", "absent"})
+	if err != nil || len(named) != 1 || named[0].Digest != v2 {
+		t.Fatalf("TagsNamed = %+v, %v", named, err)
 	}
 	un, err := s.RepositoryManifests(ctx, "r", meta.ManifestsUntagged, 10)
 	if err != nil || len(un) != 1 || un[0].Digest != untagged {
@@ -157,7 +179,7 @@ func testBrowsePulls(t *testing.T, s meta.Store) {
 	if err != nil || len(got) != 2 || got[0].Name != "p/a" || got[0].Pulls != 3 || !got[0].PulledAt.Equal(at) || got[1].Pulls != 0 {
 		t.Fatalf("by pulls: %+v, %v", got, err)
 	}
-	tags, _ := s.RepositoryTags(ctx, "p/a")
+	tags, _, _ := s.TagPage(ctx, "p/a", meta.TagQuery{Limit: 10})
 	if len(tags) != 1 || !tags[0].PulledAt.Equal(at) {
 		t.Fatalf("tag pulled at: %+v", tags)
 	}

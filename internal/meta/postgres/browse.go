@@ -47,14 +47,7 @@ func (s *Store) repoID(ctx context.Context, repo string) (int64, error) {
 	return id, notFound(err, "repository "+repo)
 }
 
-// RepositoryTags implements meta.BrowseStore.
-func (s *Store) RepositoryTags(ctx context.Context, repo string) ([]meta.TagSummary, error) {
-	id, err := s.repoID(ctx, repo)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.pool.Query(ctx, `SELECT t.name, m.digest, m.media_type, m.artifact_type, m.size, t.updated_at, m.pulled_at
-		FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = $1 ORDER BY t.name`, id)
+func scanTagSummaries(rows pgx.Rows, err error) ([]meta.TagSummary, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +59,42 @@ func (s *Store) RepositoryTags(ctx context.Context, repo string) ([]meta.TagSumm
 		t.Digest, t.PushedAt, t.PulledAt = digest.Digest(d), fromNanos(pushed), fromNanosOrZero(pulled)
 		return t, err
 	})
+}
+
+// TagPage implements meta.BrowseStore.
+func (s *Store) TagPage(ctx context.Context, repo string, q meta.TagQuery) ([]meta.TagSummary, int, error) {
+	id, err := s.repoID(ctx, repo)
+	if err != nil {
+		return nil, 0, err
+	}
+	count, countArgs, page, pageArgs := meta.TagPageQuery(id, q, dollar)
+	var total int
+	if err := s.pool.QueryRow(ctx, count, countArgs...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	tags, err := scanTagSummaries(s.pool.Query(ctx, page, pageArgs...))
+	return tags, total, err
+}
+
+// TagNames implements meta.BrowseStore.
+func (s *Store) TagNames(ctx context.Context, repo, filter string) ([]string, error) {
+	id, err := s.repoID(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	if filter == "" {
+		return s.strings(ctx, `SELECT name FROM tags WHERE repository_id = $1`, id)
+	}
+	return s.strings(ctx, `SELECT name FROM tags WHERE repository_id = $1 AND lower(name) LIKE $2 ESCAPE '\'`, id, meta.LikeContains(filter))
+}
+
+// TagsNamed implements meta.BrowseStore.
+func (s *Store) TagsNamed(ctx context.Context, repo string, names []string) ([]meta.TagSummary, error) {
+	if len(names) == 0 {
+		return []meta.TagSummary{}, nil
+	}
+	return scanTagSummaries(s.pool.Query(ctx, meta.TagSummaryCols+` JOIN repositories r ON r.id = t.repository_id
+		WHERE r.name = $1 AND t.name = ANY($2)`, repo, names))
 }
 
 // RepositoryManifests implements meta.BrowseStore.

@@ -51,14 +51,7 @@ func (s *Store) repoID(ctx context.Context, repo string) (int64, error) {
 	return id, notFound(err, "repository "+repo)
 }
 
-// RepositoryTags implements meta.BrowseStore.
-func (s *Store) RepositoryTags(ctx context.Context, repo string) ([]meta.TagSummary, error) {
-	id, err := s.repoID(ctx, repo)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.readRows(ctx, `SELECT t.name, m.digest, m.media_type, m.artifact_type, m.size, t.updated_at, m.pulled_at
-		FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = ? ORDER BY t.name`, id)
+func scanTagSummaries(rows *sql.Rows, err error) ([]meta.TagSummary, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +67,46 @@ func (s *Store) RepositoryTags(ctx context.Context, repo string) ([]meta.TagSumm
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// TagPage implements meta.BrowseStore.
+func (s *Store) TagPage(ctx context.Context, repo string, q meta.TagQuery) ([]meta.TagSummary, int, error) {
+	id, err := s.repoID(ctx, repo)
+	if err != nil {
+		return nil, 0, err
+	}
+	count, countArgs, page, pageArgs := meta.TagPageQuery(id, q, qmark)
+	var total int
+	if err := s.readRow(ctx, count, countArgs...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	tags, err := scanTagSummaries(s.readRows(ctx, page, pageArgs...))
+	return tags, total, err
+}
+
+// TagNames implements meta.BrowseStore.
+func (s *Store) TagNames(ctx context.Context, repo, filter string) ([]string, error) {
+	id, err := s.repoID(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	if filter == "" {
+		return s.strings(ctx, `SELECT name FROM tags WHERE repository_id = ?`, id)
+	}
+	return s.strings(ctx, `SELECT name FROM tags WHERE repository_id = ? AND lower(name) LIKE ? ESCAPE '\'`, id, meta.LikeContains(filter))
+}
+
+// TagsNamed implements meta.BrowseStore.
+func (s *Store) TagsNamed(ctx context.Context, repo string, names []string) ([]meta.TagSummary, error) {
+	if len(names) == 0 {
+		return []meta.TagSummary{}, nil
+	}
+	args := []any{repo}
+	for _, n := range names {
+		args = append(args, n)
+	}
+	return scanTagSummaries(s.r.QueryContext(ctx, meta.TagSummaryCols+` JOIN repositories r ON r.id = t.repository_id
+		WHERE r.name = ? AND t.name IN (`+strings.TrimSuffix(strings.Repeat("?,", len(names)), ",")+`)`, args...))
 }
 
 // RepositoryManifests implements meta.BrowseStore.
