@@ -43,13 +43,17 @@ func auditAction(r *http.Request, route string, status int) string {
 	if strings.HasPrefix(r.URL.Path, "/api/") && r.Method != http.MethodGet && r.Method != http.MethodHead && route != "" {
 		return route
 	}
-	// The web UI's forms, under their route names (ui_login,
+	// The web UI's forms change what the management API changes: they
+	// are audited the same way, under the UI route's name (ui_login,
 	// ui_delete_tag, ...); the language switch changes nothing.
-	if strings.HasPrefix(r.URL.Path, "/ui/") && r.Method == http.MethodPost && route != "" && route != "ui_lang" {
+	if strings.HasPrefix(r.URL.Path, "/ui/") && r.Method == http.MethodPost && route != "" && !uiUnaudited[route] {
 		return route
 	}
 	return ""
 }
+
+// uiUnaudited are the UI's POST routes that are not audited.
+var uiUnaudited = map[string]bool{"ui_lang": true}
 
 // auditRequest records the request in the audit log if it is audited.
 func (a *App) auditRequest(r *http.Request, info *api.RequestInfo, status int, digest string, elapsed time.Duration) {
@@ -67,8 +71,7 @@ func (a *App) auditRequest(r *http.Request, info *api.RequestInfo, status int, d
 	ref := info.Ref
 	if ref == "" && strings.HasPrefix(r.URL.Path, "/api/") {
 		ref = strings.TrimPrefix(r.URL.Path, "/api/v1/")
-	}
-	if ref == "" && strings.HasPrefix(r.URL.Path, "/ui/") {
+	} else if ref == "" && strings.HasPrefix(r.URL.Path, "/ui/") {
 		ref = strings.TrimPrefix(r.URL.Path, "/ui/")
 	}
 	a.audit.Record(meta.AuditEvent{

@@ -59,12 +59,12 @@ func (a *App) visibleRepos(r *http.Request) (func(string) bool, error) {
 	return a.auth.Visible(r)
 }
 
-// FlushPullStats writes the pulls gathered in memory now (they are
-// written every few seconds anyway); for tests and shutdown.
-func (a *App) FlushPullStats(ctx context.Context) error { return a.svc.FlushPulls(ctx) }
-
 // uiAdminServices are the objects the management pages call: the same
 // the matching /api/v1 handlers use (routes.go).
 func (a *App) uiAdminServices() ui.AdminServices {
 	return ui.AdminServices{Retention: a.retain, GC: gc.NewAPI(a.jobs), Scrub: scrub.NewAPI(a.jobs), Proxy: a.proxy, Audit: a.meta, System: a.system}
 }
+
+// FlushPullStats writes the pulls gathered in memory now (they are
+// written every few seconds anyway); for tests and shutdown.
+func (a *App) FlushPullStats(ctx context.Context) error { return a.svc.FlushPulls(ctx) }

@@ -1,19 +1,17 @@
 package app_test
 
 import (
-	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/berth-registry/berth/internal/app/apptest"
 )
 
-// uiAdminPages are the management pages with the outcome for each role
+// uiAdminPagesStatus are the management pages with the outcome for each role
 // of the access-control matrix (matrixRoles order): "ok" (200), "login"
 // (an anonymous visitor is sent to the log-in page), "deny" (403). The
 // permission is that of the matching /api/v1 route. Robots cannot log in
 // to the UI: they browse as anonymous visitors.
-var uiAdminPages = []struct {
+var uiAdminPagesStatus = []struct {
 	path   string
 	expect []string
 }{
@@ -41,55 +39,43 @@ var uiAdminForms = []struct {
 }{
 	{"/ui/projects/team-a/members", `action="/ui/projects/team-a/members/delete"`, []bool{false, false, false, false, true, false, true, false, false}},
 	{"/ui/projects/team-a/policies", `action="/ui/projects/team-a/retention"`, []bool{false, false, false, false, true, false, true, false, false}},
+	{"/ui/projects/team-a/members", `href="/ui/projects/team-a/robots"`, []bool{false, false, false, false, true, false, true, false, false}},
 	{"/ui/projects/team-a/policies", `action="/ui/projects/team-a/quota"`, []bool{false, false, false, false, false, false, true, false, false}},
 	{"/ui/projects/pub/members", `action="/ui/projects/pub/members"`, []bool{false, false, false, false, false, false, true, false, false}},
 	{"/ui/projects", `href="/ui/admin"`, []bool{false, false, false, false, false, false, true, false, false}},
 	{"/ui/projects", `href="/ui/user"`, []bool{false, true, true, true, true, true, true, false, false}},
 }
 
-// TestUIAdminRoleWalk walks every management page as every role of the
-// access-control matrix, logged in through the log-in form.
-func TestUIAdminRoleWalk(t *testing.T) {
-	m := setupMatrix(t)
-	browsers := map[string]*browser{}
-	for _, role := range matrixRoles {
-		b := newBrowser(t, m.url)
-		if c := m.creds[role]; c.user != "" && !strings.HasPrefix(role, "robot") {
-			b.login(c.user, c.pass)
-		}
-		browsers[role] = b
-	}
-	for _, pg := range uiAdminPages {
+// uiAdminPages turns the two tables above into rows of the UI's role
+// walk (TestUIRoleWalk, ui_matrix_test.go).
+func uiAdminPages(*matrix) []uiPage {
+	status := map[string]int{"ok": pageOK, "login": pageLogin, "deny": pageRefused}
+	var out []uiPage
+	index := map[string]int{}
+	for _, pg := range uiAdminPagesStatus {
+		row := uiPage{path: pg.path, status: map[string]int{}, has: map[string][]string{}, lacks: map[string][]string{}}
 		for i, role := range matrixRoles {
-			t.Run(pg.path+"/"+role, func(t *testing.T) {
-				p := browsers[role].get(pg.path)
-				got := ""
-				switch {
-				case p.status == http.StatusOK:
-					got = "ok"
-				case p.status == http.StatusSeeOther && strings.HasPrefix(p.header.Get("Location"), "/ui/login?next="):
-					got = "login"
-				case p.status == http.StatusForbidden && strings.Contains(p.body, "You do not have permission"):
-					got = "deny"
-				default:
-					got = p.header.Get("Location") + " " + http.StatusText(p.status)
-				}
-				if got != pg.expect[i] {
-					t.Fatalf("%s as %s: %s, want %s", pg.path, role, got, pg.expect[i])
-				}
-			})
+			row.status[role] = status[pg.expect[i]]
 		}
+		index[pg.path] = len(out)
+		out = append(out, row)
 	}
 	for _, f := range uiAdminForms {
-		for i, role := range matrixRoles {
-			t.Run("form "+f.page+" "+f.action+"/"+role, func(t *testing.T) {
-				p := browsers[role].get(f.page)
-				if got := strings.Contains(p.body, f.action); got != f.shown[i] {
-					t.Fatalf("%s as %s (%d) shows %s: %v, want %v", f.page, role, p.status, f.action, got, f.shown[i])
-				}
-			})
+		i, ok := index[f.page]
+		if !ok {
+			i = len(out)
+			index[f.page] = i
+			out = append(out, uiPage{path: f.page, def: pageOK, has: map[string][]string{}, lacks: map[string][]string{}})
+		}
+		for r, role := range matrixRoles {
+			if f.shown[r] {
+				out[i].has[role] = append(out[i].has[role], f.action)
+			} else {
+				out[i].lacks[role] = append(out[i].lacks[role], f.action)
+			}
 		}
 	}
+	return out
 }
 
 // TestUIAdminAuthOff: with auth.mode none every page is open (as the

@@ -158,3 +158,30 @@ func TestUIAdminAuditKeysSystemProxy(t *testing.T) {
 		want(t, "no upstreams", b.get("/ui/admin/proxy"), 200, "No upstream is configured")
 	})
 }
+
+// TestUIFormsAudited: a change made through a UI form is in the audit log
+// under the UI route's name, with the user; the language switch is not.
+func TestUIFormsAudited(t *testing.T) {
+	s := startUI(t, nil)
+	b := newBrowser(t, s.URL)
+	b.login("admin", adminPassword)
+	wantDone(t, "create", b.post("/ui/admin/users", url.Values{"name": {"carol"}, "password": {"carol-password"}}), "/ui/admin/users")
+	b.post("/ui/lang", url.Values{"lang": {"en"}, "next": {"/ui/"}})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		body := api(t, s.URL, cred{"admin", adminPassword}, "GET", "/api/v1/audit?user=admin", "", 200)
+		if strings.Contains(body, `"action":"ui_admin_user_create","user":"admin"`) {
+			if strings.Contains(body, "ui_lang") {
+				t.Fatalf("the language switch is audited: %s", body)
+			}
+			if !strings.Contains(body, `"reference":"admin/users","status":"success","http_status":303`) {
+				t.Fatalf("event: %s", body)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ui_admin_user_create event: %s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

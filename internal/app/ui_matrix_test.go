@@ -96,7 +96,7 @@ func TestUIRoleWalk(t *testing.T) {
 		}
 		browsers[role] = b
 	}
-	for _, pg := range uiPages(m) {
+	for _, pg := range append(uiPages(m), uiAdminPages(m)...) { // ui_admin_matrix_test.go
 		for _, role := range matrixRoles {
 			t.Run(fmt.Sprintf("%s as %s", pg.path, role), func(t *testing.T) {
 				want, ok := pg.status[role]

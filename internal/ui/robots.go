@@ -30,6 +30,9 @@ type robotsData struct {
 	Robots  []robotRow
 	Actions []option
 	Checked map[string]bool // actions ticked in the form
+	// CanAdmin is always true here (the page is for project admins); the
+	// project tabs read it.
+	CanAdmin bool
 	// NewName and NewSecret are those of a robot just created, shown this once.
 	NewName, NewSecret string
 }
@@ -55,7 +58,7 @@ func (u *UI) robotsData(r *http.Request, checked map[string]bool) (*robotsData, 
 	if err != nil {
 		return nil, err
 	}
-	d := &robotsData{Project: project, Actions: robotActions, Checked: checked}
+	d := &robotsData{Project: project, Actions: robotActions, Checked: checked, CanAdmin: true}
 	prefix, now := auth.RobotName(project, ""), u.now()
 	for _, rb := range rs {
 		row := robotRow{Robot: rb, Short: strings.TrimPrefix(rb.Name, prefix),
