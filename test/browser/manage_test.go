@@ -134,7 +134,7 @@ func TestGC(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	b.shot("admin-gc")
+	b.shot("admin-gc-done")
 	var st struct {
 		Running bool
 		Last    *struct {
