@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // page is one page of the screenshot walk.
@@ -137,9 +139,50 @@ var readabilityJS = fmt.Sprintf(`(() => {
   }
   const bs = getComputedStyle(document.body);
   return {
-    overflow: Math.max(0, document.documentElement.scrollWidth - window.innerWidth),
+    overflow: Math.max(0, document.documentElement.scrollWidth - document.documentElement.clientWidth),
     bodyContrast: ratio(parse(bs.color), bg(document.body)),
     bodyBgLuminance: lum(bg(document.body)),
     poor: poor.slice(0, %d),
   };
 })()`, 10)
+
+// TestPhoneWidth: at a phone's width (390 CSS px, mobile emulation) the
+// pages that people open on a phone fit the screen: nothing sticks out
+// sideways, so no button is out of reach.
+//
+// Not yet in the list: the repository page (the tag table, 127 px too
+// wide) and the artifact page (the pull commands, 547 px): their tables
+// need to wrap or scroll inside themselves first.
+func TestPhoneWidth(t *testing.T) {
+	srv := startServer(t)
+	srv.api(t, "POST", "/api/v1/projects", `{"name":"demo","public":true}`, 201)
+	srv.pushRandom(t, "demo/app", "1.0", 2)
+	b := newTab(t, srv, "light")
+	b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	b.open("/ui/login")
+	checkWidth(t, b, "login")
+	b.login("admin", adminPassword)
+	for _, p := range []pageCase{
+		{name: "home", path: "/ui/"},
+		{name: "search", path: "/ui/search?q=app"},
+		{name: "projects", path: "/ui/projects"},
+		{name: "project", path: "/ui/projects/demo"},
+		{name: "members", path: "/ui/projects/demo/members"},
+		{name: "robots", path: "/ui/projects/demo/robots"},
+		{name: "user", path: "/ui/user"},
+		{name: "admin-gc", path: "/ui/admin/gc"},
+	} {
+		b.open(p.path)
+		checkWidth(t, b, p.name)
+	}
+}
+
+// checkWidth fails when the page is wider than the window, and saves a
+// screenshot of it.
+func checkWidth(t *testing.T, b *tab, name string) {
+	t.Helper()
+	r := eval[readability](b, readabilityJS)
+	if r.Overflow > 0 {
+		t.Errorf("%s: %d px wider than a 390 px screen (screenshot %s)", name, r.Overflow, b.shot(name+"-phone"))
+	}
+}
