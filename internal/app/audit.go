@@ -3,6 +3,7 @@ package app
 import (
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,17 +44,13 @@ func auditAction(r *http.Request, route string, status int) string {
 	if strings.HasPrefix(r.URL.Path, "/api/") && r.Method != http.MethodGet && r.Method != http.MethodHead && route != "" {
 		return route
 	}
-	// The web UI's forms change what the management API changes: they
-	// are audited the same way, under the UI route's name (ui_login,
+	// The web UI's forms, under their route names (ui_login,
 	// ui_delete_tag, ...); the language switch changes nothing.
-	if strings.HasPrefix(r.URL.Path, "/ui/") && r.Method == http.MethodPost && route != "" && !uiUnaudited[route] {
+	if strings.HasPrefix(r.URL.Path, "/ui/") && r.Method == http.MethodPost && route != "" && route != "ui_lang" {
 		return route
 	}
 	return ""
 }
-
-// uiUnaudited are the UI's POST routes that are not audited.
-var uiUnaudited = map[string]bool{"ui_lang": true}
 
 // auditRequest records the request in the audit log if it is audited.
 func (a *App) auditRequest(r *http.Request, info *api.RequestInfo, status int, digest string, elapsed time.Duration) {
@@ -71,7 +68,8 @@ func (a *App) auditRequest(r *http.Request, info *api.RequestInfo, status int, d
 	ref := info.Ref
 	if ref == "" && strings.HasPrefix(r.URL.Path, "/api/") {
 		ref = strings.TrimPrefix(r.URL.Path, "/api/v1/")
-	} else if ref == "" && strings.HasPrefix(r.URL.Path, "/ui/") {
+	}
+	if ref == "" && strings.HasPrefix(r.URL.Path, "/ui/") {
 		ref = strings.TrimPrefix(r.URL.Path, "/ui/")
 	}
 	a.audit.Record(meta.AuditEvent{
@@ -110,15 +108,51 @@ func (a *App) clientIP(r *http.Request) string {
 }
 
 // auditEvents serves GET /api/v1/audit: the newest events matching the
-// filters of audit.ParseFilter.
+// filters user, action, repository, since and until (RFC 3339), before (an
+// event id, for the next page) and n (at most 1000).
 func (a *App) auditEvents(w http.ResponseWriter, r *http.Request) error {
-	f, err := audit.ParseFilter(r.URL.Query())
-	if err != nil {
-		return manage.BadRequest(err.Error())
+	q := r.URL.Query()
+	f := meta.AuditFilter{User: q.Get("user"), Action: q.Get("action"), Repository: q.Get("repository")}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return manage.BadRequest(p.name + ": not an RFC 3339 time: " + v)
+			}
+			*p.dst = t
+		}
 	}
-	lines, err := audit.Query(r.Context(), a.meta, f)
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"before", &f.Before}, {"n", nil}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return manage.BadRequest(p.name + ": not a positive integer: " + v)
+		}
+		if p.dst != nil {
+			*p.dst = n
+		} else {
+			f.Limit = int(min(n, 1000))
+		}
+	}
+	if f.Limit == 0 {
+		f.Limit = 100
+	}
+	events, err := a.meta.AuditEvents(r.Context(), f)
 	if err != nil {
 		return err
+	}
+	lines := make([]audit.Line, len(events))
+	for i, e := range events {
+		lines[i] = audit.ToLine(e)
 	}
 	return manage.WriteJSON(w, http.StatusOK, map[string]any{"events": lines})
 }

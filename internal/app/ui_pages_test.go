@@ -5,6 +5,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -120,6 +121,22 @@ func TestUIBrowsePages(t *testing.T) {
 	}
 	if cfg := b.admin.get("/ui/repositories/team/app@" + b.v100.String() + "?raw=config"); !strings.Contains(cfg.body, `"architecture":"amd64"`) {
 		t.Errorf("raw config: %s", cfg.body)
+	}
+}
+
+// TestUIPageWeight: the first load of a page (the page, its stylesheet
+// and its script) is under 100 KiB.
+func TestUIPageWeight(t *testing.T) {
+	b := setupBrowse(t)
+	for _, path := range []string{"/ui/", "/ui/projects/team", "/ui/repositories/team/app", "/ui/repositories/team/app@" + b.index.String()} {
+		p := b.admin.get(path)
+		total := len(p.body)
+		for _, u := range regexp.MustCompile(`/ui/static/[a-z0-9.]+`).FindAllString(p.body, -1) {
+			total += len(b.admin.get(u).body)
+		}
+		if total > 100<<10 || total < 1000 {
+			t.Errorf("%s: first load is %d bytes", path, total)
+		}
 	}
 }
 

@@ -44,7 +44,7 @@ func TestUIPolicies(t *testing.T) {
 		wantDone(t, "add", b.post(base+"/immutable-rules", url.Values{"tags": {"<v>*"}}), base+"/policies")
 		p := b.get(base + "/policies")
 		want(t, "listed", p, 200, `value="&lt;v&gt;*"`)
-		id := between(p.body, `action="/ui/projects/team/immutable-rules/update" class="inline">`+"\n      "+`<input type="hidden" name="id" value="`, `"`)
+		id := between(p.body, `<input form="imm-`, `"`)
 		want(t, "bad update", b.post(base+"/immutable-rules/update", url.Values{"id": {id}, "tags": {""}}), http.StatusUnprocessableEntity, "Check the patterns")
 		wantDone(t, "update", b.post(base+"/immutable-rules/update", url.Values{"id": {id}, "repositories": {"app"}, "tags": {"v*"}}), base+"/policies")
 		if body := api(t, s.URL, admin, "GET", "/api/v1/projects/team/immutable-rules", "", 200); !strings.Contains(body, `"repositories":"app","tags":"v*"`) {
@@ -108,8 +108,10 @@ func TestUIPolicies(t *testing.T) {
 		want(t, "project admin sets quota", pa.post(base+"/quota", url.Values{"storage": {"1TiB"}}), http.StatusForbidden)
 		d := newBrowser(t, s.URL)
 		d.login("dev", "dev-password")
-		if p := d.get(base + "/policies"); p.status != 200 || strings.Contains(p.body, `<form method="post" action="/ui/projects/team/`) {
-			t.Fatalf("developer: %d, forms shown", p.status)
+		wantDone(t, "rules for the developer to read", b.post(base+"/retention", url.Values{"op": {"save"}, "keep": {"pushed_within"}, "days": {"30"}}), base+"/policies")
+		if p := d.get(base + "/policies"); p.status != 200 || strings.Contains(p.body, `<form method="post" action="/ui/projects/team/`) ||
+			!strings.Contains(p.body, "<td>pushed within (days)</td>") {
+			t.Fatalf("developer: %d, forms shown or rules not:\n%s", p.status, p.body)
 		}
 		want(t, "developer adds a rule", d.post(base+"/immutable-rules", url.Values{"tags": {"**"}}), http.StatusForbidden)
 	})

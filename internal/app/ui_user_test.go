@@ -3,9 +3,15 @@ package app_test
 import (
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/berth-registry/berth/internal/config"
 )
 
 // want fails the test unless p has status and every one of contains.
@@ -108,4 +114,34 @@ func TestUIUserPageNeedsLogIn(t *testing.T) {
 	if p := b.post("/ui/user/tokens", url.Values{"name": {"x"}}); p.status != http.StatusForbidden {
 		t.Fatalf("anonymous token create: %d", p.status)
 	}
+}
+
+// TestUIUserPageHtpasswd: a user from the htpasswd file sees their roles
+// but no password or token forms (those live in the file), and cannot
+// post them (403, as the API).
+func TestUIUserPageHtpasswd(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("hugo-password"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(file, []byte("hugo:"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startUI(t, func(c *config.Config) {
+		c.Auth.Mode = "builtin,htpasswd"
+		c.Auth.Htpasswd.Path = file
+	})
+	admin := cred{"admin", adminPassword}
+	api(t, s.URL, admin, "POST", "/api/v1/projects", `{"name":"team"}`, 201)
+	api(t, s.URL, admin, "PUT", "/api/v1/projects/team/members/user/hugo", `{"role":"maintainer"}`, 200)
+	b := newBrowser(t, s.URL)
+	b.login("hugo", "hugo-password")
+	p := b.get("/ui/user")
+	want(t, "htpasswd user", p, 200, "<dd>htpasswd</dd>", "maintainer", "Your password is managed by your directory")
+	if strings.Contains(p.body, `action="/ui/user/password"`) || strings.Contains(p.body, `action="/ui/user/tokens"`) {
+		t.Fatal("an htpasswd user sees the password or token forms")
+	}
+	want(t, "password", b.post("/ui/user/password", url.Values{"password": {"x-long-password"}, "confirm": {"x-long-password"}}), http.StatusForbidden)
+	want(t, "token", b.post("/ui/user/tokens", url.Values{"name": {"ci"}}), http.StatusForbidden)
 }

@@ -26,6 +26,16 @@ type ruleRow struct {
 	Repositories, Tags, Keep, Count, Days string
 }
 
+// KeepKey is the catalog key of the row's kind of rule.
+func (r ruleRow) KeepKey() string {
+	for _, o := range keeps {
+		if o.Value == r.Keep {
+			return o.Key
+		}
+	}
+	return r.Keep
+}
+
 func rowOf(r policy.Rule) ruleRow {
 	row := ruleRow{Repositories: r.Repositories, Tags: r.Tags, Keep: r.Keep}
 	if r.Count != 0 {
