@@ -35,7 +35,7 @@ func RepositoryListQuery(q RepositoryQuery, placeholder func(int) string) (count
 		where = append(where, "(name = "+placeholder(n-2)+" OR (name >= "+placeholder(n-1)+" AND name < "+placeholder(n)+"))")
 	}
 	if q.Filter != "" {
-		add(`lower(name) LIKE ? ESCAPE '\'`, LikeContains(q.Filter))
+		add(`name LIKE ? ESCAPE '\'`, LikeContains(q.Filter)) // names are lower-case (OCI grammar)
 	}
 	w := ""
 	if len(where) > 0 {

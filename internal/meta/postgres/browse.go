@@ -158,7 +158,7 @@ func (s *Store) ManifestTags(ctx context.Context, repo string, dgst digest.Diges
 
 // SearchRepositories implements meta.BrowseStore.
 func (s *Store) SearchRepositories(ctx context.Context, q string, limit int) ([]string, error) {
-	return s.strings(ctx, `SELECT name FROM repositories WHERE lower(name) LIKE $1 ESCAPE '\' ORDER BY name LIMIT $2`,
+	return s.strings(ctx, `SELECT name FROM repositories WHERE name LIKE $1 ESCAPE '\' ORDER BY name LIMIT $2`,
 		meta.LikeContains(q), limit)
 }
 

@@ -174,7 +174,7 @@ func (s *Store) ManifestTags(ctx context.Context, repo string, dgst digest.Diges
 
 // SearchRepositories implements meta.BrowseStore.
 func (s *Store) SearchRepositories(ctx context.Context, q string, limit int) ([]string, error) {
-	return s.strings(ctx, `SELECT name FROM repositories WHERE lower(name) LIKE ? ESCAPE '\' ORDER BY name LIMIT ?`,
+	return s.strings(ctx, `SELECT name FROM repositories WHERE name LIKE ? ESCAPE '\' ORDER BY name LIMIT ?`,
 		meta.LikeContains(q), limit)
 }
 
@@ -196,9 +196,10 @@ func scanTagHits(rows *sql.Rows) ([]meta.TagHit, error) {
 const tagHitCols = `SELECT r.name, t.name, m.digest, t.updated_at FROM tags t
 	JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id`
 
-// SearchTags implements meta.BrowseStore.
+// SearchTags implements meta.BrowseStore. SQLite's LIKE ignores ASCII
+// case already; repository names are lower-case by the OCI grammar.
 func (s *Store) SearchTags(ctx context.Context, q string, limit int) ([]meta.TagHit, error) {
-	rows, err := s.readRows(ctx, tagHitCols+` WHERE lower(t.name) LIKE ? ESCAPE '\' ORDER BY t.updated_at DESC LIMIT ?`,
+	rows, err := s.readRows(ctx, tagHitCols+` WHERE t.name LIKE ? ESCAPE '\' ORDER BY t.updated_at DESC LIMIT ?`,
 		meta.LikeContains(q), limit)
 	if err != nil {
 		return nil, err
