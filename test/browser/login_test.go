@@ -73,3 +73,34 @@ func TestLoginNext(t *testing.T) {
 		t.Errorf("after log-in at %s, want /ui/projects", got)
 	}
 }
+
+// TestAnonymous: a visitor who is not logged in sees the public project
+// and not the private one, no administration link, and is sent to the
+// log-in page (which comes back afterwards) for the private project.
+func TestAnonymous(t *testing.T) {
+	srv := startServer(t)
+	srv.api(t, "POST", "/api/v1/projects", `{"name":"open","public":true}`, 201)
+	srv.api(t, "POST", "/api/v1/projects", `{"name":"closed"}`, 201)
+	b := newTab(t, srv, "light")
+	b.open("/ui/projects")
+	if !b.has(`main a[href="/ui/projects/open"]`) {
+		t.Errorf("anonymous: the public project is not listed")
+	}
+	if b.has(`a[href="/ui/projects/closed"]`) {
+		t.Errorf("anonymous: the private project is listed")
+	}
+	if b.has(`a[href^="/ui/admin"]`) || b.has(`form[action="/ui/logout"]`) {
+		t.Errorf("anonymous: administration link or log-out button shown")
+	}
+	b.shot("projects-anonymous")
+	b.open("/ui/projects/closed")
+	if got := b.path(); !strings.HasPrefix(got, "/ui/login") {
+		t.Fatalf("anonymous on a private project: at %s, want the log-in page", got)
+	}
+	b.fill("#username", "admin")
+	b.fill("#password", adminPassword)
+	b.click(`form[action="/ui/login"] button[type=submit]`)
+	if got := b.path(); got != "/ui/projects/closed" {
+		t.Errorf("after log-in at %s, want back at /ui/projects/closed", got)
+	}
+}
