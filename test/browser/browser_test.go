@@ -337,6 +337,19 @@ func (b *tab) count(sel string) int {
 	return eval[int](b, fmt.Sprintf("document.querySelectorAll(%s).length", q))
 }
 
+// settled says whether the page has an element matching done and none
+// matching busy; false also while a page is loading (for polling a page
+// that reloads itself).
+func (b *tab) settled(done, busy string) bool {
+	q1, _ := json.Marshal(done)
+	q2, _ := json.Marshal(busy)
+	ctx, cancel := b.step()
+	defer cancel()
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(
+		"document.readyState === 'complete' && !!document.querySelector(%s) && !document.querySelector(%s)", q1, q2)))
+	return err == nil && ok
+}
+
 // has says whether an element matches now (no waiting).
 func (b *tab) has(sel string) bool {
 	b.t.Helper()

@@ -128,7 +128,7 @@ func TestGC(t *testing.T) {
 
 	// The page follows the run and reloads when it is done.
 	deadline := time.Now().Add(60 * time.Second)
-	for b.has("[data-progress]") || !b.has("main dl.facts") {
+	for !b.settled("main dl.facts", "[data-progress]") {
 		if time.Now().After(deadline) {
 			b.fatalf("the GC run did not finish on the page within 60 s")
 		}
