@@ -85,6 +85,7 @@ func TestBrowse(t *testing.T) {
 	if got := eval[string](b, "navigator.clipboard.readText()"); got != byTag {
 		t.Errorf("after the copy button the clipboard has %q, want %q", got, byTag)
 	}
+	b.noConsoleErrors()
 }
 
 // TestDeleteTag: the delete button of a tag asks first; cancelling keeps

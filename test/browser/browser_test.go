@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -106,6 +107,27 @@ type tab struct {
 	ctx context.Context
 	// theme is "light" or "dark" (the emulated prefers-color-scheme).
 	theme string
+
+	mu     sync.Mutex
+	errors []string // console errors and uncaught exceptions so far
+}
+
+// consoleErrors returns the console errors and uncaught exceptions of the
+// tab so far (a refused inline script, a failed fetch, a script error),
+// leaving out lines that contain one of the allowed strings, and forgets
+// them.
+func (b *tab) consoleErrors(allowed ...string) []string {
+	time.Sleep(100 * time.Millisecond) // messages arrive after the page's load
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, e := range b.errors {
+		if !slices.ContainsFunc(allowed, func(a string) bool { return strings.Contains(e, a) }) {
+			out = append(out, e)
+		}
+	}
+	b.errors = nil
+	return out
 }
 
 // stepTimeout bounds each browser step; a missing element fails the test
@@ -130,17 +152,23 @@ func newTab(t *testing.T, srv *server, theme string) *tab {
 	if err := chromedp.Do(ctx); err != nil { // opens the tab
 		t.Fatalf("open a tab: %v", err)
 	}
-	if os.Getenv("BROWSER_TRACE") == "1" {
-		msgs := chromedp.Console(ctx)
-		go func() {
-			for m, err := range msgs {
-				if err != nil {
-					return
-				}
+	msgs := chromedp.Console(ctx)
+	trace := os.Getenv("BROWSER_TRACE") == "1"
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if trace {
 				t.Logf("console: %s", m)
 			}
-		}()
-	}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				b.mu.Lock()
+				b.errors = append(b.errors, fmt.Sprintf("%s (%s)", m, m.URL))
+				b.mu.Unlock()
+			}
+		}
+	}()
 	bctx := chromedp.FromContext(ctx).BrowserContextID
 	for _, perm := range []string{"clipboard-read", "clipboard-write"} {
 		_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
@@ -335,6 +363,15 @@ func (b *tab) count(sel string) int {
 	b.t.Helper()
 	q, _ := json.Marshal(sel)
 	return eval[int](b, fmt.Sprintf("document.querySelectorAll(%s).length", q))
+}
+
+// noConsoleErrors fails the test on console errors so far (the missing
+// favicon aside).
+func (b *tab) noConsoleErrors() {
+	b.t.Helper()
+	if errs := b.consoleErrors("/favicon.ico"); len(errs) > 0 {
+		b.t.Errorf("errors in the browser's console:\n  %s", strings.Join(errs, "\n  "))
+	}
 }
 
 // settled says whether the page has an element matching done and none

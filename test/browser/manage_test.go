@@ -105,6 +105,7 @@ func TestRobot(t *testing.T) {
 	if !b.has(`main td a[href^="/ui/repositories/demo/by-robot@"]`) {
 		t.Errorf("the robot's push is not on the repository page")
 	}
+	b.noConsoleErrors()
 }
 
 // TestGC: a GC run started from the administration page (after the
@@ -148,6 +149,7 @@ func TestGC(t *testing.T) {
 	if st.Last == nil || st.Last.DryRun || st.Last.Blobs == 0 || st.Last.BlobBytes == 0 {
 		t.Errorf("after the run: %+v (last %+v); want a real run that freed blobs", st, st.Last)
 	}
+	b.noConsoleErrors() // the progress polling included
 }
 
 // writeLayer writes a small uncompressed layer tarball.

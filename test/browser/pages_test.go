@@ -81,6 +81,14 @@ func TestPagesLightDark(t *testing.T) {
 					}
 					checkPage(t, b, p.name, lang)
 					b.shot(p.name)
+					// The 404 page's own load is logged as a failed resource.
+					allowed := []string{"/favicon.ico"}
+					if p.name == "not-found" {
+						allowed = append(allowed, p.path)
+					}
+					if errs := b.consoleErrors(allowed...); len(errs) > 0 {
+						t.Errorf("%s: errors in the browser's console:\n  %s", p.name, strings.Join(errs, "\n  "))
+					}
 				}
 			})
 		}
