@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestBrowse: search jumps straight to an artifact for a pasted name:tag
@@ -86,6 +88,15 @@ func TestBrowse(t *testing.T) {
 		t.Errorf("after the copy button the clipboard has %q, want %q", got, byTag)
 	}
 	b.noConsoleErrors()
+
+	// Reached under another name, the commands name that one.
+	_, port, _ := strings.Cut(srv.Host, ":")
+	other := newTab(t, srv, "light")
+	other.do(chromedp.Navigate("http://localhost:" + port + artifact))
+	copies = eval[[]string](other, `[...document.querySelectorAll("main [data-copy]")].map(e => e.getAttribute("data-copy"))`)
+	if want := "docker pull localhost:" + port + "/demo/app:1.0"; !slices.Contains(copies, want) {
+		t.Errorf("reached at localhost:%s, no copy button for %q; the buttons copy %q", port, want, copies)
+	}
 }
 
 // TestDeleteTag: the delete button of a tag asks first; cancelling keeps
