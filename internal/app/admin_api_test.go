@@ -50,12 +50,52 @@ func TestSystemInfo(t *testing.T) {
 	s := startAuth(t, nil)
 	admin := cred{"admin", adminPassword}
 	api(t, s.URL, admin, "POST", "/api/v1/projects", `{"name":"team"}`, 201)
+	m := &matrix{url: s.URL, admin: admin}
+	m.config = m.pushBlob(t, "team/app", []byte(`{"architecture":"amd64","os":"linux"}`))
+	m.layer = m.pushBlob(t, "team/app", []byte("layer"))
+	m.pushManifest(t, "team/app", "v1")
 	body := api(t, s.URL, admin, "GET", "/api/v1/system", "", 200)
-	for _, want := range []string{`"storage_driver":"filesystem"`, `"database_driver":"sqlite"`, `"auth_modes":["builtin"]`, `"version":"`, `"uptime_seconds":`, `"projects":1`, `"users":1`} {
+	for _, want := range []string{`"storage_driver":"filesystem"`, `"database_driver":"sqlite"`, `"auth_modes":["builtin"]`, `"version":"`, `"uptime_seconds":`, `"projects":1`, `"repositories":1`, `"users":1`, `"blobs":2`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("system info lacks %s: %s", want, body)
 		}
 	}
 	api(t, s.URL, admin, "POST", "/api/v1/users", `{"name":"dev","password":"dev-password"}`, 201)
 	api(t, s.URL, cred{"dev", "dev-password"}, "GET", "/api/v1/system", "", 403)
+}
+
+func TestAuthUserDisabled(t *testing.T) {
+	s := startAuth(t, nil)
+	admin, dev := cred{"admin", adminPassword}, cred{"dev", "dev-password"}
+	api(t, s.URL, admin, "POST", "/api/v1/users", `{"name":"dev","password":"dev-password"}`, 201)
+	var tok struct{ Token string }
+	json.Unmarshal([]byte(api(t, s.URL, dev, "POST", "/api/v1/me/tokens", `{"name":"ci"}`, 201)), &tok)
+	pat := cred{"dev", tok.Token}
+	api(t, s.URL, pat, "GET", "/api/v1/me", "", 200)
+
+	if body := api(t, s.URL, admin, "PATCH", "/api/v1/users/dev", `{"disabled":true}`, 200); !strings.Contains(body, `"disabled":true`) {
+		t.Fatalf("disable: %s", body)
+	}
+	for name, c := range map[string]cred{"password": dev, "access token": pat} {
+		if res := send(t, "GET", s.URL+"/v2/", c.basic(), nil, nil); res.status != 401 {
+			t.Errorf("disabled user's %s: %d", name, res.status)
+		}
+	}
+	if tok, _ := fetchToken(t, s.URL+"/token", "berth", dev); tok != "" {
+		t.Error("a disabled user got a token")
+	}
+	api(t, s.URL, admin, "PATCH", "/api/v1/users/dev", `{"disabled":false}`, 200)
+	api(t, s.URL, pat, "GET", "/api/v1/me", "", 200) // the token stayed
+	api(t, s.URL, dev, "GET", "/api/v1/me", "", 200)
+
+	body := api(t, s.URL, admin, "PATCH", "/api/v1/users/admin", `{"disabled":true}`, 400)
+	if !strings.Contains(body, "last administrator") {
+		t.Fatalf("disabling the last admin: %s", body)
+	}
+	// With a second administrator the first may be disabled, and the
+	// disabled one is not counted: the other is now the last.
+	api(t, s.URL, admin, "PATCH", "/api/v1/users/dev", `{"admin":true}`, 200)
+	api(t, s.URL, dev, "PATCH", "/api/v1/users/admin", `{"disabled":true}`, 200)
+	api(t, s.URL, dev, "PATCH", "/api/v1/users/dev", `{"disabled":true}`, 400)
+	api(t, s.URL, dev, "PATCH", "/api/v1/users/dev", `{"admin":false}`, 400)
 }

@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.newLifecycle()
 	a.system = &sysinfo.Source{StorageDriver: cfg.Storage.Driver, DatabaseDriver: cfg.Database.Driver, AuthModes: cfg.Auth.Modes(),
-		Instance: a.jobs.Owner(), StartedAt: time.Now(), Store: store}
+		Instance: a.jobs.Owner(), StartedAt: time.Now(), Registry: a.svc, Users: store}
 	if cfg.UI.Enabled {
 		if err := a.newUI(); err != nil {
 			stop()

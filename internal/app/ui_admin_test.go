@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -41,17 +42,42 @@ func TestUIAdminUsers(t *testing.T) {
 	}
 	wantDone(t, "revoke admin", b.post(base+"/admin", url.Values{"user": {hostile}, "admin": {"0"}}), base)
 	want(t, "last admin", b.post(base+"/admin", url.Values{"user": {"admin"}, "admin": {"0"}}), http.StatusUnprocessableEntity, "This is the last administrator")
+	want(t, "disable the last admin", b.post(base+"/disable", url.Values{"user": {"admin"}, "disabled": {"1"}}), http.StatusUnprocessableEntity, "This is the last administrator")
 	want(t, "empty password", b.post(base+"/password", url.Values{"user": {hostile}, "password": {""}}), http.StatusUnprocessableEntity, "Enter the new password.")
 	wantDone(t, "reset password", b.post(base+"/password", url.Values{"user": {hostile}, "password": {"reset-password"}}), base)
 	api(t, s.URL, cred{hostile, "reset-password"}, "GET", "/api/v1/me", "", 200)
-	// The user's session ends with the user.
+	// Disabled, the user's session ends and log-in is refused; enabled again, it works.
 	h := newBrowser(t, s.URL)
+	h.login(hostile, "reset-password")
+	wantDone(t, "disable", b.post(base+"/disable", url.Values{"user": {hostile}, "disabled": {"1"}}), base)
+	want(t, "disabled shown", b.get(base), 200, `<span class="badge warn">disabled</span>`)
+	if p := h.get("/ui/user"); p.status != http.StatusSeeOther {
+		t.Fatalf("a disabled user's session: %d", p.status)
+	}
+	want(t, "disabled log-in", h.post("/ui/login", url.Values{"username": {hostile}, "password": {"reset-password"}}), http.StatusUnprocessableEntity, "Wrong user name or password.")
+	wantDone(t, "enable", b.post(base+"/disable", url.Values{"user": {hostile}, "disabled": {"0"}}), base)
+	// The user's session ends with the user.
 	h.login(hostile, "reset-password")
 	wantDone(t, "delete", b.post(base+"/delete", url.Values{"user": {hostile}}), base)
 	if p := h.get("/ui/user"); p.status != http.StatusSeeOther {
 		t.Fatalf("a deleted user's session: %d", p.status)
 	}
 	want(t, "unknown user", b.post(base+"/delete", url.Values{"user": {"nobody"}}), http.StatusNotFound)
+	// The audit page shows the hostile user's log-ins as text.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p := b.get("/ui/admin/audit?user=" + url.QueryEscape(hostile))
+		if strings.Contains(p.body, hostile) {
+			t.Fatal("the audit page does not escape a user name")
+		}
+		if strings.Contains(p.body, "<td>"+escaped+"</td>") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no event of the hostile user on the audit page:\n%s", p.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestUIAdminGCAndScrub(t *testing.T) {
@@ -184,4 +210,23 @@ func TestUIFormsAudited(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func TestUIAdminProxy(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	s := startUI(t, func(c *config.Config) {
+		c.Proxy.Upstreams = []config.Upstream{{Name: "hub", URL: down.URL, Project: "hub", ManifestTTL: time.Hour,
+			CacheSize: config.ByteSize(1 << 30), Timeout: 5 * time.Second}}
+	})
+	admin := cred{"admin", adminPassword}
+	if res := send(t, "GET", s.URL+"/v2/hub/library/app/manifests/v1", admin.basic(), nil, nil); res.status < 500 && res.status != 404 {
+		t.Fatalf("pull through a failing upstream: %d", res.status)
+	}
+	b := newBrowser(t, s.URL)
+	b.login("admin", adminPassword)
+	want(t, "proxy", b.get("/ui/admin/proxy"), 200, "<strong>hub</strong>", down.URL, "/ 1.0 GiB", `<meter min="0" max="1073741824"`, "0%")
+	want(t, "proxy, Chinese", b.do("GET", "/ui/admin/proxy", nil, map[string]string{"Accept-Language": "zh-CN"}), 200, "清单命中率")
 }

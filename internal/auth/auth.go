@@ -213,7 +213,8 @@ func (builtin) Name() string { return config.AuthBuiltin }
 
 func (b builtin) Authenticate(ctx context.Context, user, pw string) (*Subject, error) {
 	u, err := b.store.User(ctx, user)
-	if errors.Is(err, meta.ErrNotFound) {
+	if errors.Is(err, meta.ErrNotFound) || err == nil && u.Disabled {
+		// A disabled user is refused as an unknown one, in the same time.
 		dummyCheck(pw, b.cost)
 		return nil, errUnknownUser
 	}
@@ -228,8 +229,8 @@ func (b builtin) Authenticate(ctx context.Context, user, pw string) (*Subject, e
 
 func (b builtin) Lookup(ctx context.Context, user string) (*Subject, error) {
 	u, err := b.store.User(ctx, user)
-	if errors.Is(err, meta.ErrNotFound) {
-		return nil, errUnknownUser
+	if errors.Is(err, meta.ErrNotFound) || err == nil && u.Disabled {
+		return nil, errUnknownUser // a disabled user's sessions and tokens end
 	}
 	if err != nil {
 		return nil, err

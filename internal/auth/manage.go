@@ -99,7 +99,7 @@ func (m *Manager) UpdateUser(ctx context.Context, name, password string, admin *
 		}
 	}
 	if admin != nil {
-		if u.Admin && !*admin {
+		if u.Admin && !*admin && !u.Disabled {
 			if err := m.keepOneAdmin(ctx); err != nil {
 				return err
 			}
@@ -124,13 +124,34 @@ func (m *Manager) keepOneAdmin(ctx context.Context) error {
 	return nil
 }
 
+// SetDisabled disables a builtin user (they can no longer log in, use
+// their access tokens or their sessions) or enables them again. The last
+// enabled administrator cannot be disabled.
+func (m *Manager) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	u, err := m.store.User(ctx, name)
+	if err != nil {
+		return err
+	}
+	if disabled && u.Admin && !u.Disabled {
+		if err := m.keepOneAdmin(ctx); err != nil {
+			return err
+		}
+	}
+	u.Disabled = disabled
+	if err := m.store.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	m.onChange()
+	return nil
+}
+
 // DeleteUser removes a builtin user, their memberships and access tokens.
 func (m *Manager) DeleteUser(ctx context.Context, name string) error {
 	u, err := m.store.User(ctx, name)
 	if err != nil {
 		return err
 	}
-	if u.Admin {
+	if u.Admin && !u.Disabled {
 		if err := m.keepOneAdmin(ctx); err != nil {
 			return err
 		}

@@ -15,8 +15,11 @@ type User struct {
 	Name         string
 	PasswordHash string
 	Admin        bool // system administrator
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Disabled users cannot log in or use their access tokens; their
+	// memberships and tokens stay.
+	Disabled  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Project is the first path component of repository names
@@ -101,7 +104,7 @@ type AuthStore interface {
 	// DeleteUser removes a user with their memberships, access tokens and
 	// web UI sessions.
 	DeleteUser(ctx context.Context, name string) error
-	// CountAdmins counts the users with Admin set.
+	// CountAdmins counts the users with Admin set and Disabled not.
 	CountAdmins(ctx context.Context) (int, error)
 
 	// CreateProject adds a project; ErrExists if it exists. Members are

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/registry"
 )
 
 // Version is set at build time with
@@ -53,10 +54,11 @@ type Info struct {
 
 // Counts are the registry's sizes across all instances.
 type Counts struct {
-	Projects  int64 `json:"projects"`
-	Users     int64 `json:"users"` // builtin users
-	Blobs     int64 `json:"blobs"`
-	BlobBytes int64 `json:"blob_bytes"`
+	Projects     int64 `json:"projects"`
+	Repositories int64 `json:"repositories"`
+	Users        int64 `json:"users"` // builtin users
+	Blobs        int64 `json:"blobs"`
+	BlobBytes    int64 `json:"blob_bytes"`
 }
 
 // Source gathers the Info of this instance.
@@ -64,8 +66,11 @@ type Source struct {
 	StorageDriver, DatabaseDriver, Instance string
 	AuthModes                               []string
 	StartedAt                               time.Time
-	Store                                   meta.Store
-	Now                                     func() time.Time // default time.Now
+	// Registry gives the registry-wide counts (as GET /api/v1/statistics),
+	// Users the builtin users.
+	Registry *registry.Service
+	Users    meta.AuthStore
+	Now      func() time.Time // default time.Now
 }
 
 // Info reports the instance and the registry's counts.
@@ -80,19 +85,15 @@ func (s *Source) Info(ctx context.Context) (Info, error) {
 	}
 	in := Info{Version: VersionString(), GoVersion: runtime.Version(), StorageDriver: s.StorageDriver, DatabaseDriver: s.DatabaseDriver,
 		AuthModes: modes, Instance: s.Instance, StartedAt: s.StartedAt.UTC(), UptimeSeconds: int64(now().Sub(s.StartedAt) / time.Second)}
-	var err error
-	if in.Counts.Blobs, in.Counts.BlobBytes, err = s.Store.BlobStats(ctx); err != nil {
-		return in, err
-	}
-	projects, err := s.Store.Projects(ctx)
+	st, err := s.Registry.Stats(ctx)
 	if err != nil {
 		return in, err
 	}
-	users, err := s.Store.Users(ctx)
+	users, err := s.Users.Users(ctx)
 	if err != nil {
 		return in, err
 	}
-	in.Counts.Projects, in.Counts.Users = int64(len(projects)), int64(len(users))
+	in.Counts = Counts{Projects: st.Projects, Repositories: st.Repositories, Users: int64(len(users)), Blobs: st.Blobs, BlobBytes: st.StorageBytes}
 	return in, nil
 }
 

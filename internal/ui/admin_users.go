@@ -68,6 +68,22 @@ func (u *UI) adminUserSetAdmin(w http.ResponseWriter, r *http.Request) error {
 	return u.done(w, r, "/ui/admin/users", "flash.admin_user_saved")
 }
 
+// adminUserDisable serves POST /ui/admin/users/disable {user, disabled}:
+// disables (1) or enables (0) a user, as PATCH /api/v1/users/{user}
+// {"disabled"}.
+func (u *UI) adminUserDisable(w http.ResponseWriter, r *http.Request) error {
+	name, disabled := r.PostFormValue("user"), r.PostFormValue("disabled") == "1"
+	p := formPage(u.page(r, "admin.users_title"))
+	err := u.svc.Manager.SetDisabled(r.Context(), name, disabled)
+	if fieldError(p, err, map[string][2]string{"admin": {"user_" + name, "admin.last_admin"}}) {
+		return u.adminUsersPage(w, r, p, http.StatusUnprocessableEntity)
+	}
+	if err != nil {
+		return err
+	}
+	return u.done(w, r, "/ui/admin/users", "flash.admin_user_saved")
+}
+
 // adminUserPassword serves POST /ui/admin/users/password {user, password}:
 // a new password set by an administrator, as PATCH /api/v1/users/{user}
 // {"password"}.

@@ -46,6 +46,7 @@ func (u *UI) adminRoutes() []Route {
 		{Name: "ui_admin_users", Method: get, Pattern: "/ui/admin/users", Perm: manage.PermSystemAdmin, Handle: u.adminUsers},
 		{Name: "ui_admin_user_create", Method: post, Pattern: "/ui/admin/users", Perm: manage.PermSystemAdmin, Handle: u.adminUserCreate},
 		{Name: "ui_admin_user_admin", Method: post, Pattern: "/ui/admin/users/admin", Perm: manage.PermSystemAdmin, Handle: u.adminUserSetAdmin},
+		{Name: "ui_admin_user_disable", Method: post, Pattern: "/ui/admin/users/disable", Perm: manage.PermSystemAdmin, Handle: u.adminUserDisable},
 		{Name: "ui_admin_user_password", Method: post, Pattern: "/ui/admin/users/password", Perm: manage.PermSystemAdmin, Handle: u.adminUserPassword},
 		{Name: "ui_admin_user_delete", Method: post, Pattern: "/ui/admin/users/delete", Perm: manage.PermSystemAdmin, Handle: u.adminUserDelete},
 		{Name: "ui_admin_gc", Method: get, Pattern: "/ui/admin/gc", Perm: manage.PermSystemAdmin, Handle: u.adminGC},

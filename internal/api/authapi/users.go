@@ -11,12 +11,13 @@ import (
 type userJSON struct {
 	Name      string    `json:"name"`
 	Admin     bool      `json:"admin"`
+	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func toUser(u meta.User) userJSON {
-	return userJSON{Name: u.Name, Admin: u.Admin, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	return userJSON{Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 // ListUsers serves GET /api/v1/users: the builtin users.
@@ -61,11 +62,13 @@ func (h *Handlers) GetUser(w http.ResponseWriter, r *http.Request) error {
 	return manage.WriteJSON(w, http.StatusOK, toUser(u))
 }
 
-// UpdateUser serves PATCH /api/v1/users/{user} {"password"?, "admin"?}.
+// UpdateUser serves PATCH /api/v1/users/{user} {"password"?, "admin"?,
+// "disabled"?}.
 func (h *Handlers) UpdateUser(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Password string `json:"password"`
 		Admin    *bool  `json:"admin"`
+		Disabled *bool  `json:"disabled"`
 	}
 	if err := manage.ReadJSON(r, &in); err != nil {
 		return err
@@ -73,6 +76,11 @@ func (h *Handlers) UpdateUser(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("user")
 	if err := h.mgr.UpdateUser(r.Context(), name, in.Password, in.Admin); err != nil {
 		return apiErr(err)
+	}
+	if in.Disabled != nil {
+		if err := h.mgr.SetDisabled(r.Context(), name, *in.Disabled); err != nil {
+			return apiErr(err)
+		}
 	}
 	u, err := h.mgr.User(r.Context(), name)
 	if err != nil {

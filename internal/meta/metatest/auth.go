@@ -49,6 +49,24 @@ func testAuthUsers(t *testing.T, s meta.Store) {
 	if u, _ := s.User(ctx, "alice"); u.PasswordHash != "h3" || u.Admin {
 		t.Fatalf("after update: %+v", u)
 	}
+	// A disabled administrator does not count; enabled again, it does.
+	u.Admin, u.Disabled = true, true
+	mustNil(t, s.UpdateUser(ctx, u))
+	if u, _ := s.User(ctx, "alice"); !u.Disabled || !u.Admin {
+		t.Fatalf("after disabling: %+v", u)
+	}
+	if n, err := s.CountAdmins(ctx); err != nil || n != 0 {
+		t.Fatalf("CountAdmins with the admin disabled = %d, %v", n, err)
+	}
+	u.Admin, u.Disabled = false, false
+	mustNil(t, s.UpdateUser(ctx, u))
+	if err := s.CreateUser(ctx, meta.User{Name: "dora", PasswordHash: "hd", Disabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.User(ctx, "dora"); !u.Disabled {
+		t.Fatalf("created disabled: %+v", u)
+	}
+	mustNil(t, s.DeleteUser(ctx, "dora"))
 	if err := s.UpdateUser(ctx, meta.User{Name: "carol"}); !errors.Is(err, meta.ErrNotFound) {
 		t.Fatalf("UpdateUser(carol): %v", err)
 	}

@@ -35,17 +35,17 @@ func inserted(tag pgconn.CommandTag, err error, what string) error {
 // CreateUser implements meta.AuthStore.
 func (s *Store) CreateUser(ctx context.Context, u meta.User) error {
 	t := now()
-	tag, err := s.pool.Exec(ctx, `INSERT INTO users (name, password_hash, admin, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, u.Name, u.PasswordHash, u.Admin, t, t)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO users (name, password_hash, admin, disabled, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, u.Name, u.PasswordHash, u.Admin, u.Disabled, t, t)
 	return inserted(tag, err, "user "+u.Name)
 }
 
-const userCols = `name, password_hash, admin, created_at, updated_at`
+const userCols = `name, password_hash, admin, disabled, created_at, updated_at`
 
 func scanUser(row pgx.Row) (meta.User, error) {
 	var u meta.User
 	var created, updated int64
-	err := row.Scan(&u.Name, &u.PasswordHash, &u.Admin, &created, &updated)
+	err := row.Scan(&u.Name, &u.PasswordHash, &u.Admin, &u.Disabled, &created, &updated)
 	u.CreatedAt, u.UpdatedAt = fromNanos(created), fromNanos(updated)
 	return u, err
 }
@@ -72,8 +72,8 @@ func collect[T any](s *Store, ctx context.Context, scan func(pgx.Row) (T, error)
 
 // UpdateUser implements meta.AuthStore.
 func (s *Store) UpdateUser(ctx context.Context, u meta.User) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1, admin = $2, updated_at = $3 WHERE name = $4`,
-		u.PasswordHash, u.Admin, now(), u.Name)
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1, admin = $2, disabled = $3, updated_at = $4 WHERE name = $5`,
+		u.PasswordHash, u.Admin, u.Disabled, now(), u.Name)
 	return changedOne(tag, err, "user "+u.Name)
 }
 
@@ -96,7 +96,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 // CountAdmins implements meta.AuthStore.
 func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE admin`).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE admin AND NOT disabled`).Scan(&n)
 	return n, err
 }
 

@@ -37,18 +37,18 @@ func inserted(res sql.Result, err error, what string) error {
 func (s *Store) CreateUser(ctx context.Context, u meta.User) error {
 	return s.tx(ctx, func(tx wtx) error {
 		t := now()
-		res, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, admin, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, u.Name, u.PasswordHash, u.Admin, t, t)
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, admin, disabled, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, u.Name, u.PasswordHash, u.Admin, u.Disabled, t, t)
 		return inserted(res, err, "user "+u.Name)
 	})
 }
 
-const userCols = `name, password_hash, admin, created_at, updated_at`
+const userCols = `name, password_hash, admin, disabled, created_at, updated_at`
 
 func scanUser(row interface{ Scan(...any) error }) (meta.User, error) {
 	var u meta.User
 	var created, updated int64
-	err := row.Scan(&u.Name, &u.PasswordHash, &u.Admin, &created, &updated)
+	err := row.Scan(&u.Name, &u.PasswordHash, &u.Admin, &u.Disabled, &created, &updated)
 	u.CreatedAt, u.UpdatedAt = fromNanos(created), fromNanos(updated)
 	return u, err
 }
@@ -85,8 +85,8 @@ func collect[T any](s *Store, ctx context.Context, scan func(interface{ Scan(...
 // UpdateUser implements meta.AuthStore.
 func (s *Store) UpdateUser(ctx context.Context, u meta.User) error {
 	return s.tx(ctx, func(tx wtx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, admin = ?, updated_at = ? WHERE name = ?`,
-			u.PasswordHash, u.Admin, now(), u.Name)
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, admin = ?, disabled = ?, updated_at = ? WHERE name = ?`,
+			u.PasswordHash, u.Admin, u.Disabled, now(), u.Name)
 		return changedOne(res, err, "user "+u.Name)
 	})
 }
@@ -110,7 +110,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 // CountAdmins implements meta.AuthStore.
 func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 	var n int
-	err := s.readRow(ctx, `SELECT COUNT(*) FROM users WHERE admin`).Scan(&n)
+	err := s.readRow(ctx, `SELECT COUNT(*) FROM users WHERE admin AND NOT disabled`).Scan(&n)
 	return n, err
 }
 
