@@ -68,3 +68,38 @@ func TestCreateProject(t *testing.T) {
 		t.Errorf("the projects page does not list team-a")
 	}
 }
+
+// TestQuota: a storage quota set on the policies page ("10MiB") shows a
+// usage bar, is the API's quota, and a bad size is refused beside the
+// field.
+func TestQuota(t *testing.T) {
+	srv := startServer(t)
+	srv.api(t, "POST", "/api/v1/projects", `{"name":"demo"}`, 201)
+	srv.pushRandom(t, "demo/app", "1.0", 1)
+	b := newTab(t, srv, "light")
+	b.login("admin", adminPassword)
+	b.open("/ui/projects/demo/policies")
+	form := `main form[action="/ui/projects/demo/quota"]`
+
+	b.fill(form+` input[name=storage]`, "lots")
+	if resp := b.click(form + ` button[type=submit]`); resp.Status != 422 || !b.has(`main .field-error[role=alert]`) {
+		t.Errorf("a bad size: status %d; want 422 and an error beside the field", resp.Status)
+	}
+	b.consoleErrors() // the 422 page's load is logged as a failed resource
+	b.fill(form+` input[name=storage]`, "10MiB")
+	if resp := b.click(form + ` button[type=submit]`); resp.Status != 200 || b.has(`main .field-error`) {
+		b.fatalf("set the quota: status %d", resp.Status)
+	}
+	if !b.has(`main meter[max="10485760"]`) {
+		t.Errorf("no usage bar against 10 MiB after setting the quota")
+	}
+	b.shot("policies-quota")
+	var q struct {
+		StorageBytes int64 `json:"storage_bytes"`
+	}
+	srv.apiJSON(t, "GET", "/api/v1/projects/demo/quota", "", 200, &q)
+	if q.StorageBytes != 10<<20 {
+		t.Errorf("the API's quota: %+v, want 10 MiB of storage", q)
+	}
+	b.noConsoleErrors()
+}
