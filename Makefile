@@ -5,7 +5,7 @@ GO ?= go
 TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: run build test tools unit fuzz fuzz-smoke e2e bench bench-smoke bench-s3 lint
+.PHONY: run build test tools unit fuzz fuzz-smoke e2e browser bench bench-smoke bench-s3 lint
 
 # The build names itself (berth version, the start-up log line,
 # berth_build_info in /metrics): the version from git describe, the commit
@@ -28,10 +28,10 @@ build:
 
 # test installs what it needs, then runs every test: vet, unit and HTTP tests
 # with the race detector, short fuzz runs, end-to-end tests with real clients,
-# and the benchmark harness in smoke mode. It prints how long each stage took
+# the web UI in a real Chromium, and the benchmark harness in smoke mode. It prints how long each stage took
 # at the end (scripts/stages.sh), failed or not.
 test:
-	@MAKE="$(MAKE)" bash scripts/stages.sh tools lint unit fuzz-smoke e2e bench-smoke
+	@MAKE="$(MAKE)" bash scripts/stages.sh tools lint unit fuzz-smoke e2e browser bench-smoke
 
 tools:
 	bash scripts/install-tools.sh
@@ -44,7 +44,7 @@ lint:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /test/e2e -e /bench)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /test/e2e -e /test/browser -e /bench)
 
 # fuzz-smoke (in test) runs every fuzz target for 5s; fuzz runs each for
 # FUZZTIME (default 60s): run it whenever a parser or its fuzz target changed,
@@ -58,6 +58,11 @@ fuzz-smoke:
 
 e2e:
 	$(GO) test -count=1 -timeout 30m ./test/e2e/...
+
+# The web UI driven in Debian's Chromium (chromedp); screenshots go to
+# BERTH_SCREENSHOTS (default: a temporary directory, printed).
+browser:
+	$(GO) test -count=1 -timeout 10m ./test/browser/...
 
 bench:
 	bash bench/run.sh

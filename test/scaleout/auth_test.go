@@ -42,6 +42,7 @@ func testTokenAuth(t *testing.T) {
 
 	t.Run("realm", func(t *testing.T) { testRealm(t, c) })
 	t.Run("token-from-the-other-instance", func(t *testing.T) { testTokenShared(t, c) })
+	t.Run("ui-session-on-both", func(t *testing.T) { testUISession(t, c) })
 	t.Run("skopeo", func(t *testing.T) {
 		needTool(t, "skopeo")
 		needTool(t, "crane") // makes the image to push
