@@ -4,9 +4,10 @@
 # installed; with everything present it takes well under two seconds.
 #
 #   Debian packages (apt-get): skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx
-#     slapd ldap-utils docker.io containerd chromium
+#     slapd ldap-utils docker.io containerd chromium prometheus
 #   (docker.io and containerd are the real engines the e2e tests start privately;
 #   their package scripts' services are kept from starting by policy-rc.d)
+#   (prometheus: promtool and the server the deploy/ rule and scrape tests run)
 #   Go tools at pinned versions, built once per machine into a cache and
 #   linked into $REPO/.tools/bin: crane, regctl, oras, helm, cosign, minio
 #
@@ -19,7 +20,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_BIN="$REPO/.tools/bin"
 
-APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx slapd ldap-utils docker.io containerd chromium)
+APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx slapd ldap-utils docker.io containerd chromium prometheus)
 
 CRANE_PKG=github.com/google/go-containerregistry/cmd/crane
 CRANE_MOD=github.com/google/go-containerregistry
@@ -117,6 +118,10 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 CACHE="${BERTH_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/berth-tools}"
 mkdir -p "$TOOLS_BIN" "$CACHE"
+# One install at a time per machine: a second one (another clone, a parallel
+# CI job) waits here, then finds the tools built.
+exec 9>"$CACHE/.lock"
+flock 9
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 # binary_version BIN MODULE: the version of MODULE that BIN was built from,

@@ -99,6 +99,8 @@ type Service struct {
 	users    *limiter // failed logins per user name
 	addrs    *limiter // failed logins per client address
 	cache    credCache
+
+	observeLogin func(result string, d time.Duration)
 }
 
 // Options are what New needs besides the auth configuration.
@@ -109,7 +111,19 @@ type Options struct {
 	LDAP LDAPAuthenticator
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// ObserveLogin, if set, gets the outcome of every password login
+	// (LoginSuccess, LoginCached, ...) and how long it took (for metrics).
+	ObserveLogin func(result string, d time.Duration)
 }
+
+// Login outcomes, as ObserveLogin names them.
+const (
+	LoginSuccess     = "success"     // credentials checked and accepted
+	LoginCached      = "cached"      // accepted from the recent-logins cache
+	LoginFailure     = "failure"     // wrong user name or password
+	LoginThrottled   = "throttled"   // refused: too many failed logins
+	LoginUnavailable = "unavailable" // a source of users did not answer
+)
 
 // LDAPAuthenticator is the LDAP source of users (internal/auth/ldap).
 type LDAPAuthenticator interface {
@@ -131,9 +145,13 @@ var (
 // sources of users, loads (or creates) the token signing key, reads the
 // trusted token issuers' keys and creates the initial administrator.
 func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logger, o Options) (*Service, error) {
-	s := &Service{cfg: cfg, store: store, log: log, now: o.Now, proxies: o.TrustedProxies, admins: map[string]bool{}}
+	s := &Service{cfg: cfg, store: store, log: log, now: o.Now, proxies: o.TrustedProxies, admins: map[string]bool{},
+		observeLogin: o.ObserveLogin}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.observeLogin == nil {
+		s.observeLogin = func(string, time.Duration) {}
 	}
 	for _, a := range cfg.Admins {
 		s.admins[a] = true
@@ -265,31 +283,39 @@ const RobotPrefix = "robot$"
 // token) from client address addr, with failed logins rate limited per
 // user and per address.
 func (s *Service) Login(ctx context.Context, user, pw, addr string) (*Subject, error) {
+	start := time.Now()
+	subj, result, err := s.login(ctx, user, pw, addr)
+	s.observeLogin(result, time.Since(start))
+	return subj, err
+}
+
+// login is Login, also naming the outcome.
+func (s *Service) login(ctx context.Context, user, pw, addr string) (*Subject, string, error) {
 	if subj := s.cache.get(user, pw); subj != nil {
-		return subj, nil
+		return subj, LoginCached, nil
 	}
 	if s.users.blocked(user) || s.addrs.blocked(addr) {
 		s.log.WarnContext(ctx, "login refused: too many failed logins", "user", user, "remote", addr)
-		return nil, errTooManyLogins()
+		return nil, LoginThrottled, errTooManyLogins()
 	}
 	subj, err := s.checkPassword(ctx, user, pw)
 	if errors.Is(err, ErrUnavailable) {
 		// Not the user's fault: no failure counted.
 		s.log.ErrorContext(ctx, "login failed: a source of users is unavailable", "user", user, "error", err)
-		return nil, &oci.Error{Code: oci.CodeUnknown, Status: http.StatusServiceUnavailable,
+		return nil, LoginUnavailable, &oci.Error{Code: oci.CodeUnknown, Status: http.StatusServiceUnavailable,
 			Message: "cannot check the credentials now: " + err.Error()}
 	}
 	if err != nil {
 		s.users.fail(user)
 		s.addrs.fail(addr)
 		s.log.InfoContext(ctx, "login failed", "user", user, "remote", addr)
-		return nil, s.unauthorized("invalid username or password")
+		return nil, LoginFailure, s.unauthorized("invalid username or password")
 	}
 	if s.admins[subj.Name] && subj.Kind == KindUser {
 		subj.Admin = true
 	}
 	s.cache.put(user, pw, subj)
-	return subj, nil
+	return subj, LoginSuccess, nil
 }
 
 // checkPassword tries robots, access tokens, then each source of users.
