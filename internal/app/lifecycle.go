@@ -106,6 +106,9 @@ func newGCMetrics(reg *prometheus.Registry) *gcMetrics {
 			Name: "berth_gc_last_success_timestamp_seconds", Help: "When the last successful garbage collection run on this instance finished.",
 		}),
 	}
+	for _, r := range []string{"ok", "error"} {
+		m.runs.WithLabelValues(r) // present from the start, so an alert on errors has a series to watch
+	}
 	reg.MustRegister(m.runs, m.deleted, m.freed, m.duration, m.last)
 	return m
 }

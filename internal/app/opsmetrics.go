@@ -47,6 +47,8 @@ type opsMetrics struct {
 	pulls  *prometheus.CounterVec
 	pushes *prometheus.CounterVec
 	logins *prometheus.HistogramVec
+	// anomalies counts pull-anomaly findings by kind (internal/anomaly).
+	anomalies *prometheus.CounterVec
 }
 
 func newOpsMetrics(reg *prometheus.Registry) *opsMetrics {
@@ -61,6 +63,9 @@ func newOpsMetrics(reg *prometheus.Registry) *opsMetrics {
 			Name: "berth_login_duration_seconds", Help: "Password logins (Basic auth and the token endpoint) by result (success, cached, failure, throttled, unavailable), with their latency.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"result"}),
+		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_anomalies_total", Help: "Pull anomalies found by the anomaly job, by kind (docs/operations.md).",
+		}, []string{"kind"}),
 	}
 	// Known label values exist from the start, so rates and ratios are
 	// defined before the first failure.
@@ -73,7 +78,10 @@ func newOpsMetrics(reg *prometheus.Registry) *opsMetrics {
 	for _, r := range []string{"success", "failure"} {
 		m.logins.WithLabelValues(r)
 	}
-	reg.MustRegister(m.pulls, m.pushes, m.logins)
+	for _, k := range anomalyKinds {
+		m.anomalies.WithLabelValues(k)
+	}
+	reg.MustRegister(m.pulls, m.pushes, m.logins, m.anomalies)
 	return m
 }
 
@@ -137,3 +145,6 @@ func (c *opsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, up, comp)
 	}
 }
+
+// anomalyKinds are the kinds of pull anomaly findings (internal/anomaly).
+var anomalyKinds = []string{"burst", "new_network", "off_hours", "failed_pulls", "robot_networks"}
