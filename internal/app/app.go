@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/berth-registry/berth/internal/anomaly"
 	"github.com/berth-registry/berth/internal/api/authapi"
 	"github.com/berth-registry/berth/internal/api/manage"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
@@ -56,6 +57,7 @@ type App struct {
 	gc      *gc.Collector
 	scrub   *scrub.Scrubber
 	jobs    *jobs.Scheduler
+	anomaly *anomaly.Detector
 }
 
 // New builds every component from cfg. Close releases them.

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/berth-registry/berth/internal/anomaly"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/scrub"
@@ -37,11 +41,27 @@ func (a *App) newLifecycle() {
 	all := []jobs.Job{a.gc.Job(g.Interval, gm.observe), a.scrub.Job(a.cfg.Scrub.Interval)}
 	all = append(all, a.policyJobs()...)
 	all = append(all, a.proxy.Jobs()...) // cache limits, scheduled mirroring
+	a.anomaly = anomaly.New(a.meta, a.cfg.Anomaly, a.log.With("component", "anomaly"), a.recordAnomaly)
+	if a.cfg.Anomaly.Enabled && a.audit != nil {
+		all = append(all, a.anomaly.Job(a.cfg.Anomaly.Interval))
+	}
 	a.jobs = jobs.New(a.meta, jobs.Options{Lease: a.cfg.Jobs.Lease, Poll: a.cfg.Jobs.Poll, Log: a.log.With("component", "jobs")}, all...)
 }
 
 // StartJobs runs the background job scheduler until Close (Serve calls it).
 func (a *App) StartJobs(ctx context.Context) { a.jobs.Start(ctx) }
+
+// recordAnomaly counts a pull-anomaly finding and records it in the audit
+// log (action "anomaly", the kind as the reference).
+func (a *App) recordAnomaly(f meta.AnomalyFinding) {
+	a.metrics.ops.anomalies.WithLabelValues(f.Kind).Inc()
+	user := ""
+	if kind, name, ok := strings.Cut(f.Identity, ":"); ok && (kind == "user" || kind == "robot") {
+		user = name
+	}
+	a.audit.Record(meta.AuditEvent{Time: time.Now(), Action: "anomaly", User: user, Repository: f.Repository,
+		Reference: f.Kind, Status: "success", ClientIP: f.ClientIP})
+}
 
 // Jobs is the background job scheduler (for commands and tests).
 func (a *App) Jobs() *jobs.Scheduler { return a.jobs }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/berth-registry/berth/internal/anomaly"
 )
 
 // The metrics the shipped alert rules and dashboard need beyond request
@@ -78,7 +80,7 @@ func newOpsMetrics(reg *prometheus.Registry) *opsMetrics {
 	for _, r := range []string{"success", "failure"} {
 		m.logins.WithLabelValues(r)
 	}
-	for _, k := range anomalyKinds {
+	for _, k := range anomaly.Kinds {
 		m.anomalies.WithLabelValues(k)
 	}
 	reg.MustRegister(m.pulls, m.pushes, m.logins, m.anomalies)
@@ -145,6 +147,3 @@ func (c *opsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, up, comp)
 	}
 }
-
-// anomalyKinds are the kinds of pull anomaly findings (internal/anomaly).
-var anomalyKinds = []string{"burst", "new_network", "off_hours", "failed_pulls", "robot_networks"}
