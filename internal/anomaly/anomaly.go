@@ -73,18 +73,24 @@ func New(store meta.AnomalyStore, cfg config.Anomaly, log *slog.Logger, onFindin
 
 // Report is what a run did.
 type Report struct {
-	Events     int64   `json:"events"` // audit events read (the ids the cursor moved over)
-	Pulls      int64   `json:"pulls"`  // pulls folded into baselines
-	Findings   int     `json:"findings"`
-	Batches    int     `json:"batches"`
-	Cursor     int64   `json:"cursor"` // the last audit event id read
-	DurationMS float64 `json:"duration_ms"`
+	Events      int64   `json:"events"` // audit events read (the ids the cursor moved over)
+	Pulls       int64   `json:"pulls"`  // pulls folded into baselines
+	Findings    int     `json:"findings"`
+	Checkpoints int     `json:"checkpoints"` // transactions that saved baselines, findings and cursor
+	Cursor      int64   `json:"cursor"`      // the last audit event id read
+	DurationMS  float64 `json:"duration_ms"`
 }
 
-// Run reads the audit events after the stored cursor, batch by batch,
-// until it has caught up (or ctx ends), saving baselines, findings and the
-// cursor after each batch in one transaction. Profiles stay in memory for
-// the run: the job's lease means no other instance changes them.
+// page is how many audit events one read returns at most.
+const page = 10000
+
+// Run reads the audit events after the stored cursor, a page at a time,
+// until it has caught up (or ctx ends). Every anomaly.batch events, and
+// when it has caught up, it saves the changed baselines, the findings and
+// the cursor in one transaction (a checkpoint); an interrupted run loses
+// only the work since the last checkpoint, which the next run redoes.
+// Profiles stay in memory for the run: the job's lease means no other
+// instance changes them.
 func (d *Detector) Run(ctx context.Context) (Report, error) {
 	start := d.now()
 	var rep Report
@@ -93,51 +99,67 @@ func (d *Detector) Run(ctx context.Context) (Report, error) {
 		return rep, err
 	}
 	rep.Cursor = cursor
+	saved := cursor
 	profiles := map[string]*profile{}
+	var pending []meta.AnomalyFinding
 	for ctx.Err() == nil {
-		events, last, err := d.store.PullEventsAfter(ctx, cursor, d.cfg.Batch)
+		events, last, err := d.store.PullEventsAfter(ctx, cursor, min(page, d.cfg.Batch))
 		if err != nil {
 			return rep, err
 		}
-		if last == cursor {
+		caughtUp := last == cursor
+		if !caughtUp {
+			if err := d.load(ctx, profiles, events); err != nil {
+				return rep, err
+			}
+			for _, e := range events {
+				pending = d.fold(profiles, e, pending)
+			}
+			rep.Events += last - cursor // ids are dense but for purged events
+			rep.Pulls += int64(len(events))
+			cursor = last
+		}
+		if cursor != saved && (caughtUp || cursor-saved >= int64(d.cfg.Batch)) {
+			if err := d.checkpoint(ctx, profiles, cursor, pending); err != nil {
+				return rep, err
+			}
+			rep.Findings += len(pending)
+			rep.Checkpoints++
+			rep.Cursor, saved, pending = cursor, cursor, nil
+		}
+		if caughtUp {
 			break
 		}
-		if err := d.load(ctx, profiles, events); err != nil {
-			return rep, err
-		}
-		var findings []meta.AnomalyFinding
-		for _, e := range events {
-			findings = d.fold(profiles, e, findings)
-		}
-		var dirty []meta.AnomalyProfile
-		for key, p := range profiles {
-			if p.dirty {
-				b, err := json.Marshal(p)
-				if err != nil {
-					return rep, err
-				}
-				dirty = append(dirty, meta.AnomalyProfile{Key: key, Data: b})
-			}
-		}
-		if err := d.store.SaveAnomalyBatch(ctx, meta.AnomalyBatch{Cursor: last, Profiles: dirty, Findings: findings}); err != nil {
-			return rep, err
-		}
-		for _, p := range profiles {
-			p.dirty = false
-		}
-		for _, f := range findings {
-			d.log.Warn("pull anomaly", "kind", f.Kind, "identity", f.Identity, "repo", f.Repository,
-				"client_ip", f.ClientIP, "reason", f.Reason)
-			d.onFinding(f)
-		}
-		rep.Events += last - cursor // ids are dense but for purged events
-		cursor = last
-		rep.Cursor, rep.Batches = last, rep.Batches+1
-		rep.Pulls += int64(len(events))
-		rep.Findings += len(findings)
 	}
 	rep.DurationMS = float64(d.now().Sub(start).Microseconds()) / 1000
 	return rep, ctx.Err()
+}
+
+// checkpoint saves the changed profiles, the findings and the cursor, then
+// reports the findings.
+func (d *Detector) checkpoint(ctx context.Context, profiles map[string]*profile, cursor int64, findings []meta.AnomalyFinding) error {
+	var dirty []meta.AnomalyProfile
+	for key, p := range profiles {
+		if p.dirty {
+			b, err := json.Marshal(p)
+			if err != nil {
+				return err
+			}
+			dirty = append(dirty, meta.AnomalyProfile{Key: key, Data: b})
+		}
+	}
+	if err := d.store.SaveAnomalyBatch(ctx, meta.AnomalyBatch{Cursor: cursor, Profiles: dirty, Findings: findings}); err != nil {
+		return err
+	}
+	for _, p := range profiles {
+		p.dirty = false
+	}
+	for _, f := range findings {
+		d.log.Warn("pull anomaly", "kind", f.Kind, "identity", f.Identity, "repo", f.Repository,
+			"client_ip", f.ClientIP, "reason", f.Reason)
+		d.onFinding(f)
+	}
+	return nil
 }
 
 // load reads the stored profiles of the batch's identities and
@@ -232,7 +254,7 @@ func (d *Detector) fold(profiles map[string]*profile, e meta.AuditEvent, finding
 			p.First = e.Time.Unix()
 		}
 		cur := p.current(h, window)
-		b := p.baseline()
+		b := p.baseline(h)
 		established := p.seenFor(e.Time) >= d.cfg.MinHistory && b.active > 0
 		if failed(e.HTTPStatus) {
 			cur.Failed++
@@ -255,11 +277,11 @@ func (d *Detector) fold(profiles map[string]*profile, e meta.AuditEvent, finding
 					"median %.0f pulls (MAD %.1f) of %.0f repositories (MAD %.1f), over %d hours",
 					cur.Pulls, cur.Repos, b.pulls.median, b.pulls.mad, b.repos.median, b.repos.mad, b.active))
 			}
-			hod := int(h % 24)
-			if b.active >= d.cfg.OffHoursMinActive &&
-				b.hourOfDay[hod]+b.hourOfDay[(hod+23)%24]+b.hourOfDay[(hod+1)%24] == 0 && p.flag(KindOffHours, h) {
+			hod, seen := int(h%24), p.hourOfDay()
+			if active := len(p.Hours) - 1; active >= d.cfg.OffHoursMinActive &&
+				seen[hod]+seen[(hod+23)%24]+seen[(hod+1)%24] == 0 && p.flag(KindOffHours, h) {
 				add(KindOffHours, key, fmt.Sprintf("pull at %02d:00-%02d:59 UTC; no activity between %02d:00 and %02d:59 in %d active hours since %s",
-					hod, hod, (hod+23)%24, (hod+1)%24, b.active, time.Unix(b.oldest*3600, 0).UTC().Format("2006-01-02")))
+					hod, hod, (hod+23)%24, (hod+1)%24, active, time.Unix(p.Hours[0].H*3600, 0).UTC().Format("2006-01-02")))
 			}
 		}
 		if net := d.network(e.ClientIP); net != "" {
@@ -287,7 +309,7 @@ func (d *Detector) fold(profiles map[string]*profile, e meta.AuditEvent, finding
 			p.First = e.Time.Unix()
 		}
 		cur := p.current(h, window)
-		b := p.baseline()
+		b := p.baseline(h)
 		cur.Pulls++
 		if p.seenFor(e.Time) >= d.cfg.MinHistory && b.active > 0 &&
 			cur.Pulls >= d.cfg.MinBurst && float64(cur.Pulls) > b.pulls.above(d.cfg.K) && p.flag(KindBurst, h) {

@@ -88,8 +88,8 @@ func TestNormalHistory(t *testing.T) {
 			h.normal(days, users, robots, anon)
 			events := h.sorted()
 			found, _, rep := detect(t, openStore(t, events), nil)
-			t.Logf("%d pulls, %d identity-days, %d batches, %.0f ms: %d findings",
-				len(events), days*(users+robots+anon), rep.Batches, rep.DurationMS, len(found))
+			t.Logf("%d pulls, %d identity-days, %d checkpoints, %.0f ms: %d findings",
+				len(events), days*(users+robots+anon), rep.Checkpoints, rep.DurationMS, len(found))
 			if len(found) > 0 {
 				t.Errorf("findings in a normal history:%s", describe(found))
 			}
@@ -142,7 +142,7 @@ func TestPlantedAnomalies(t *testing.T) {
 		reason             []string
 	}{
 		{KindBurst, "user:user3", "172.16.3.13", []string{"distinct repositories in the hour", "usual active hour: median"}},
-		{KindBurst, "user:user9", "172.16.1.19", []string{"pulls of 10 distinct repositories in the hour"}},
+		{KindBurst, "user:user9", "172.16.1.19", []string{"distinct repositories in the hour", "repositories (MAD"}},
 		{KindNewNetwork, "user:user5", "203.0.113.9", []string{"first pull from network 203.0.113.0/24", "172.16.5.0/24"}},
 		{KindOffHours, "user:user7", "172.16.7.17", []string{"pull at 03:00-03:59 UTC", "no activity between 02:00 and 04:59"}},
 		{KindFailedPulls, "addr:198.51.100.23", "198.51.100.23", []string{"20 pulls refused (401/403/404) in the hour"}},

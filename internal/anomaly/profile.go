@@ -2,6 +2,7 @@ package anomaly
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -12,7 +13,7 @@ import (
 // current hour has already been flagged for. It is stored as JSON.
 type profile struct {
 	First int64            `json:"first"`          // Unix seconds of the first pull seen
-	Hours []hour           `json:"hours"`          // active hours in the window, oldest first; the last is the current one
+	Hours hours            `json:"hours"`          // active hours in the window, oldest first; the last is the current one
 	Nets  map[string]int64 `json:"nets,omitempty"` // network -> last pull from it (Unix seconds)
 	Repos []string         `json:"repos,omitempty"`
 	// LastNet and LastNetAt: the network of the last pull and when (robots).
@@ -22,12 +23,15 @@ type profile struct {
 	// finding per kind and hour.
 	Flagged map[string]int64 `json:"flagged,omitempty"`
 
-	base  *baseline // of the hours before the current one; nil: to compute
+	// In memory only: the summary of the past hours (recomputed at most
+	// daily), and the count of past active hours per hour of the day
+	// (kept up to date hour by hour; nil: to compute).
+	base  *baseline
+	hod   *[24]int
 	dirty bool
 }
 
-// hour is one hour with activity, encoded compactly as [hour, pulls,
-// failed, repositories].
+// hour is one hour with activity.
 type hour struct {
 	H      int64 // Unix hours
 	Pulls  int   // successful pulls
@@ -35,16 +39,36 @@ type hour struct {
 	Repos  int   // distinct repositories pulled (successfully or not)
 }
 
-func (h hour) MarshalJSON() ([]byte, error) {
-	return json.Marshal([4]int64{h.H, int64(h.Pulls), int64(h.Failed), int64(h.Repos)})
+// hours is stored as one flat JSON array, four numbers an hour, each
+// hour's H as the distance from the previous one: a busy identity's
+// four weeks are a few kilobytes.
+type hours []hour
+
+func (hs hours) MarshalJSON() ([]byte, error) {
+	flat := make([]int64, 0, 4*len(hs))
+	prev := int64(0)
+	for _, h := range hs {
+		flat = append(flat, h.H-prev, int64(h.Pulls), int64(h.Failed), int64(h.Repos))
+		prev = h.H
+	}
+	return json.Marshal(flat)
 }
 
-func (h *hour) UnmarshalJSON(b []byte) error {
-	var a [4]int64
-	if err := json.Unmarshal(b, &a); err != nil {
+func (hs *hours) UnmarshalJSON(b []byte) error {
+	var flat []int64
+	if err := json.Unmarshal(b, &flat); err != nil {
 		return err
 	}
-	*h = hour{a[0], int(a[1]), int(a[2]), int(a[3])}
+	if len(flat)%4 != 0 {
+		return fmt.Errorf("hours: %d numbers, not a multiple of 4", len(flat))
+	}
+	out := make(hours, 0, len(flat)/4)
+	prev := int64(0)
+	for i := 0; i < len(flat); i += 4 {
+		prev += flat[i]
+		out = append(out, hour{prev, int(flat[i+1]), int(flat[i+2]), int(flat[i+3])})
+	}
+	*hs = out
 	return nil
 }
 
@@ -52,10 +76,9 @@ func (h *hour) UnmarshalJSON(b []byte) error {
 // count over the active hours, and which hours of the day (UTC) saw
 // activity.
 type baseline struct {
-	active               int
+	at                   int64 // the current hour when it was computed
+	active               int   // past active hours in the window
 	pulls, failed, repos stat
-	hourOfDay            [24]int
-	oldest               int64 // Unix hours of the oldest active hour in the window
 }
 
 // stat is a median and a median absolute deviation.
@@ -97,34 +120,55 @@ func median(xs []float64) float64 {
 // that left the window) if it is new. Events a little out of order count
 // in the current hour.
 func (p *profile) current(h int64, window int64) *hour {
-	if n := len(p.Hours); n > 0 && p.Hours[n-1].H >= h {
+	n := len(p.Hours)
+	if n > 0 && p.Hours[n-1].H >= h {
 		return &p.Hours[n-1]
 	}
+	if p.hod != nil && n > 0 {
+		p.hod[p.Hours[n-1].H%24]++ // the current hour becomes a past one
+	}
 	cut := 0
-	for cut < len(p.Hours) && p.Hours[cut].H <= h-window {
+	for cut < n && p.Hours[cut].H <= h-window {
+		if p.hod != nil {
+			p.hod[p.Hours[cut].H%24]--
+		}
 		cut++
 	}
 	p.Hours = append(p.Hours[cut:], hour{H: h})
 	p.Repos = p.Repos[:0]
-	p.base = nil
-	for net, at := range p.Nets {
-		if at/3600 <= h-window {
-			delete(p.Nets, net)
+	if cut > 0 {
+		for net, at := range p.Nets {
+			if at/3600 <= h-window {
+				delete(p.Nets, net)
+			}
 		}
 	}
 	return &p.Hours[len(p.Hours)-1]
 }
 
-// baseline returns the summary of the hours before the current one.
-func (p *profile) baseline() *baseline {
-	if p.base != nil {
+// past are the hours before the current one.
+func (p *profile) past() hours { return p.Hours[:max(len(p.Hours)-1, 0)] }
+
+// hourOfDay counts the past active hours per hour of the day (UTC).
+func (p *profile) hourOfDay() *[24]int {
+	if p.hod == nil {
+		p.hod = new([24]int)
+		for _, h := range p.past() {
+			p.hod[h.H%24]++
+		}
+	}
+	return p.hod
+}
+
+// baseline returns the summary of the past hours, recomputed when it is a
+// day old: medians over weeks barely move in a day, and sorting every
+// identity's window every hour would dominate the job's cost.
+func (p *profile) baseline(h int64) *baseline {
+	if p.base != nil && h-p.base.at < 24 {
 		return p.base
 	}
-	past := p.Hours[:max(len(p.Hours)-1, 0)]
-	b := &baseline{active: len(past)}
-	if len(past) > 0 {
-		b.oldest = past[0].H
-	}
+	past := p.past()
+	b := &baseline{at: h, active: len(past)}
 	xs := make([]float64, len(past))
 	for _, f := range []struct {
 		dst *stat
@@ -138,9 +182,6 @@ func (p *profile) baseline() *baseline {
 			xs[i] = float64(f.get(h))
 		}
 		*f.dst = medianMAD(xs)
-	}
-	for _, h := range past {
-		b.hourOfDay[h.H%24]++
 	}
 	p.base = b
 	return b

@@ -9,8 +9,9 @@ type Anomaly struct {
 	// Interval between the job's runs (on one instance); each run reads
 	// the audit events recorded since the last.
 	Interval time.Duration `yaml:"interval"`
-	// Batch: audit events read and folded into the baselines per
-	// transaction.
+	// Batch: audit events folded into the baselines between two
+	// checkpoints (one transaction saving baselines, findings and the
+	// position in the audit log).
 	Batch int `yaml:"batch"`
 	// Window: the sliding window of the baselines.
 	Window time.Duration `yaml:"window"`
@@ -40,7 +41,7 @@ type Anomaly struct {
 }
 
 func defaultAnomaly() Anomaly {
-	return Anomaly{Enabled: true, Interval: 10 * time.Minute, Batch: 50000, Window: 28 * 24 * time.Hour,
+	return Anomaly{Enabled: true, Interval: 10 * time.Minute, Batch: 200000, Window: 28 * 24 * time.Hour,
 		MinHistory: 7 * 24 * time.Hour, K: 6, MinBurst: 50, MinBurstRepositories: 10, FailedPulls: 20,
 		OffHoursMinActive: 40, RobotOverlap: 5 * time.Minute, IPv4Prefix: 24, IPv6Prefix: 48}
 }
@@ -49,8 +50,8 @@ func (a Anomaly) validate(bad func(string, ...any)) {
 	if a.Interval < time.Second {
 		bad("anomaly.interval: %v is under 1s", a.Interval)
 	}
-	if a.Batch < 100 || a.Batch > 1000000 {
-		bad("anomaly.batch: %d is outside 100..1000000", a.Batch)
+	if a.Batch < 100 || a.Batch > 10000000 {
+		bad("anomaly.batch: %d is outside 100..10000000", a.Batch)
 	}
 	if a.Window < 24*time.Hour || a.Window > 366*24*time.Hour {
 		bad("anomaly.window: %v is outside 24h..366 days", a.Window)
