@@ -173,3 +173,73 @@ func TestPlantedAnomalies(t *testing.T) {
 		t.Errorf("%d findings reported, %d stored", len(reported), len(found))
 	}
 }
+
+// cancelAfter is a store whose context is cancelled after n checkpoints,
+// as when an instance stops or loses the job's lease mid-run.
+type cancelAfter struct {
+	meta.Store
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) SaveAnomalyBatch(ctx context.Context, b meta.AnomalyBatch) error {
+	err := c.Store.SaveAnomalyBatch(ctx, b)
+	if c.n--; c.n == 0 {
+		c.cancel()
+	}
+	return err
+}
+
+// TestInterruptedRuns: a history read in small checkpoints by runs that
+// are interrupted, each resuming from the stored baselines and cursor,
+// gives the findings one uninterrupted run gives, none twice.
+func TestInterruptedRuns(t *testing.T) {
+	h := newHistory(11)
+	h.normal(22, 12, 2, 2)
+	day := start.AddDate(0, 0, 21) // a Monday
+	h.pull(day.Add(10*time.Hour), "user4", "203.0.113.9", "team4/app1", 200)
+	h.pull(day.Add(3*time.Hour), "user2", "172.16.2.12", "team2/app1", 200)
+	for i := range 30 {
+		h.pull(day.Add(14*time.Hour+time.Duration(i)*time.Minute), "", "198.51.100.23", fmt.Sprint("x/y", i), 404)
+	}
+	events := h.sorted()
+
+	once, _, _ := detect(t, openStore(t, events), nil)
+	if len(once) != 3 {
+		t.Fatalf("one run: %d findings:%s", len(once), describe(once))
+	}
+
+	s := openStore(t, events)
+	cfg := config.Default().Anomaly
+	cfg.Batch = 1000
+	runs := 0
+	for {
+		runs++
+		rctx, cancel := context.WithCancel(ctx)
+		d := New(&cancelAfter{Store: s, n: 3, cancel: cancel}, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		rep, err := d.Run(rctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if rep.Checkpoints != 3 || runs > 100 {
+			t.Fatalf("run %d: %+v %v", runs, rep, err)
+		}
+	}
+	got, err := s.AnomalyFindings(ctx, meta.AnomalyFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(got)
+	key := func(fs []meta.AnomalyFinding) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, fmt.Sprint(f.Kind, " ", f.Identity, " ", f.EventID))
+		}
+		return out
+	}
+	if !slices.Equal(key(got), key(once)) {
+		t.Errorf("after %d interrupted runs:%s\nwant:%s", runs, describe(got), describe(once))
+	}
+	t.Logf("%d events, %d runs", len(events), runs)
+}
