@@ -69,11 +69,15 @@ func describe(fs []meta.AnomalyFinding) string {
 }
 
 // TestNormalHistory: six weeks of ordinary activity (60 users, 6 robots,
-// 10 anonymous clients; about 230,000 pulls) produce no finding.
+// 10 anonymous clients; about 230,000 pulls) produce no finding (under
+// the race detector: three weeks of 20 users, 3 robots, 4 clients).
 // ANOMALY_SEEDS=n runs n random histories instead of one (to measure the
 // false-positive rate, docs/operations.md).
 func TestNormalHistory(t *testing.T) {
-	const days, users, robots, anon = 42, 60, 6, 10
+	days, users, robots, anon := 42, 60, 6, 10
+	if raceEnabled {
+		days, users, robots, anon = 21, 20, 3, 4
+	}
 	seeds := 1
 	if v := os.Getenv("ANOMALY_SEEDS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -100,13 +104,17 @@ func TestNormalHistory(t *testing.T) {
 	}
 }
 
-// TestPlantedAnomalies: five weeks of normal history, then on a Monday
-// one pattern of each kind; each is found with its identity and reason,
-// and nothing else is.
+// TestPlantedAnomalies: five weeks of normal history (two under the race
+// detector), then on a Monday one pattern of each kind; each is found with
+// its identity and reason, and nothing else is.
 func TestPlantedAnomalies(t *testing.T) {
+	weeks, users := 5, 40
+	if raceEnabled {
+		weeks, users = 2, 20
+	}
 	h := newHistory(7)
-	h.normal(36, 40, 4, 5)
-	day := start.AddDate(0, 0, 35) // a Monday
+	h.normal(7*weeks+1, users, 4, 5)
+	day := start.AddDate(0, 0, 7*weeks) // a Monday
 	at := func(hh, mm int) time.Time {
 		return day.Add(time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute)
 	}
@@ -137,6 +145,7 @@ func TestPlantedAnomalies(t *testing.T) {
 	h.pull(at(12, 1), "robot$ci1", "192.0.2.50", "ci1/builder", 200)
 
 	found, reported, _ := detect(t, openStore(t, h.sorted()), nil)
+	t.Logf("findings:%s", describe(found))
 	want := []struct {
 		kind, identity, ip string
 		reason             []string
