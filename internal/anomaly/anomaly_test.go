@@ -104,6 +104,35 @@ func TestNormalHistory(t *testing.T) {
 	}
 }
 
+// TestNoisyHistory measures what the detector makes of ordinary but
+// irregular behaviour (history.noisy): users first working from home
+// after the first week, or late on a rare evening. Those are flagged
+// as new_network or off_hours, the kinds they are, and nothing else;
+// the rate is logged (docs/operations.md quotes it).
+func TestNoisyHistory(t *testing.T) {
+	days, users, robots, anon := 42, 60, 6, 10
+	if raceEnabled {
+		days, users, robots, anon = 21, 20, 3, 4
+	}
+	h := newHistory(5)
+	h.noisy(days, users, robots, anon)
+	found, _, _ := detect(t, openStore(t, h.sorted()), nil)
+	byKind := map[string]int{}
+	for _, f := range found {
+		byKind[f.Kind]++
+		if f.Kind != KindNewNetwork && f.Kind != KindOffHours || !strings.HasPrefix(f.Identity, "user:") {
+			t.Errorf("unexpected finding: %s %s: %s", f.Kind, f.Identity, f.Reason)
+		}
+	}
+	idDays := days * (users + robots + anon)
+	t.Logf("%d findings in %d identity-days (%.2f per 100): %v", len(found), idDays, 100*float64(len(found))/float64(idDays), byKind)
+	// Each user can first work from home once and has about one late
+	// evening in 20 working days: bounded well above what is seen.
+	if max := users * (1 + days/20); len(found) > max {
+		t.Errorf("%d findings, more than %d", len(found), max)
+	}
+}
+
 // TestPlantedAnomalies: five weeks of normal history (two under the race
 // detector), then on a Monday one pattern of each kind; each is found with
 // its identity and reason, and nothing else is.

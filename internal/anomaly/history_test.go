@@ -53,7 +53,15 @@ func (h *history) within(t time.Time) time.Time {
 
 // normal generates days of ordinary activity for users, robots and
 // anonymous clients.
-func (h *history) normal(days, users, robots, anon int) {
+func (h *history) normal(days, users, robots, anon int) { h.generate(days, users, robots, anon, false) }
+
+// noisy is normal, but users work from home on whole days (a fifth of
+// them, so some first do so after the first week) and stay two or three
+// hours late on one day in twenty: behaviour the detector rightly calls
+// new, in an otherwise ordinary history.
+func (h *history) noisy(days, users, robots, anon int) { h.generate(days, users, robots, anon, true) }
+
+func (h *history) generate(days, users, robots, anon int, noisy bool) {
 	for u := range users {
 		name := fmt.Sprintf("user%d", u)
 		office, home := fmt.Sprintf("172.16.%d.%d", u%8, 10+u), fmt.Sprintf("10.%d.%d.7", u/250, u%250)
@@ -69,6 +77,10 @@ func (h *history) normal(days, users, robots, anon int) {
 				continue
 			}
 			from, to := first+h.rng.IntN(2), last-h.rng.IntN(2)
+			homeDay := h.rng.Float64() < 0.2
+			if noisy && h.rng.Float64() < 0.05 {
+				to += 2 + h.rng.IntN(2)
+			}
 			for hr := from; hr <= to; hr++ {
 				if h.rng.Float64() < 0.2 { // meetings
 					continue
@@ -76,7 +88,7 @@ func (h *history) normal(days, users, robots, anon int) {
 				t := day.Add(time.Duration(hr) * time.Hour)
 				for range h.poisson(rate) {
 					ip := office
-					if h.rng.Float64() < 0.2 {
+					if noisy && homeDay || !noisy && h.rng.Float64() < 0.2 {
 						ip = home
 					}
 					status := 200
