@@ -69,7 +69,7 @@ func describe(fs []meta.AnomalyFinding) string {
 }
 
 // TestNormalHistory: six weeks of ordinary activity (60 users, 6 robots,
-// 10 anonymous clients; about 230,000 pulls) produce no finding (under
+// 10 anonymous clients; about 240,000 pulls) produce no finding (under
 // the race detector: three weeks of 20 users, 3 robots, 4 clients).
 // ANOMALY_SEEDS=n runs n random histories instead of one (to measure the
 // false-positive rate, docs/operations.md).
