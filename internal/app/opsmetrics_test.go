@@ -1,13 +1,21 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/berth-registry/berth/internal/app/apptest"
+	"github.com/berth-registry/berth/internal/scrub"
+	"github.com/berth-registry/berth/internal/storage"
 )
 
 // scrape reads /metrics into sample values keyed by name{labels}.
@@ -90,5 +98,38 @@ func TestOperationsMetrics(t *testing.T) {
 		if size <= 0 || avail <= 0 || avail > size {
 			t.Errorf("volume %s: size %v, avail %v", vol, size, avail)
 		}
+	}
+}
+
+// TestScrubMetrics: a scrub run that finds a blob's file gone counts a
+// damaged run and a missing blob.
+func TestScrubMetrics(t *testing.T) {
+	s := apptest.Start(t, nil)
+	blob := []byte("a layer scrub will miss")
+	dgst := digest.FromBytes(blob)
+	if st, body := pushBlob(t, s.URL, "team/app", blob); st != http.StatusCreated {
+		t.Fatalf("push: %d %s", st, body)
+	}
+	if _, err := s.App.Jobs().RunNow(context.Background(), scrub.JobName, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(s.Config.Storage.Filesystem.Root, storage.BlobPath(dgst))); err != nil {
+		t.Fatal(err)
+	}
+	s.App.Jobs().RunNow(context.Background(), scrub.JobName, "") // its error, if any, is the damage found
+	got := scrape(t, s.URL)
+	for series, want := range map[string]float64{
+		"berth_scrub_runs_total{result=ok}":             1,
+		"berth_scrub_runs_total{result=damaged}":        1,
+		"berth_scrub_runs_total{result=error}":          0,
+		"berth_scrub_damaged_blobs_total{kind=missing}": 1,
+		"berth_scrub_damaged_blobs_total{kind=corrupt}": 0,
+	} {
+		if v, ok := got[series]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+		}
+	}
+	if got["berth_scrub_last_success_timestamp_seconds{}"] < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("last success %v", got["berth_scrub_last_success_timestamp_seconds{}"])
 	}
 }

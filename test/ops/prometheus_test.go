@@ -255,7 +255,7 @@ func TestPrometheusScrapesEveryMetric(t *testing.T) {
 			return false, err
 		}
 		for _, n := range []string{"berth:filesystem_used:ratio", "berth:pull_success:ratio_rate5m",
-			"berth:project_quota_used:ratio", "berth:gc_runs:increase1d", "berth:anomalies:increase1h"} {
+			"berth:project_quota_used:ratio", "berth:gc_runs:increase1d", "berth:scrub_runs:increase1d", "berth:anomalies:increase1h"} {
 			if !have[n] {
 				return false, fmt.Errorf("no %s", n)
 			}
