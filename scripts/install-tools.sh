@@ -4,11 +4,12 @@
 # installed; with everything present it takes well under two seconds.
 #
 #   Debian packages (apt-get): skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx
-#     slapd ldap-utils docker.io containerd chromium fonts-wqy-microhei
+#     slapd ldap-utils docker.io containerd chromium fonts-wqy-microhei prometheus
 #   (docker.io and containerd are the real engines the e2e tests start privately;
 #   their package scripts' services are kept from starting by policy-rc.d)
 #   (fonts-wqy-microhei: a small CJK font, so the browser tests' screenshots show
 #   the zh-CN pages as text, not boxes)
+#   (prometheus: promtool and the server the deploy/ rule and scrape tests run)
 #   Go tools at pinned versions, built once per machine into a cache and
 #   linked into $REPO/.tools/bin: crane, regctl, oras, helm, cosign, minio
 #
@@ -21,7 +22,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_BIN="$REPO/.tools/bin"
 
-APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx slapd ldap-utils docker.io containerd chromium fonts-wqy-microhei)
+APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx slapd ldap-utils docker.io containerd chromium fonts-wqy-microhei prometheus)
 
 CRANE_PKG=github.com/google/go-containerregistry/cmd/crane
 CRANE_MOD=github.com/google/go-containerregistry
@@ -125,6 +126,7 @@ exec 9>"$CACHE/.lock"
 flock 9
 # Builds killed half-way leave their temporary directories behind.
 rm -rf "$CACHE"/.[!.]*-v*.*/
+#   (prometheus: promtool and the server the deploy/ rule and scrape tests run)
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 # binary_version BIN MODULE: the version of MODULE that BIN was built from,

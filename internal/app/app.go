@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/berth-registry/berth/internal/anomaly"
 	"github.com/berth-registry/berth/internal/api/authapi"
 	"github.com/berth-registry/berth/internal/api/manage"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
@@ -63,6 +65,7 @@ type App struct {
 	system  *sysinfo.Source
 	// pullsDone is closed when the pull statistics are written for the last time.
 	pullsDone chan struct{}
+	anomaly   *anomaly.Detector
 }
 
 // New builds every component from cfg. Close releases them.
@@ -110,9 +113,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		opts.Upstream = a.proxy
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
+	a.metrics = newMetrics(store)
 	mgr := auth.NewManager(store, cfg.Auth.BcryptCost)
 	if cfg.Auth.Enabled() {
-		if a.auth, err = openAuth(ctx, cfg, store, log, a.svc.ProxyRepo); err != nil {
+		if a.auth, err = openAuth(ctx, cfg, store, log, a.svc.ProxyRepo, a.metrics.ops.observeLogin); err != nil {
 			store.Close()
 			return nil, err
 		}
@@ -140,7 +144,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		}
 		go a.audit.Run(bg)
 	}
-	a.metrics = newMetrics(store)
+	a.metrics.registry.MustRegister(&opsCollector{volumes: a.volumes(), ready: a.readiness})
 	if a.proxy.Enabled() {
 		a.metrics.registry.MustRegister(a.proxy)
 	}
@@ -226,7 +230,7 @@ func RotateSigningKey(ctx context.Context, cfg *config.Config, log *slog.Logger,
 		return "", err
 	}
 	defer store.Close()
-	s, err := openAuth(ctx, cfg, store, log, nil)
+	s, err := openAuth(ctx, cfg, store, log, nil, nil)
 	if err != nil {
 		return "", err
 	}
@@ -249,14 +253,15 @@ func Migrate(ctx context.Context, cfg *config.Config) error {
 
 // openAuth builds access control from the auth configuration; proxyRepo
 // (nil: nothing proxied) maps pulls the pull-through cache serves to
-// their cache repositories, for the tokens of such pulls.
+// their cache repositories, for the tokens of such pulls; observeLogin, if
+// not nil, gets every login's outcome (for metrics).
 func openAuth(ctx context.Context, cfg *config.Config, store meta.Store, log *slog.Logger,
-	proxyRepo func(context.Context, string) (string, bool)) (*auth.Service, error) {
+	proxyRepo func(context.Context, string) (string, bool), observeLogin func(string, time.Duration)) (*auth.Service, error) {
 	proxies, err := cfg.HTTP.TrustedProxyPrefixes()
 	if err != nil {
 		return nil, err
 	}
-	o := auth.Options{TrustedProxies: proxies, ProxyRepo: proxyRepo}
+	o := auth.Options{TrustedProxies: proxies, ProxyRepo: proxyRepo, ObserveLogin: observeLogin}
 	if cfg.Auth.HasMode(config.AuthLDAP) {
 		if o.LDAP, err = ldap.New(cfg.Auth.LDAP, log); err != nil {
 			return nil, err
@@ -384,15 +389,39 @@ func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := a.meta.Ping(ctx); err != nil {
+	state := a.readiness(ctx)
+	if err := state["database"]; err != nil {
 		a.log.Warn("not ready: database", "error", err)
 		writeText(w, http.StatusServiceUnavailable, "database unavailable\n")
 		return
 	}
-	if _, err := a.blobs.Driver().Stat(ctx, "blobs"); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err := state["storage"]; err != nil {
 		a.log.Warn("not ready: storage", "error", err)
 		writeText(w, http.StatusServiceUnavailable, "storage unavailable\n")
 		return
 	}
 	writeText(w, http.StatusOK, "ok\n")
+}
+
+// readiness checks the metadata database and the blob storage (for
+// /readyz and the berth_ready metric): nil for each that answers.
+func (a *App) readiness(ctx context.Context) map[string]error {
+	state := map[string]error{"database": a.meta.Ping(ctx), "storage": nil}
+	if _, err := a.blobs.Driver().Stat(ctx, "blobs"); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		state["storage"] = err
+	}
+	return state
+}
+
+// volumes are the local directories whose filesystems Berth fills: the
+// filesystem driver's root and the SQLite database's directory.
+func (a *App) volumes() []volume {
+	var v []volume
+	if a.cfg.Storage.Driver == "filesystem" {
+		v = append(v, volume{"storage", a.cfg.Storage.Filesystem.Root})
+	}
+	if a.cfg.Database.Driver == "sqlite" {
+		v = append(v, volume{"database", filepath.Dir(a.cfg.Database.SQLite.Path)})
+	}
+	return v
 }

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/berth-registry/berth/internal/anomaly"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/scrub"
@@ -34,14 +38,30 @@ func (a *App) newLifecycle() {
 	}, a.log.With("component", "gc"))
 	a.scrub = scrub.New(a.meta, a.blobs, scrub.Options{Parallelism: g.Parallelism}, a.log.With("component", "scrub"))
 	gm := newGCMetrics(a.metrics.registry)
-	all := []jobs.Job{a.gc.Job(g.Interval, gm.observe), a.scrub.Job(a.cfg.Scrub.Interval)}
+	all := []jobs.Job{a.gc.Job(g.Interval, gm.observe), a.scrub.Job(a.cfg.Scrub.Interval, newScrubMetrics(a.metrics.registry).observe)}
 	all = append(all, a.policyJobs()...)
 	all = append(all, a.proxy.Jobs()...) // cache limits, scheduled mirroring
+	a.anomaly = anomaly.New(a.meta, a.cfg.Anomaly, a.log.With("component", "anomaly"), a.recordAnomaly)
+	if a.cfg.Anomaly.Enabled && a.audit != nil {
+		all = append(all, a.anomaly.Job(a.cfg.Anomaly.Interval))
+	}
 	a.jobs = jobs.New(a.meta, jobs.Options{Lease: a.cfg.Jobs.Lease, Poll: a.cfg.Jobs.Poll, Log: a.log.With("component", "jobs")}, all...)
 }
 
 // StartJobs runs the background job scheduler until Close (Serve calls it).
 func (a *App) StartJobs(ctx context.Context) { a.jobs.Start(ctx) }
+
+// recordAnomaly counts a pull-anomaly finding and records it in the audit
+// log (action "anomaly", the kind as the reference).
+func (a *App) recordAnomaly(f meta.AnomalyFinding) {
+	a.metrics.ops.anomalies.WithLabelValues(f.Kind).Inc()
+	user := ""
+	if kind, name, ok := strings.Cut(f.Identity, ":"); ok && (kind == "user" || kind == "robot") {
+		user = name
+	}
+	a.audit.Record(meta.AuditEvent{Time: time.Now(), Action: "anomaly", User: user, Repository: f.Repository,
+		Reference: f.Kind, Status: "success", ClientIP: f.ClientIP})
+}
 
 // Jobs is the background job scheduler (for commands and tests).
 func (a *App) Jobs() *jobs.Scheduler { return a.jobs }
@@ -106,8 +126,55 @@ func newGCMetrics(reg *prometheus.Registry) *gcMetrics {
 			Name: "berth_gc_last_success_timestamp_seconds", Help: "When the last successful garbage collection run on this instance finished.",
 		}),
 	}
+	for _, r := range []string{"ok", "error"} {
+		m.runs.WithLabelValues(r) // present from the start, so an alert on errors has a series to watch
+	}
 	reg.MustRegister(m.runs, m.deleted, m.freed, m.duration, m.last)
 	return m
+}
+
+// scrubMetrics are the scrub's Prometheus metrics.
+type scrubMetrics struct {
+	runs    *prometheus.CounterVec
+	damaged *prometheus.CounterVec
+	last    prometheus.Gauge
+}
+
+func newScrubMetrics(reg *prometheus.Registry) *scrubMetrics {
+	m := &scrubMetrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_scrub_runs_total", Help: "Scrub runs finished on this instance, by result (ok, damaged: missing or corrupt blobs found, error).",
+		}, []string{"result"}),
+		damaged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_scrub_damaged_blobs_total", Help: "Blobs scrub found damaged, by kind (missing, corrupt).",
+		}, []string{"kind"}),
+		last: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "berth_scrub_last_success_timestamp_seconds", Help: "When the last scrub run that finished without error on this instance ended.",
+		}),
+	}
+	for _, r := range []string{"ok", "damaged", "error"} {
+		m.runs.WithLabelValues(r)
+	}
+	for _, k := range []string{"missing", "corrupt"} {
+		m.damaged.WithLabelValues(k)
+	}
+	reg.MustRegister(m.runs, m.damaged, m.last)
+	return m
+}
+
+func (m *scrubMetrics) observe(r scrub.Report, err error) {
+	switch {
+	case err != nil:
+		m.runs.WithLabelValues("error").Inc()
+		return
+	case r.OK():
+		m.runs.WithLabelValues("ok").Inc()
+	default:
+		m.runs.WithLabelValues("damaged").Inc()
+	}
+	m.damaged.WithLabelValues("missing").Add(float64(r.Missing))
+	m.damaged.WithLabelValues("corrupt").Add(float64(r.Corrupt))
+	m.last.Set(float64(time.Now().UnixNano()) / 1e9)
 }
 
 func (m *gcMetrics) observe(r gc.Report, err error) {

@@ -24,6 +24,7 @@ type metrics struct {
 	latency   *prometheus.HistogramVec
 	bytesIn   *prometheus.CounterVec
 	bytesOut  *prometheus.CounterVec
+	ops       *opsMetrics
 	statusStr sync.Map // int -> string, to avoid formatting per request
 }
 
@@ -59,6 +60,7 @@ func newMetrics(store meta.Store) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.ops = newOpsMetrics(m.registry)
 	return m
 }
 
@@ -70,6 +72,7 @@ func (m *metrics) observe(route, method string, status int, d time.Duration, in,
 	code := s.(string)
 	m.requests.WithLabelValues(route, method, code).Inc()
 	m.latency.WithLabelValues(route, code).Observe(d.Seconds())
+	m.ops.observe(route, status)
 	if in > 0 {
 		m.bytesIn.WithLabelValues(route).Add(float64(in))
 	}

@@ -58,6 +58,7 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "proxy_sync_status", Method: http.MethodGet, Pattern: "/api/v1/proxy/upstreams/{name}/sync", Perm: manage.PermSystemAdmin, Handle: proxySync.Get},
 		{Name: "system", Method: http.MethodGet, Pattern: "/api/v1/system", Perm: manage.PermSystemAdmin, Handle: a.system.Handle},
 		{Name: "audit_list", Method: http.MethodGet, Pattern: "/api/v1/audit", Perm: manage.PermSystemAdmin, Handle: a.auditEvents},
+		{Name: "anomalies", Method: http.MethodGet, Pattern: "/api/v1/anomalies", Perm: manage.PermSystemAdmin, Handle: a.anomaly.List},
 
 		// Garbage collection and deletion (docs/gc.md).
 		{Name: "gc_start", Method: http.MethodPost, Pattern: "/api/v1/gc", Perm: manage.PermSystemAdmin, Handle: gcAPI.Start},

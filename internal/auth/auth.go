@@ -105,6 +105,8 @@ type Service struct {
 	addrs     *limiter // failed logins per client address (refuses)
 	cache     credCache
 	live      liveCache // subjects of tokens re-checked for management calls
+
+	observeLogin func(result string, d time.Duration)
 }
 
 // Options are what New needs besides the auth configuration.
@@ -120,7 +122,19 @@ type Options struct {
 	// nil when nothing is proxied. Tokens for such pulls are granted
 	// against the cache repository's project, like the pulls themselves.
 	ProxyRepo func(ctx context.Context, repo string) (string, bool)
+	// ObserveLogin, if set, gets the outcome of every password login
+	// (LoginSuccess, LoginCached, ...) and how long it took (for metrics).
+	ObserveLogin func(result string, d time.Duration)
 }
+
+// Login outcomes, as ObserveLogin names them.
+const (
+	LoginSuccess     = "success"     // credentials checked and accepted
+	LoginCached      = "cached"      // accepted from the recent-logins cache
+	LoginFailure     = "failure"     // wrong user name or password
+	LoginThrottled   = "throttled"   // refused: too many failed logins
+	LoginUnavailable = "unavailable" // a source of users did not answer
+)
 
 // LDAPAuthenticator is the LDAP source of users (internal/auth/ldap).
 type LDAPAuthenticator interface {
@@ -143,9 +157,12 @@ var (
 // trusted token issuers' keys and creates the initial administrator.
 func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logger, o Options) (*Service, error) {
 	s := &Service{cfg: cfg, store: store, log: log, now: o.Now, proxies: o.TrustedProxies, proxyRepo: o.ProxyRepo,
-		admins: map[string]bool{}}
+		admins: map[string]bool{}, observeLogin: o.ObserveLogin}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.observeLogin == nil {
+		s.observeLogin = func(string, time.Duration) {}
 	}
 	for _, a := range cfg.Admins {
 		s.admins[a] = true

@@ -29,46 +29,54 @@ import (
 // a loopback address. A login remembered in the cache (a correct password
 // a moment ago) skips all of this and bcrypt.
 func (s *Service) Login(ctx context.Context, user, pw, addr string) (*Subject, error) {
+	start := time.Now()
+	subj, result, err := s.login(ctx, user, pw, addr)
+	s.observeLogin(result, time.Since(start))
+	return subj, err
+}
+
+// login is Login, also naming the outcome (Login* constants).
+func (s *Service) login(ctx context.Context, user, pw, addr string) (*Subject, string, error) {
 	if len(user) > MaxUserName {
 		// No valid name is this long: refused unlogged and uncounted by
 		// name (it would make the limiter hold it).
 		if s.addrs.blocked(addr) {
-			return nil, errTooManyLogins()
+			return nil, LoginThrottled, errTooManyLogins()
 		}
 		s.addrs.fail(addr)
-		return nil, s.unauthorized("invalid username or password")
+		return nil, LoginFailure, s.unauthorized("invalid username or password")
 	}
 	if subj := s.cache.get(user, pw); subj != nil {
-		return subj, nil
+		return subj, LoginCached, nil
 	}
 	pair := user + "\x00" + addr
 	if !s.neverLocked(user, addr) && (s.pairs.blocked(pair) || s.addrs.blocked(addr)) {
 		s.log.WarnContext(ctx, "login refused: too many failed logins", "user", user, "remote", addr)
-		return nil, errTooManyLogins()
+		return nil, LoginThrottled, errTooManyLogins()
 	}
 	if s.users.blocked(user) {
 		if err := s.slowDown(ctx); err != nil {
-			return nil, err
+			return nil, LoginUnavailable, err
 		}
 	}
 	subj, err := s.checkPassword(ctx, user, pw)
 	if errors.Is(err, ErrUnavailable) {
 		// Not the user's fault: no failure counted.
 		s.log.ErrorContext(ctx, "login failed: a source of users is unavailable", "user", user, "error", err)
-		return nil, unavailable(err)
+		return nil, LoginUnavailable, unavailable(err)
 	}
 	if err != nil {
 		s.users.fail(user)
 		s.pairs.fail(pair)
 		s.addrs.fail(addr)
 		s.log.InfoContext(ctx, "login failed", "user", user, "remote", addr)
-		return nil, s.unauthorized("invalid username or password")
+		return nil, LoginFailure, s.unauthorized("invalid username or password")
 	}
 	if s.admins[subj.Name] && subj.Kind == KindUser {
 		subj.Admin = true
 	}
 	s.cache.put(user, pw, subj)
-	return subj, nil
+	return subj, LoginSuccess, nil
 }
 
 func unavailable(err error) error {

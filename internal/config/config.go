@@ -35,6 +35,7 @@ type Config struct {
 	Proxy    Proxy    `yaml:"proxy"`
 	Auth     Auth     `yaml:"auth"`
 	Audit    Audit    `yaml:"audit"`
+	Anomaly  Anomaly  `yaml:"anomaly"`
 	GC       GC       `yaml:"gc"`
 	Scrub    Scrub    `yaml:"scrub"`
 	Jobs     Jobs     `yaml:"jobs"`
@@ -182,12 +183,13 @@ func Default() *Config {
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute,
 			UploadSessionsPerRepository: 1000, UploadSessionsPerClient: 100, UploadEmptyTTL: 15 * time.Minute},
-		Auth:   defaultAuth(),
-		Audit:  defaultAudit(),
-		GC:     defaultGC(),
-		Jobs:   defaultJobs(),
-		Policy: defaultPolicy(),
-		UI:     defaultUI(),
+		Auth:    defaultAuth(),
+		Audit:   defaultAudit(),
+		Anomaly: defaultAnomaly(),
+		GC:      defaultGC(),
+		Jobs:    defaultJobs(),
+		Policy:  defaultPolicy(),
+		UI:      defaultUI(),
 	}
 }
 
@@ -340,6 +342,7 @@ func (c *Config) Validate() error {
 	}
 	c.Auth.validate(bad)
 	c.Audit.validate(bad)
+	c.Anomaly.validate(bad)
 	if err := c.validateGC(); err != nil {
 		errs = append(errs, err)
 	}

@@ -89,6 +89,7 @@ type Upload struct {
 type Store interface {
 	AuthStore
 	AuditStore
+	AnomalyStore
 	GCStore
 	JobStore
 	PolicyStore

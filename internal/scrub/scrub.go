@@ -123,13 +123,17 @@ func NewAPI(s *jobs.Scheduler) *jobs.API[Request, Report] {
 }
 
 // Job is the scrub as a background job, every interval (0: on demand only).
-func (s *Scrubber) Job(interval time.Duration) jobs.Job {
+// observe, if set, gets every finished run's report (for metrics).
+func (s *Scrubber) Job(interval time.Duration, observe func(Report, error)) jobs.Job {
 	return jobs.Job{Name: JobName, Interval: interval, Run: func(ctx context.Context, r *jobs.Run) (string, error) {
 		var req Request
 		if r.Request != "" {
 			json.Unmarshal([]byte(r.Request), &req)
 		}
 		rep, err := s.Run(ctx, req.Repair, r.Progress, r.Save)
+		if observe != nil && ctx.Err() == nil {
+			observe(rep, err)
+		}
 		b, _ := json.Marshal(rep)
 		return string(b), err
 	}}

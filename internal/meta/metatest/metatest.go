@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"ProxyCache", testProxyCache},
 		{"ProxyEviction", testProxyEviction},
 		{"Audit", testAudit},
+		{"Anomaly", testAnomaly},
 	}
 	tests = append(tests, authTests...)
 	tests = append(tests, jobTests...)
