@@ -102,6 +102,13 @@ func (w *envWalk) set(v reflect.Value, path []string) error {
 	case reflect.Struct:
 		return w.setField(v, path)
 	case reflect.Map:
+		if v.IsNil() {
+			// A list element just appended (Distribution panics here).
+			if !v.CanSet() {
+				return fmt.Errorf("cannot set %s here", strings.Join(path, "_"))
+			}
+			v.Set(reflect.MakeMap(v.Type()))
+		}
 		return w.setKey(v, path)
 	case reflect.Slice:
 		idx, err := strconv.Atoi(path[0])

@@ -60,6 +60,8 @@ func TestApplyEnv(t *testing.T) {
 		{"list index: ends on an element (Distribution panics)", []string{"REGISTRY_NOTIFICATIONS_ENDPOINTS_0=x"}, nil, nil, "list element", nil},
 		{"list of scalars: appended element stays empty, as in Distribution", []string{"REGISTRY_HTTP_TLS_CLIENTCAS_0=/a.pem"},
 			func(c *Configuration) any { return c.HTTP.TLS.ClientCAs }, []string{""}, "", nil},
+		{"list of maps: an appended element is a new map (Distribution panics)", []string{"REGISTRY_VALIDATION_MANIFESTS_INDEXES_PLATFORMLIST_0_OS=linux"},
+			func(c *Configuration) any { return c.Validation.Manifests.Indexes.PlatformList }, []Section{{"os": "linux"}}, "", nil},
 		{"REGISTRY_AUTH=htpasswd selects the type", []string{"REGISTRY_AUTH=htpasswd", "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd"},
 			func(c *Configuration) any { return c.Auth }, Auth{"htpasswd": {"path": "/auth/htpasswd"}}, "", nil},
 		{"parameters are YAML values, keys lower-cased", []string{"REGISTRY_AUTH_TOKEN_AUTOREDIRECT=true"},
