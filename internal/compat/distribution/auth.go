@@ -50,7 +50,7 @@ func mapHtpasswd(p Parameters, c *config.Config, r *Report) {
 	// Distribution's htpasswd controller answers with Basic challenges.
 	c.Auth.Token.Enabled = false
 	r.mapped("auth.htpasswd.path", "auth.htpasswd.path", "Berth re-reads the file when it changes. As in Distribution every user in it may push, pull and delete "+
-		"everywhere: the %d users in the file now are system administrators (auth.admins); users added later are ordinary users until the next start", len(users))
+		"everywhere: the users in the file now (%d) are system administrators (auth.admins); users added later are ordinary users until the next start", len(users))
 	if realm, ok := paramString(p, "realm"); ok && realm != "" {
 		r.ignored("auth.htpasswd.realm", "Berth's Basic challenge names the realm \"Berth\"; clients do not use the realm")
 	}
