@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/berth-registry/berth/internal/compat/distribution"
+	"github.com/berth-registry/berth/internal/config"
 )
 
 func TestMain(m *testing.M) {
@@ -252,4 +253,95 @@ health:
 			}
 		})
 	}
+}
+
+// TestLoadConfigSources: which file `berth serve` reads when given none,
+// and how it tells Berth's format from Distribution's.
+func TestLoadConfigSources(t *testing.T) {
+	dir := t.TempDir()
+	dist := filepath.Join(dir, "config.yml")
+	os.WriteFile(dist, []byte("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: "+dir+"/reg\nhttp:\n  addr: 127.0.0.1:7001\n"), 0o644)
+	other := filepath.Join(dir, "other.yml")
+	os.WriteFile(other, []byte("version: 0.1\nstorage: {filesystem: {rootdirectory: "+dir+"/other}}\nhttp: {addr: \"127.0.0.1:7002\"}\n"), 0o644)
+	own := filepath.Join(dir, "berth.yaml")
+	os.WriteFile(own, []byte("version: 1\nhttp:\n  addr: 127.0.0.1:7003\n"), 0o644)
+	defer func() { distributionPaths = nil }()
+	tests := []struct {
+		name     string
+		path     string
+		defaults []string
+		env      []string
+		addr     string // "" for an error
+		report   bool
+	}{
+		{"nothing: Berth's defaults", "", nil, nil, ":5000", false},
+		{"a default path that exists", "", []string{filepath.Join(dir, "missing.yml"), dist}, nil, "127.0.0.1:7001", true},
+		{"REGISTRY_CONFIGURATION_PATH before the default paths", "", []string{dist}, []string{"REGISTRY_CONFIGURATION_PATH=" + other}, "127.0.0.1:7002", true},
+		{"REGISTRY_CONFIGURATION_PATH naming Berth's own file", "", nil, []string{"REGISTRY_CONFIGURATION_PATH=" + own}, "127.0.0.1:7003", false},
+		{"--config wins over the default paths", own, []string{dist}, nil, "127.0.0.1:7003", false},
+		{"--config naming Distribution's file", dist, nil, nil, "127.0.0.1:7001", true},
+		{"REGISTRY_ variables alone start from registry:2's default", "", nil, []string{"REGISTRY_HTTP_ADDR=127.0.0.1:7004"}, "127.0.0.1:7004", true},
+		{"REGISTRY_PORT alone is no configuration", "", nil, []string{"REGISTRY_PORT=tcp://10.0.0.1:5000"}, ":5000", false},
+		{"BERTH_ variables apply after the mapping", dist, nil, []string{"BERTH_HTTP_ADDR=127.0.0.1:7005"}, "127.0.0.1:7005", true},
+		{"refused key", "", nil, []string{"REGISTRY_AUTH=silly"}, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			distributionPaths = tc.defaults
+			c, rep, err := loadConfig(tc.path, tc.env, configOverrides(dir))
+			if tc.addr == "" {
+				if err == nil {
+					t.Fatal("loaded")
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else if c.HTTP.Addr != tc.addr {
+				t.Errorf("addr %q, want %q", c.HTTP.Addr, tc.addr)
+			}
+			if (rep != nil) != tc.report {
+				t.Errorf("report %v, want one: %v", rep, tc.report)
+			}
+		})
+	}
+}
+
+func TestDistributionCommands(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yml")
+	os.WriteFile(good, []byte("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: "+dir+"\nauth:\n  silly: {}\n"), 0o644)
+	fine := filepath.Join(dir, "fine.yml")
+	os.WriteFile(fine, []byte("version: 0.1\nstorage: {filesystem: {rootdirectory: "+dir+"}}\nhttp: {secret: x}\n"), 0o644)
+	own := filepath.Join(dir, "berth.yaml")
+	os.WriteFile(own, []byte("version: 1\n"), 0o644)
+	typo := filepath.Join(dir, "typo.yml")
+	os.WriteFile(typo, []byte("version: 0.1\nstorage: {filesystem: {}}\nhttp: {adr: x}\n"), 0o644)
+	tests := []struct {
+		args    []string
+		out     string
+		wantErr string
+	}{
+		{[]string{"config", "check", "--distribution", fine}, "ignored  http.secret", ""},
+		{[]string{"config", "check", fine}, "Berth can serve this configuration", ""},
+		{[]string{"config", "check", "--distribution", good}, "refused  auth.silly", "auth.silly: refused"},
+		{[]string{"config", "check", "--distribution", own}, "", "not a Distribution configuration"},
+		{[]string{"config", "check", "--distribution", typo}, "", "adr"},
+		{[]string{"config", "check", own}, "ok", ""},
+		{[]string{"registry", "serve"}, "", "configuration path unspecified"},
+		{[]string{"registry", "frobnicate"}, "", "unknown command"},
+		{[]string{"registry", "serve", good}, "", "auth.silly"},
+	}
+	for _, tc := range tests {
+		var out bytes.Buffer
+		err := run(context.Background(), tc.args, nil, &out, io.Discard)
+		if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) || tc.wantErr == "" && err != nil {
+			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.wantErr)
+		}
+		if !strings.Contains(out.String(), tc.out) {
+			t.Errorf("%v: output %q, want %q", tc.args, out.String(), tc.out)
+		}
+	}
+}
+
+func configOverrides(dir string) config.Overrides {
+	return config.Overrides{Data: filepath.Join(dir, "data")}
 }
