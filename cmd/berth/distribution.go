@@ -19,13 +19,19 @@ var distributionPaths = distribution.DefaultPaths
 
 // loadConfig reads Berth's configuration file or Distribution's (told
 // apart by the version field). Without a file it looks where Distribution
-// would (REGISTRY_CONFIGURATION_PATH, then its default paths), and with
-// none there but REGISTRY_* variables set it starts from the registry:2
-// image's default configuration. The report is non-nil when the
-// configuration was Distribution's.
+// would: REGISTRY_CONFIGURATION_PATH, then its default paths (only when no
+// data directory is given either: `berth serve --data DIR` is Berth's own
+// set-up, whatever else is installed on the machine). With no file there
+// but REGISTRY_* variables set, it starts from the registry:2 image's
+// default configuration. The report is non-nil when the configuration was
+// Distribution's.
 func loadConfig(path string, env []string, o config.Overrides) (*config.Config, *distribution.Report, error) {
 	if path == "" {
-		path = distribution.Find(env, distributionPaths)
+		defaults := distributionPaths
+		if o.Data != "" || lookup(env, "BERTH_DATA") != "" {
+			defaults = nil
+		}
+		path = distribution.Find(env, defaults)
 	}
 	if path == "" {
 		if !distribution.HasEnv(env) {

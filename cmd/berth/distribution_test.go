@@ -275,6 +275,7 @@ func TestLoadConfigSources(t *testing.T) {
 		report   bool
 	}{
 		{"nothing: Berth's defaults", "", nil, nil, ":5000", false},
+		{"--data: Berth's own set-up, default paths not read", "", []string{dist}, []string{"BERTH_DATA=" + dir}, ":5000", false},
 		{"a default path that exists", "", []string{filepath.Join(dir, "missing.yml"), dist}, nil, "127.0.0.1:7001", true},
 		{"REGISTRY_CONFIGURATION_PATH before the default paths", "", []string{dist}, []string{"REGISTRY_CONFIGURATION_PATH=" + other}, "127.0.0.1:7002", true},
 		{"REGISTRY_CONFIGURATION_PATH naming Berth's own file", "", nil, []string{"REGISTRY_CONFIGURATION_PATH=" + own}, "127.0.0.1:7003", false},
@@ -288,7 +289,7 @@ func TestLoadConfigSources(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			distributionPaths = tc.defaults
-			c, rep, err := loadConfig(tc.path, tc.env, configOverrides(dir))
+			c, rep, err := loadConfig(tc.path, tc.env, config.Overrides{})
 			if tc.addr == "" {
 				if err == nil {
 					t.Fatal("loaded")
