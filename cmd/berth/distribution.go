@@ -151,6 +151,9 @@ func registryAlias(ctx context.Context, args, env []string, stdout, stderr io.Wr
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, registryUsage)
 		return nil
+	case "--version", "-v", "version":
+		fmt.Fprintln(stdout, "berth", versionString(), "(serving Distribution's configuration)")
+		return nil
 	}
 	fmt.Fprintln(stderr, registryUsage)
 	return fmt.Errorf("registry: unknown command %q", args[0])

@@ -329,6 +329,7 @@ func TestDistributionCommands(t *testing.T) {
 		{[]string{"config", "check", own}, "ok", ""},
 		{[]string{"registry", "serve"}, "", "configuration path unspecified"},
 		{[]string{"registry", "frobnicate"}, "", "unknown command"},
+		{[]string{"registry", "--version"}, "berth ", ""},
 		{[]string{"registry", "serve", good}, "", "auth.silly"},
 	}
 	for _, tc := range tests {
