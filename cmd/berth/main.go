@@ -11,16 +11,23 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/berth-registry/berth/internal/app"
 	"github.com/berth-registry/berth/internal/buildinfo"
+	"github.com/berth-registry/berth/internal/compat/distribution"
 	"github.com/berth-registry/berth/internal/config"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	args := os.Args[1:]
+	if filepath.Base(os.Args[0]) == "registry" {
+		// Installed as Distribution's binary: `registry serve CONFIG`.
+		args = append([]string{"registry"}, args...)
+	}
+	err := run(ctx, args, os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -38,7 +45,8 @@ Usage:
   berth gc [--config FILE] [--data DIR] [--dry-run]             collect garbage now (docs/gc.md)
   berth scrub [--config FILE] [--data DIR] [--repair]           re-hash stored blobs, report (and repair) damage
   berth retention run PROJECT [--dry-run] [--config FILE]       run a project's retention rules now
-  berth config check FILE                                       validate a configuration file
+  berth config check [--distribution] FILE                      validate a configuration file (Distribution's: print the compatibility report)
+  berth registry serve|garbage-collect ... CONFIG               Distribution's commands (also when installed as "registry")
   berth user add|list|passwd|delete ...                         manage users (berth user help)
   berth project add|list|member add ...                         manage projects and their members
   berth robot add NAME ...                                      create a robot account
@@ -46,7 +54,9 @@ Usage:
   berth version                                                 print the version, commit and Go version
 
 Configuration: a YAML file (see docs/configuration.md) and BERTH_* environment
-variables that follow the YAML path, e.g. BERTH_HTTP_ADDR=:5000.
+variables that follow the YAML path, e.g. BERTH_HTTP_ADDR=:5000. A Distribution
+(registry:2) configuration file and REGISTRY_* variables work too
+(docs/migrate-from-distribution.md).
 `
 
 // run is main without the process: arguments, environment and output are
@@ -75,14 +85,9 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, "berth", buildinfo.Get())
 		return nil
 	case "config":
-		if len(args) != 3 || args[1] != "check" {
-			return fmt.Errorf("usage: berth config check FILE")
-		}
-		if _, err := config.Load(args[2], nil, config.Overrides{}); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s: ok\n", args[2])
-		return nil
+		return configCheck(args[1:], env, stdout)
+	case "registry":
+		return registryAlias(ctx, args[1:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -95,7 +100,8 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o config.Overrides
-	loadConfig := configFlags(fs, env, &o)
+	var rep *distribution.Report
+	loadConfig := configFlagsReport(fs, env, &o, &rep)
 	fs.StringVar(&o.Addr, "addr", "", "listen address, HOST:PORT (default :5000)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -109,6 +115,9 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 	}
 	log := newLogger(cfg.Log, stderr)
 	raiseFileLimit(log)
+	if rep != nil {
+		logReport(log, rep)
+	}
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -170,9 +179,21 @@ func migrate(ctx context.Context, args, env []string, stdout, stderr io.Writer) 
 // configuration they name: the file, then BERTH_* variables from env, then
 // the flags in o (which the caller may extend, e.g. with --addr).
 func configFlags(fs *flag.FlagSet, env []string, o *config.Overrides) func() (*config.Config, error) {
-	path := fs.String("config", lookup(env, "BERTH_CONFIG"), "configuration file (YAML)")
+	return configFlagsReport(fs, env, o, nil)
+}
+
+// configFlagsReport is configFlags that also hands back, in rep, the
+// compatibility report when the configuration was Distribution's.
+func configFlagsReport(fs *flag.FlagSet, env []string, o *config.Overrides, rep **distribution.Report) func() (*config.Config, error) {
+	path := fs.String("config", lookup(env, "BERTH_CONFIG"), "configuration file (YAML): Berth's, or Distribution's (version: 0.1)")
 	fs.StringVar(&o.Data, "data", "", "data directory (default ./data)")
-	return func() (*config.Config, error) { return config.Load(*path, env, *o) }
+	return func() (*config.Config, error) {
+		c, r, err := loadConfig(*path, env, *o)
+		if rep != nil {
+			*rep = r
+		}
+		return c, err
+	}
 }
 
 func loopback(addr net.Addr) bool {

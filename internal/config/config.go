@@ -214,6 +214,13 @@ func Load(path string, env []string, o Overrides) (*Config, error) {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
+	return Finish(c, env, o)
+}
+
+// Finish completes a configuration that was read from a file (Berth's own,
+// or another registry's mapped onto it): BERTH_* variables from env, then
+// overrides, then derived defaults, then validation.
+func Finish(c *Config, env []string, o Overrides) (*Config, error) {
 	if err := ApplyEnv(c, env); err != nil {
 		return nil, err
 	}
