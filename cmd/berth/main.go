@@ -11,15 +11,11 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/berth-registry/berth/internal/app"
 	"github.com/berth-registry/berth/internal/config"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -46,7 +42,8 @@ Usage:
   berth project add|list|member add ...                         manage projects and their members
   berth robot add NAME ...                                      create a robot account
   berth auth rotate-key [--revoke] [--config FILE] [--data DIR]   new token signing key (docs/auth.md)
-  berth version                                                 print the version
+  berth healthcheck [--url URL] [--timeout 3s] [--config FILE]  exit 0 if the server answers /healthz
+  berth version                                                 print the version, commit and build date
 
 Configuration: a YAML file (see docs/configuration.md) and BERTH_* environment
 variables that follow the YAML path, e.g. BERTH_HTTP_ADDR=:5000.
@@ -74,6 +71,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return runScrub(ctx, args[1:], env, stdout, stderr)
 	case "retention":
 		return retention(ctx, args[1:], env, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "berth", versionString())
 		return nil
@@ -195,22 +194,4 @@ func lookup(env []string, name string) string {
 		}
 	}
 	return ""
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-		if v != "" {
-			return v
-		}
-	}
-	return "dev"
 }
