@@ -5,7 +5,7 @@ GO ?= go
 TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: run build test tools unit fuzz fuzz-smoke e2e browser bench bench-smoke bench-s3 lint
+.PHONY: run build image test tools unit fuzz fuzz-smoke e2e browser bench bench-smoke bench-s3 lint
 
 # The build names itself (berth version, the start-up log line,
 # berth_build_info in /metrics): the version from git describe, the commit
@@ -25,6 +25,12 @@ run:
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+
+# The container image (FROM scratch, non-root, docs/deploy.md) built with
+# the Docker daemon: make image [IMAGE=registry.example.com/berth:1.0]
+IMAGE ?= berth:latest
+image:
+	bash deploy/image/build.sh $(IMAGE)
 
 # test installs what it needs, then runs every test: vet, unit and HTTP tests
 # with the race detector, short fuzz runs, end-to-end tests with real clients,

@@ -4,7 +4,8 @@
 # installed; with everything present it takes well under two seconds.
 #
 #   Debian packages (apt-get): skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx
-#     slapd ldap-utils docker.io containerd chromium fonts-wqy-microhei prometheus
+#     slapd ldap-utils docker.io containerd chromium fonts-wqy-microhei prometheus docker-compose
+#   (docker-compose validates deploy/compose offline: `docker-compose config`)
 #   (docker.io and containerd are the real engines the e2e tests start privately;
 #   their package scripts' services are kept from starting by policy-rc.d)
 #   (fonts-wqy-microhei: a small CJK font, so the browser tests' screenshots show
@@ -22,7 +23,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_BIN="$REPO/.tools/bin"
 
-APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx slapd ldap-utils docker.io containerd chromium fonts-wqy-microhei prometheus)
+APT_PACKAGES=(skopeo umoci podman buildah jq docker-registry wrk curl postgresql nginx slapd ldap-utils docker.io containerd chromium fonts-wqy-microhei prometheus docker-compose)
 
 CRANE_PKG=github.com/google/go-containerregistry/cmd/crane
 CRANE_MOD=github.com/google/go-containerregistry

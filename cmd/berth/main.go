@@ -51,6 +51,7 @@ Usage:
   berth project add|list|member add ...                         manage projects and their members
   berth robot add NAME ...                                      create a robot account
   berth auth rotate-key [--revoke] [--config FILE] [--data DIR]   new token signing key (docs/auth.md)
+  berth healthcheck [--url URL] [--timeout 3s] [--config FILE]  exit 0 if the server answers /healthz
   berth version                                                 print the version, commit and Go version
 
 Configuration: a YAML file (see docs/configuration.md) and BERTH_* environment
@@ -81,6 +82,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return runScrub(ctx, args[1:], env, stdout, stderr)
 	case "retention":
 		return retention(ctx, args[1:], env, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "berth", buildinfo.Get())
 		return nil
