@@ -131,6 +131,7 @@ jobs:
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, in := range c.inst {
+				t.Logf("%s log, errors:\n%s", in.name, errorLines(in.log, 40))
 				t.Logf("%s log (tail):\n%s", in.name, tail(in.log, 6000))
 			}
 			t.Logf("nginx error log (tail):\n%s", tail(filepath.Join(c.dir, "nginx", "error.log"), 3000))
@@ -381,6 +382,20 @@ func writeFile(t testing.TB, path, data string) {
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// errorLines returns up to n of a log file's ERROR lines (where a server
+// error's detail goes), for failure messages: the tail alone often misses
+// them.
+func errorLines(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	var out []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if strings.Contains(line, "level=ERROR") && len(out) < n {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // tail returns the end of a log file, for failure messages.
