@@ -154,6 +154,10 @@ func TestUIAdminAuditKeysSystemProxy(t *testing.T) {
 		if strings.Contains(p.body, "projects/a1/") {
 			t.Fatal("page 1 of 2-event pages holds the third event")
 		}
+		// Times in the language's style, the exact time in <time datetime>.
+		if !regexp.MustCompile(`<time datetime="[0-9T:.-]+Z">[A-Z][a-z]{2} [0-9]{1,2}, [0-9]{4} [0-9]{2}:[0-9]{2} UTC</time>`).MatchString(p.body) {
+			t.Fatalf("audit times not formatted for English:\n%s", p.body)
+		}
 		next := between(p.body, `<p class="pager"><a href="`, `"`)
 		next = strings.ReplaceAll(next, "&amp;", "&")
 		if !strings.Contains(next, "before=") || !strings.Contains(next, "action=member_put") {
