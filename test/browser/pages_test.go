@@ -52,6 +52,7 @@ func TestPagesLightDark(t *testing.T) {
 		{name: "admin-scrub", path: "/ui/admin/scrub"},
 		{name: "admin-proxy", path: "/ui/admin/proxy"},
 		{name: "admin-audit", path: "/ui/admin/audit"},
+		{name: "admin-anomalies", path: "/ui/admin/anomalies"},
 		{name: "admin-keys", path: "/ui/admin/keys"},
 	}
 	for _, theme := range []string{"light", "dark"} {
@@ -180,6 +181,7 @@ func TestPhoneWidth(t *testing.T) {
 		{name: "user", path: "/ui/user"},
 		{name: "admin-gc", path: "/ui/admin/gc"},
 		{name: "admin-audit", path: "/ui/admin/audit"},
+		{name: "admin-anomalies", path: "/ui/admin/anomalies"},
 	} {
 		b.open(p.path)
 		checkWidth(t, b, p.name)
