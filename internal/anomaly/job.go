@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/berth-registry/berth/internal/api/manage"
@@ -45,35 +44,13 @@ func ToFinding(f meta.AnomalyFinding) Finding {
 }
 
 // List serves GET /api/v1/anomalies: the newest findings matching the
-// filters identity (e.g. user:alice, robot:robot$ci, addr:10.1.2.3,
-// repo:team/app), kind, since (RFC 3339), before (a finding id, for the
-// next page) and n (at most 1000, default 100).
+// filters of ParseFilter (identity, kind, since, before, n).
 func (d *Detector) List(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f := meta.AnomalyFilter{Identity: q.Get("identity"), Kind: q.Get("kind"), Limit: 100}
-	if f.Kind != "" && !validKind(f.Kind) {
-		return manage.BadRequest("kind: not one of burst, new_network, off_hours, failed_pulls, robot_networks: " + f.Kind)
+	f, err := ParseFilter(r.URL.Query())
+	if err != nil {
+		return manage.BadRequest(err.Error())
 	}
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return manage.BadRequest("since: not an RFC 3339 time: " + v)
-		}
-		f.Since = t
-	}
-	for _, p := range []struct {
-		name string
-		set  func(int64)
-	}{{"before", func(n int64) { f.Before = n }}, {"n", func(n int64) { f.Limit = int(min(n, 1000)) }}} {
-		if v := q.Get(p.name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 {
-				return manage.BadRequest(p.name + ": not a positive integer: " + v)
-			}
-			p.set(n)
-		}
-	}
-	found, err := d.store.AnomalyFindings(r.Context(), f)
+	found, err := d.Findings(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -82,13 +59,4 @@ func (d *Detector) List(w http.ResponseWriter, r *http.Request) error {
 		out[i] = ToFinding(a)
 	}
 	return manage.WriteJSON(w, http.StatusOK, map[string]any{"anomalies": out})
-}
-
-func validKind(k string) bool {
-	for _, x := range Kinds {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }

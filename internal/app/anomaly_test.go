@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,8 @@ func TestAnomalyEndToEnd(t *testing.T) {
 	}
 	waitBody(t, s.URL+"/api/v1/audit?action=anomaly", `"reference":"failed_pulls"`)
 
+	testUIAnomalies(t, s.URL)
+
 	// A second run reads nothing new and finds nothing more.
 	rep, err = s.App.Jobs().RunNow(context.Background(), anomaly.JobName, "")
 	if err != nil || !strings.Contains(rep, `"findings":0`) || !strings.Contains(rep, `"pulls":0`) {
@@ -99,4 +102,33 @@ func TestAnomaliesNeedSystemAdmin(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", tc.who, r.status, r.body, tc.want)
 		}
 	}
+}
+
+// testUIAnomalies: the administration page shows the finding of
+// TestAnomalyEndToEnd with the API's filters (deep links) and paging, in
+// the viewer's language; a bad filter is a 422 with the message beside
+// it (auth.mode none: the page is open, as the API).
+func testUIAnomalies(t *testing.T, base string) {
+	b := newBrowser(t, base)
+	p := b.get("/ui/admin/anomalies")
+	want(t, "anomalies", p, 200, "Pull anomalies", "addr:127.0.0.1", "Refused pulls",
+		"20 pulls refused (401/403/404) in the hour", `<time datetime="`, `href="/ui/admin/anomalies?kind=failed_pulls"`)
+	want(t, "tabs", b.get("/ui/admin"), 200, `href="/ui/admin/anomalies"`)
+	want(t, "by identity and kind", b.get("/ui/admin/anomalies?identity=addr:127.0.0.1&kind=failed_pulls"), 200,
+		"addr:127.0.0.1", `<option value="failed_pulls" selected>`)
+	for _, q := range []string{"?identity=user:alice", "?kind=burst", "?since=" + url.QueryEscape(time.Now().Add(time.Hour).UTC().Format(time.RFC3339))} {
+		if p := b.get("/ui/admin/anomalies" + q); p.status != 200 || strings.Contains(p.body, "addr:127.0.0.1</a>") || !strings.Contains(p.body, "No findings match.") {
+			t.Errorf("anomalies%s: %d, finding shown or no empty note:\n%s", q, p.status, p.body)
+		}
+	}
+	// One per page: the next page (before= the last id) is older, here empty.
+	p = b.get("/ui/admin/anomalies?n=1")
+	next := strings.ReplaceAll(between(p.body, `<p class="pager"><a href="`, `"`), "&amp;", "&")
+	if !strings.Contains(next, "before=") || !strings.Contains(next, "n=1") {
+		t.Fatalf("next page link %q", next)
+	}
+	want(t, "page 2", b.get(next), 200, "No findings match.")
+	want(t, "bad kind", b.get("/ui/admin/anomalies?kind=weird"), http.StatusUnprocessableEntity, "Choose one of the kinds")
+	want(t, "bad since", b.get("/ui/admin/anomalies?since=yesterday"), http.StatusUnprocessableEntity, "Write the time as 2026-01-02T15:04:05Z")
+	want(t, "Chinese", b.do("GET", "/ui/admin/anomalies", nil, map[string]string{"Accept-Language": "zh-CN"}), 200, "拉取异常", "被拒绝的拉取")
 }

@@ -63,8 +63,10 @@ func (a *App) apiRoutes() []manage.Route {
 		// Garbage collection and deletion (docs/gc.md).
 		{Name: "gc_start", Method: http.MethodPost, Pattern: "/api/v1/gc", Perm: manage.PermSystemAdmin, Handle: gcAPI.Start},
 		{Name: "gc_status", Method: http.MethodGet, Pattern: "/api/v1/gc", Perm: manage.PermSystemAdmin, Handle: gcAPI.Get},
+		{Name: "gc_runs", Method: http.MethodGet, Pattern: "/api/v1/gc/runs", Perm: manage.PermSystemAdmin, Handle: gcAPI.History},
 		{Name: "scrub_start", Method: http.MethodPost, Pattern: "/api/v1/scrub", Perm: manage.PermSystemAdmin, Handle: scrubAPI.Start},
 		{Name: "scrub_status", Method: http.MethodGet, Pattern: "/api/v1/scrub", Perm: manage.PermSystemAdmin, Handle: scrubAPI.Get},
+		{Name: "scrub_runs", Method: http.MethodGet, Pattern: "/api/v1/scrub/runs", Perm: manage.PermSystemAdmin, Handle: scrubAPI.History},
 		{Name: "repository_delete", Method: http.MethodDelete, Pattern: project + "/repositories/{repository...}", Perm: manage.PermProjectAdmin, Handle: a.deleteRepository},
 		{Name: "repository_delete_any", Method: http.MethodDelete, Pattern: "/api/v1/repositories/{name...}", Perm: manage.PermSystemAdmin, Handle: a.deleteAnyRepository},
 

@@ -29,6 +29,7 @@ var uiAdminPagesStatus = []struct {
 	{"/ui/admin/scrub", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/proxy", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/audit", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
+	{"/ui/admin/anomalies", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/keys", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 }
 
@@ -85,7 +86,7 @@ func TestUIAdminAuthOff(t *testing.T) {
 	s := apptest.Start(t, nil)
 	b := newBrowser(t, s.URL)
 	want(t, "user", b.get("/ui/user"), 200, "there is no account to manage")
-	for _, path := range []string{"/ui/admin", "/ui/admin/users", "/ui/admin/gc", "/ui/admin/keys", "/ui/admin/audit"} {
+	for _, path := range []string{"/ui/admin", "/ui/admin/users", "/ui/admin/gc", "/ui/admin/keys", "/ui/admin/audit", "/ui/admin/anomalies"} {
 		want(t, path, b.get(path), 200)
 	}
 	want(t, "keys", b.get("/ui/admin/keys"), 200, "No signing keys")

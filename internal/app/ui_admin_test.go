@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -104,10 +105,36 @@ func TestUIAdminGCAndScrub(t *testing.T) {
 	if body := api(t, s.URL, admin, "GET", "/api/v1/gc", "", 200); !strings.Contains(body, `"dry_run":false`) || !strings.Contains(body, `"blobs":2`) {
 		t.Fatalf("the page's run is not the API's: %s", body)
 	}
+	// Both runs are in the history, newest first, on the API and the page.
+	var hist struct {
+		Runs []struct {
+			StartedAt  time.Time `json:"started_at"`
+			FinishedAt time.Time `json:"finished_at"`
+			Report     struct {
+				DryRun bool  `json:"dry_run"`
+				Blobs  int64 `json:"blobs"`
+			} `json:"report"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(api(t, s.URL, admin, "GET", "/api/v1/gc/runs", "", 200)), &hist); err != nil {
+		t.Fatal(err)
+	}
+	if len(hist.Runs) != 2 || hist.Runs[0].Report.DryRun || !hist.Runs[1].Report.DryRun || hist.Runs[0].Report.Blobs != 2 ||
+		hist.Runs[0].FinishedAt.Before(hist.Runs[0].StartedAt) || hist.Runs[0].StartedAt.Before(hist.Runs[1].FinishedAt) {
+		t.Fatalf("gc history: %+v", hist.Runs)
+	}
+	want(t, "gc history", p, 200, "Recent runs", "The last 20 finished runs")
+	if n := strings.Count(between(p.body, "Recent runs", "</table>"), "<tr>"); n != 3 { // the header and two runs
+		t.Fatalf("gc history table: %d rows\n%s", n, p.body)
+	}
 
 	wantDone(t, "scrub", b.post("/ui/admin/scrub", url.Values{}), "/ui/admin/scrub")
 	waitIdle(t, b, "/ui/admin/scrub/status")
 	want(t, "scrub report", b.do("GET", "/ui/admin/scrub", nil, map[string]string{"Accept-Language": "zh-CN"}), 200, "所有 blob 均完好。")
+	want(t, "scrub history", b.get("/ui/admin/scrub"), 200, "Recent runs", `<span class="badge ok">OK</span>`)
+	if body := api(t, s.URL, admin, "GET", "/api/v1/scrub/runs", "", 200); !strings.HasPrefix(body, `{"runs":[{"started_at":`) || strings.Count(body, `"finished_at"`) != 2 {
+		t.Fatalf("scrub history: %s", body) // two finished_at: the run's and its report's
+	}
 }
 
 // waitIdle polls a job's status route (as berth.js does) until the job is
@@ -153,6 +180,10 @@ func TestUIAdminAuditKeysSystemProxy(t *testing.T) {
 		want(t, "filtered", p, 200, `name="action" value="member_put"`, "projects/a3/", "projects/a2/", "Older events")
 		if strings.Contains(p.body, "projects/a1/") {
 			t.Fatal("page 1 of 2-event pages holds the third event")
+		}
+		// Times in the language's style, the exact time in <time datetime>.
+		if !regexp.MustCompile(`<time datetime="[0-9T:.-]+Z">[A-Z][a-z]{2} [0-9]{1,2}, [0-9]{4} [0-9]{2}:[0-9]{2} UTC</time>`).MatchString(p.body) {
+			t.Fatalf("audit times not formatted for English:\n%s", p.body)
 		}
 		next := between(p.body, `<p class="pager"><a href="`, `"`)
 		next = strings.ReplaceAll(next, "&amp;", "&")

@@ -306,6 +306,19 @@ func TestUIStaticAssets(t *testing.T) {
 	if p := b.get("/ui/static/berth.000000000000.css"); p.status != 404 {
 		t.Errorf("unknown asset: %d", p.status)
 	}
+	// The icon: hashed in the page, and at /favicon.ico for browsers
+	// that ask without a page (no 404 in their logs).
+	icon := regexp.MustCompile(`<link rel="icon" type="image/svg\+xml" href="(/ui/static/favicon\.[0-9a-f]{12}\.svg)">`).FindStringSubmatch(home.body)
+	if icon == nil {
+		t.Fatalf("no icon link in the page:\n%s", home.body)
+	}
+	hashed := b.get(icon[1])
+	if hashed.status != 200 || hashed.header.Get("Content-Type") != "image/svg+xml" || !strings.HasPrefix(hashed.body, "<svg") {
+		t.Errorf("%s: %d %q", icon[1], hashed.status, hashed.header.Get("Content-Type"))
+	}
+	if p := b.get("/favicon.ico"); p.status != 200 || p.header.Get("Content-Type") != "image/svg+xml" || p.body != hashed.body {
+		t.Errorf("/favicon.ico: %d %q", p.status, p.header.Get("Content-Type"))
+	}
 }
 
 func TestUIErrorPages(t *testing.T) {

@@ -95,6 +95,41 @@ func (a *API[Req, Rep]) Status(ctx context.Context) (RunStatus[Rep], error) {
 	return st, nil
 }
 
+// PastRun is a finished run in a job's history.
+type PastRun[Rep any] struct {
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at"`
+	Report     *Rep      `json:"report,omitempty"` // nil when it cannot be read
+}
+
+// History serves GET .../runs: the job's finished runs with their
+// reports, newest first (the newest meta.JobRunsKept), as {"runs": [...]}.
+func (a *API[Req, Rep]) History(w http.ResponseWriter, r *http.Request) error {
+	runs, err := a.Runs(r.Context())
+	if err != nil {
+		return err
+	}
+	return manage.WriteJSON(w, http.StatusOK, map[string]any{"runs": runs})
+}
+
+// Runs returns the job's finished runs, newest first: what History
+// answers, for the web UI too.
+func (a *API[Req, Rep]) Runs(ctx context.Context) ([]PastRun[Rep], error) {
+	stored, err := a.Jobs.Runs(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PastRun[Rep], len(stored))
+	for i, s := range stored {
+		out[i] = PastRun[Rep]{StartedAt: s.StartedAt, FinishedAt: s.FinishedAt}
+		var rep Rep
+		if json.Unmarshal([]byte(s.Report), &rep) == nil {
+			out[i].Report = &rep
+		}
+	}
+	return out, nil
+}
+
 // DecodeRequest reads the optional JSON body of a run request into req:
 // an empty body leaves the defaults; unknown fields and trailing data are
 // refused.

@@ -4,7 +4,8 @@
 //
 // The database holds one row per job (meta.JobStore): a lease (owner,
 // until when), whether a run is in flight and its saved progress, the last
-// run's report, and on-demand requests. Every instance runs a Scheduler
+// run's report, and on-demand requests; the history of finished runs
+// (the newest meta.JobRunsKept of each job) beside it. Every instance runs a Scheduler
 // that looks at each job every Poll interval (or at once when asked on
 // this instance) and, when the job is due, takes its lease with one
 // conditional write: the instance that wins runs the job, the others wait
@@ -237,6 +238,15 @@ func (s *Scheduler) Status(ctx context.Context, name string) (Status, error) {
 		st.Request, st.Progress = e.Request, e.Progress
 	}
 	return st, nil
+}
+
+// Runs returns a job's finished runs, newest first (the newest
+// meta.JobRunsKept).
+func (s *Scheduler) Runs(ctx context.Context, name string) ([]meta.JobRun, error) {
+	if s.jobs[name] == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownJob, name)
+	}
+	return s.store.JobRuns(ctx, name)
 }
 
 // loop looks at the job every Poll interval (or when woken) and runs it

@@ -142,6 +142,14 @@ func TestTriggerAndRunNow(t *testing.T) {
 		if err != nil || report != "done now" {
 			t.Fatalf("RunNow = %q, %v", report, err)
 		}
+		// Both runs are in the history, newest first, whichever instance ran them.
+		runs, err := a.Runs(ctx, "gc")
+		if err != nil || len(runs) != 2 || runs[0].Report != "done now" || runs[1].Report != `done {"dry_run":true}` {
+			t.Fatalf("Runs = %+v, %v", runs, err)
+		}
+		if _, err := a.Runs(ctx, "nope"); !errors.Is(err, jobs.ErrUnknownJob) {
+			t.Fatalf("Runs of an unknown job: %v", err)
+		}
 	})
 }
 

@@ -31,6 +31,17 @@ type Job struct {
 	Report string
 }
 
+// JobRun is a finished run of a background job, kept in its history.
+type JobRun struct {
+	ID         int64
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Report     string // as FinishJob saved it (opaque)
+}
+
+// JobRunsKept is how many finished runs of each job the history keeps.
+const JobRunsKept = 20
+
 // JobStore keeps background jobs' leases and state, so that each job runs
 // on exactly one instance at a time and a run interrupted by the death of
 // its instance is resumed by another. Leases are timed by the database's
@@ -53,8 +64,13 @@ type JobStore interface {
 	// does not hold the lease (another instance took the job over).
 	SaveJobProgress(ctx context.Context, name, owner, progress string) error
 	// FinishJob ends owner's run: Running false, FinishedAt now, Progress
-	// cleared, Report saved. ErrConflict when owner does not hold the lease.
+	// cleared, Report saved, and the run added to the job's history (of
+	// which the newest JobRunsKept stay). ErrConflict when owner does not
+	// hold the lease.
 	FinishJob(ctx context.Context, name, owner, report string) error
+	// JobRuns returns the job's finished runs, newest first (at most
+	// JobRunsKept).
+	JobRuns(ctx context.Context, name string) ([]JobRun, error)
 	// RequestJob asks for a run on demand with parameters request.
 	RequestJob(ctx context.Context, name, request string) error
 }

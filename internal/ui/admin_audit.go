@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/berth-registry/berth/internal/audit"
 )
@@ -14,9 +15,15 @@ var auditFilters = []string{"user", "action", "repository", "since", "until", "n
 
 // adminAuditData is the audit page's data.
 type adminAuditData struct {
-	Events []audit.Line
+	Events []auditRow
 	// Next is the URL of the next (older) page, "" on the last.
 	Next string
+}
+
+// auditRow is an audit line with its time parsed, for .L.Date.
+type auditRow struct {
+	audit.Line
+	At time.Time
 }
 
 // adminAudit serves GET /ui/admin/audit?user=&action=&repository=&since=&until=&before=&n=:
@@ -40,8 +47,14 @@ func (u *UI) adminAudit(w http.ResponseWriter, r *http.Request) error {
 		p.Errors[field] = key
 		return u.invalid(w, r, "admin_audit", p)
 	}
-	if d.Events, err = audit.Query(r.Context(), u.svc.Admin.Audit, f); err != nil {
+	lines, err := audit.Query(r.Context(), u.svc.Admin.Audit, f)
+	if err != nil {
 		return err
+	}
+	d.Events = make([]auditRow, len(lines))
+	for i, l := range lines {
+		d.Events[i].Line = l
+		d.Events[i].At, _ = time.Parse(time.RFC3339Nano, l.Timestamp)
 	}
 	if len(d.Events) == f.Limit && len(d.Events) > 0 {
 		next := q

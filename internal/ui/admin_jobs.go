@@ -5,18 +5,42 @@ import (
 	"net/http"
 
 	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/scrub"
 )
 
-// adminGC serves GET /ui/admin/gc: the run in flight and the last run's
-// report, as GET /api/v1/gc.
+// jobPage is a job page's data: the status (run in flight, last report)
+// and the history of finished runs, newest first.
+type jobPage[Rep any] struct {
+	jobs.RunStatus[Rep]
+	Runs []jobs.PastRun[Rep]
+	Kept int // how many runs the history keeps
+}
+
+// newJobPage reads a job's status and history, as GET /api/v1/{job} and
+// GET /api/v1/{job}/runs.
+func newJobPage[Req, Rep any](r *http.Request, api *jobs.API[Req, Rep]) (*jobPage[Rep], error) {
+	st, err := api.Status(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	d := &jobPage[Rep]{RunStatus: st, Kept: meta.JobRunsKept}
+	if d.Runs, err = api.Runs(r.Context()); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// adminGC serves GET /ui/admin/gc: the run in flight, the last run's
+// report and the recent runs, as GET /api/v1/gc and /api/v1/gc/runs.
 func (u *UI) adminGC(w http.ResponseWriter, r *http.Request) error {
-	st, err := u.svc.Admin.GC.Status(r.Context())
+	d, err := newJobPage(r, u.svc.Admin.GC)
 	if err != nil {
 		return err
 	}
 	p := u.page(r, "admin.gc_title")
-	p.Data = st
+	p.Data = d
 	return u.show(w, r, "admin_gc", p)
 }
 
@@ -45,14 +69,15 @@ func (u *UI) adminGCStatus(w http.ResponseWriter, r *http.Request) error {
 	return writeProgress(w, st.Running, st.Pending, text, l)
 }
 
-// adminScrub serves GET /ui/admin/scrub, as GET /api/v1/scrub.
+// adminScrub serves GET /ui/admin/scrub, as GET /api/v1/scrub and
+// /api/v1/scrub/runs.
 func (u *UI) adminScrub(w http.ResponseWriter, r *http.Request) error {
-	st, err := u.svc.Admin.Scrub.Status(r.Context())
+	d, err := newJobPage(r, u.svc.Admin.Scrub)
 	if err != nil {
 		return err
 	}
 	p := u.page(r, "admin.scrub_title")
-	p.Data = st
+	p.Data = d
 	return u.show(w, r, "admin_scrub", p)
 }
 

@@ -59,6 +59,7 @@ func parseViews(a *assets) (views, error) {
 		"repoURL":     repoURL,
 		"artifactURL": artifactURL,
 		"join":        strings.Join,
+		"words":       strings.Fields, // pull commands break between words only (berth.css, table.pulls)
 		"usage":       newUsage,
 		"artifactKind": func(t string) string { // "" for images
 			if imageConfigTypes[t] {

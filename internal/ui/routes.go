@@ -18,6 +18,7 @@ func (u *UI) routes() []Route {
 		{Name: "ui_home", Method: http.MethodGet, Pattern: "/{$}", Perm: manage.PermPublic, Handle: u.home},
 		{Name: "ui_home", Method: http.MethodGet, Pattern: "/ui/{$}", Perm: manage.PermPublic, Handle: u.home},
 		{Name: "ui_static", Method: http.MethodGet, Pattern: staticPrefix + "{name}", Perm: manage.PermPublic, Handle: u.assets.serve},
+		{Name: "ui_favicon", Method: http.MethodGet, Pattern: "/favicon.ico", Perm: manage.PermPublic, Handle: u.assets.favicon},
 		{Name: "ui_login", Method: http.MethodGet, Pattern: "/ui/login", Perm: manage.PermPublic, Handle: u.loginPage},
 		{Name: "ui_login", Method: http.MethodPost, Pattern: "/ui/login", Perm: manage.PermPublic, Handle: u.login},
 		{Name: "ui_logout", Method: http.MethodPost, Pattern: "/ui/logout", Perm: manage.PermPublic, Handle: u.logout},

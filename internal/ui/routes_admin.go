@@ -62,6 +62,7 @@ func (u *UI) adminRoutes() []Route {
 		{Name: "ui_admin_proxy", Method: get, Pattern: "/ui/admin/proxy", Perm: manage.PermSystemAdmin, Handle: u.adminProxy},
 		{Name: "ui_admin_proxy_sync", Method: post, Pattern: "/ui/admin/proxy/sync", Perm: manage.PermSystemAdmin, Handle: u.adminProxySync},
 		{Name: "ui_admin_audit", Method: get, Pattern: "/ui/admin/audit", Perm: manage.PermSystemAdmin, Handle: u.adminAudit},
+		{Name: "ui_admin_anomalies", Method: get, Pattern: "/ui/admin/anomalies", Perm: manage.PermSystemAdmin, Handle: u.adminAnomalies},
 		{Name: "ui_admin_keys", Method: get, Pattern: "/ui/admin/keys", Perm: manage.PermSystemAdmin, Handle: u.adminKeys},
 		{Name: "ui_admin_keys_rotate", Method: post, Pattern: "/ui/admin/keys/rotate", Perm: manage.PermSystemAdmin, Handle: u.adminKeysRotate},
 	}

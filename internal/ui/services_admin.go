@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"github.com/berth-registry/berth/internal/anomaly"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
@@ -20,4 +21,5 @@ type AdminServices struct {
 	ProxySync *proxy.SyncAPI
 	Audit     meta.AuditStore
 	System    *sysinfo.Source
+	Anomalies *anomaly.Detector
 }

@@ -68,3 +68,18 @@ func (a *assets) serve(w http.ResponseWriter, r *http.Request) error {
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
 	return nil
 }
+
+// favicon answers GET /favicon.ico, which browsers ask for when a
+// response has no <link rel="icon"> (the API's JSON, images opened
+// directly): the same SVG as the pages' hashed icon, cached for a day.
+func (a *assets) favicon(w http.ResponseWriter, r *http.Request) error {
+	f, ok := a.byHash[strings.TrimPrefix(a.url("favicon.svg"), staticPrefix)]
+	if !ok {
+		return errNotFound
+	}
+	h := w.Header()
+	h.Set("Content-Type", f.typ)
+	h.Set("Cache-Control", "public, max-age=86400")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
+	return nil
+}

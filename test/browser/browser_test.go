@@ -365,11 +365,10 @@ func (b *tab) count(sel string) int {
 	return eval[int](b, fmt.Sprintf("document.querySelectorAll(%s).length", q))
 }
 
-// noConsoleErrors fails the test on console errors so far (the missing
-// favicon aside).
+// noConsoleErrors fails the test on console errors so far.
 func (b *tab) noConsoleErrors() {
 	b.t.Helper()
-	if errs := b.consoleErrors("/favicon.ico"); len(errs) > 0 {
+	if errs := b.consoleErrors(); len(errs) > 0 {
 		b.t.Errorf("errors in the browser's console:\n  %s", strings.Join(errs, "\n  "))
 	}
 }

@@ -2,6 +2,7 @@ package metatest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ var jobTests = []struct {
 	{"JobLease", testJobLease},
 	{"JobLeaseRace", testJobLeaseRace},
 	{"JobProgressAndReport", testJobProgress},
+	{"JobRunsHistory", testJobRuns},
 }
 
 func testJobLease(t *testing.T, s meta.Store) {
@@ -129,5 +131,56 @@ func testJobProgress(t *testing.T, s meta.Store) {
 	j, _ = s.Job(ctx, "gc")
 	if j.Running || j.Progress != "" || j.Report != "freed 3" || j.FinishedAt.Before(j.StartedAt) {
 		t.Fatalf("finished job = %+v", j)
+	}
+}
+
+// testJobRuns: every finished run goes into its job's history, newest
+// first, the newest meta.JobRunsKept kept; jobs have their own history;
+// a FinishJob refused for want of the lease adds nothing.
+func testJobRuns(t *testing.T, s meta.Store) {
+	if runs, err := s.JobRuns(ctx, "gc"); err != nil || len(runs) != 0 {
+		t.Fatalf("history of a job never run = %v, %v", runs, err)
+	}
+	run := func(name, report string) {
+		t.Helper()
+		if _, err := s.AcquireJob(ctx, name, "a", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.StartJob(ctx, name, "a", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FinishJob(ctx, name, "a", report); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := meta.JobRunsKept + 3
+	for i := range total {
+		run("gc", fmt.Sprintf("run %d", i))
+	}
+	run("scrub", "checked")
+	if _, err := s.AcquireJob(ctx, "gc", "a", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishJob(ctx, "gc", "b", "not b's"); !errors.Is(err, meta.ErrConflict) {
+		t.Fatalf("finish without the lease: %v", err)
+	}
+	runs, err := s.JobRuns(ctx, "gc")
+	if err != nil || len(runs) != meta.JobRunsKept {
+		t.Fatalf("gc history: %d runs, %v; want %d", len(runs), err, meta.JobRunsKept)
+	}
+	for i, r := range runs {
+		if want := fmt.Sprintf("run %d", total-1-i); r.Report != want {
+			t.Fatalf("run %d of the history: %q, want %q (newest first)", i, r.Report, want)
+		}
+		if r.StartedAt.IsZero() || r.FinishedAt.Before(r.StartedAt) || (i > 0 && r.ID >= runs[i-1].ID) {
+			t.Fatalf("run %d: %+v", i, r)
+		}
+	}
+	j, _ := s.Job(ctx, "gc")
+	if j.Report != runs[0].Report || !j.FinishedAt.Equal(runs[0].FinishedAt) || !j.StartedAt.Equal(runs[0].StartedAt) {
+		t.Fatalf("job %+v and its newest run %+v differ", j, runs[0])
+	}
+	if runs, err := s.JobRuns(ctx, "scrub"); err != nil || len(runs) != 1 || runs[0].Report != "checked" {
+		t.Fatalf("scrub history = %+v, %v", runs, err)
 	}
 }

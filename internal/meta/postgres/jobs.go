@@ -84,9 +84,48 @@ func (s *Store) SaveJobProgress(ctx context.Context, name, owner, progress strin
 	return s.ownedJob(ctx, name, owner, `progress = $3`, progress)
 }
 
-// FinishJob implements meta.JobStore.
+// FinishJob implements meta.JobStore: the job's row and its history in
+// one statement. Runs of one job finish one at a time (the lease), so the
+// trim cannot race another insert of the same job.
 func (s *Store) FinishJob(ctx context.Context, name, owner, report string) error {
-	return s.ownedJob(ctx, name, owner, `running = false, progress = '', finished_at = `+dbNow+`, report = $3`, report)
+	var n int64
+	err := s.pool.QueryRow(ctx, `WITH done AS (
+			UPDATE jobs SET running = false, progress = '', finished_at = `+dbNow+`, report = $3
+			WHERE name = $1 AND lease_owner = $2 RETURNING name, started_at, finished_at, report),
+		added AS (
+			INSERT INTO job_runs (name, started_at, finished_at, report) SELECT * FROM done RETURNING id),
+		trimmed AS (
+			DELETE FROM job_runs WHERE name = $1 AND EXISTS (SELECT 1 FROM done)
+				AND id IN (SELECT id FROM job_runs WHERE name = $1 ORDER BY id DESC OFFSET $4))
+		SELECT count(*) FROM added`, name, owner, report, meta.JobRunsKept-1).Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: job %s is not leased by %s", meta.ErrConflict, name, owner)
+	}
+	return nil
+}
+
+// JobRuns implements meta.JobStore.
+func (s *Store) JobRuns(ctx context.Context, name string) ([]meta.JobRun, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, started_at, finished_at, report FROM job_runs
+		WHERE name = $1 ORDER BY id DESC LIMIT $2`, name, meta.JobRunsKept)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []meta.JobRun
+	for rows.Next() {
+		var r meta.JobRun
+		var started, finished int64
+		if err := rows.Scan(&r.ID, &started, &finished, &r.Report); err != nil {
+			return nil, err
+		}
+		r.StartedAt, r.FinishedAt = optTime(started), optTime(finished)
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // RequestJob implements meta.JobStore.

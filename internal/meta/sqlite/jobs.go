@@ -92,9 +92,49 @@ func (s *Store) SaveJobProgress(ctx context.Context, name, owner, progress strin
 	return s.ownedJob(ctx, name, owner, `progress = ?`, progress)
 }
 
-// FinishJob implements meta.JobStore.
+// FinishJob implements meta.JobStore: the job's row and its history in
+// one transaction.
 func (s *Store) FinishJob(ctx context.Context, name, owner, report string) error {
-	return s.ownedJob(ctx, name, owner, `running = 0, progress = '', finished_at = ?, report = ?`, now(), report)
+	return s.tx(ctx, func(tx wtx) error {
+		t := now()
+		var started int64
+		err := tx.QueryRowContext(ctx, `UPDATE jobs SET running = 0, progress = '', finished_at = ?, report = ?
+			WHERE name = ? AND lease_owner = ? RETURNING started_at`, t, report, name, owner).Scan(&started)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: job %s is not leased by %s", meta.ErrConflict, name, owner)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO job_runs (name, started_at, finished_at, report) VALUES (?, ?, ?, ?)`,
+			name, started, t, report); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM job_runs WHERE name = ? AND id NOT IN
+			(SELECT id FROM job_runs WHERE name = ? ORDER BY id DESC LIMIT ?)`, name, name, meta.JobRunsKept)
+		return err
+	})
+}
+
+// JobRuns implements meta.JobStore.
+func (s *Store) JobRuns(ctx context.Context, name string) ([]meta.JobRun, error) {
+	rows, err := s.readRows(ctx, `SELECT id, started_at, finished_at, report FROM job_runs
+		WHERE name = ? ORDER BY id DESC LIMIT ?`, name, meta.JobRunsKept)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []meta.JobRun
+	for rows.Next() {
+		var r meta.JobRun
+		var started, finished int64
+		if err := rows.Scan(&r.ID, &started, &finished, &r.Report); err != nil {
+			return nil, err
+		}
+		r.StartedAt, r.FinishedAt = optTime(started), optTime(finished)
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // RequestJob implements meta.JobStore.
