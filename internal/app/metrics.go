@@ -19,13 +19,28 @@ import (
 
 // metrics are the Prometheus metrics Berth exports at /metrics.
 type metrics struct {
-	registry  *prometheus.Registry
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
-	bytesIn   *prometheus.CounterVec
-	bytesOut  *prometheus.CounterVec
-	ops       *opsMetrics
-	statusStr sync.Map // int -> string, to avoid formatting per request
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	bytesIn  *prometheus.CounterVec
+	bytesOut *prometheus.CounterVec
+	ops      *opsMetrics
+	children sync.Map // requestKey -> *requestMetrics, resolved once
+}
+
+// requestKey names the metric children one kind of request updates.
+type requestKey struct {
+	route, method string
+	status        int
+}
+
+// requestMetrics are the children of every vector a request of one
+// requestKey updates, looked up once: WithLabelValues hashes its labels
+// and takes a lock on every call, a few percent of a manifest GET.
+type requestMetrics struct {
+	requests, bytesIn, bytesOut prometheus.Counter
+	latency                     prometheus.Observer
+	outcome                     prometheus.Counter // berth_pulls_total or berth_pushes_total; nil for other routes
 }
 
 func newMetrics(store meta.Store) *metrics {
@@ -65,19 +80,29 @@ func newMetrics(store meta.Store) *metrics {
 }
 
 func (m *metrics) observe(route, method string, status int, d time.Duration, in, out int64) {
-	s, ok := m.statusStr.Load(status)
+	k := requestKey{route, method, status}
+	v, ok := m.children.Load(k)
 	if !ok {
-		s, _ = m.statusStr.LoadOrStore(status, strconv.Itoa(status))
+		code := strconv.Itoa(status)
+		v, _ = m.children.LoadOrStore(k, &requestMetrics{
+			requests: m.requests.WithLabelValues(route, method, code),
+			latency:  m.latency.WithLabelValues(route, code),
+			bytesIn:  m.bytesIn.WithLabelValues(route),
+			bytesOut: m.bytesOut.WithLabelValues(route),
+			outcome:  m.ops.counter(route, status),
+		})
 	}
-	code := s.(string)
-	m.requests.WithLabelValues(route, method, code).Inc()
-	m.latency.WithLabelValues(route, code).Observe(d.Seconds())
-	m.ops.observe(route, status)
+	c := v.(*requestMetrics)
+	c.requests.Inc()
+	c.latency.Observe(d.Seconds())
+	if c.outcome != nil {
+		c.outcome.Inc()
+	}
 	if in > 0 {
-		m.bytesIn.WithLabelValues(route).Add(float64(in))
+		c.bytesIn.Add(float64(in))
 	}
 	if out > 0 {
-		m.bytesOut.WithLabelValues(route).Add(float64(out))
+		c.bytesOut.Add(float64(out))
 	}
 }
 

@@ -87,13 +87,16 @@ func newOpsMetrics(reg *prometheus.Registry) *opsMetrics {
 	return m
 }
 
-// observe counts a finished request if it is a pull or a push.
-func (m *opsMetrics) observe(route string, status int) {
+// counter is the outcome counter a finished request of route with status
+// counts in, if it is a pull or a push; nil otherwise.
+func (m *opsMetrics) counter(route string, status int) prometheus.Counter {
 	if kind, ok := pullRoutes[route]; ok {
-		m.pulls.WithLabelValues(kind, outcome(status)).Inc()
-	} else if kind, ok := pushRoutes[route]; ok {
-		m.pushes.WithLabelValues(kind, outcome(status)).Inc()
+		return m.pulls.WithLabelValues(kind, outcome(status))
 	}
+	if kind, ok := pushRoutes[route]; ok {
+		return m.pushes.WithLabelValues(kind, outcome(status))
+	}
+	return nil
 }
 
 // observeLogin is auth.Options.ObserveLogin.
