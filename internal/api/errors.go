@@ -39,6 +39,7 @@ var errorCodes = []struct {
 	{registry.ErrUpstreamRateLimited, oci.CodeTooManyRequests, 0},
 	{registry.ErrTooManyUploads, oci.CodeTooManyRequests, 0},
 	{registry.ErrProxyReadOnly, oci.CodeDenied, 0},
+	{registry.ErrDenied, oci.CodeDenied, 0},
 	{registry.ErrRetry, oci.CodeUnknown, http.StatusServiceUnavailable},
 	{policy.ErrQuotaExceeded, oci.CodeDenied, 0},
 	{policy.ErrTagImmutable, oci.CodeDenied, 0},

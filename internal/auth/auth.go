@@ -451,9 +451,13 @@ func identityOf(r *http.Request) *identity {
 
 // SubjectOf returns the authenticated subject of a request (nil when
 // anonymous or not authenticated).
-func SubjectOf(r *http.Request) *Subject {
-	id := identityOf(r)
-	if id.err != nil {
+func SubjectOf(r *http.Request) *Subject { return SubjectFromContext(r.Context()) }
+
+// SubjectFromContext is SubjectOf for code that has only the request's
+// context (the registry service's pull gates).
+func SubjectFromContext(ctx context.Context) *Subject {
+	id, ok := ctx.Value(identityKey{}).(*identity)
+	if !ok || id.err != nil {
 		return nil
 	}
 	return id.subj

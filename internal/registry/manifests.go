@@ -250,25 +250,35 @@ func (s *Service) GetManifest(ctx context.Context, repo, ref string) (*meta.Mani
 		return nil, err // before the proxy: an upstream is never asked for it
 	}
 	if r, ok := s.proxyRoute(ctx, repo); ok {
-		return s.opts.Upstream.Manifest(ctx, r, ref)
+		m, err := s.opts.Upstream.Manifest(ctx, r, ref)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.checkPull(ctx, repo, m); err != nil {
+			return nil, err
+		}
+		return m, nil
 	}
 	dgst, err := s.resolve(ctx, repo, ref)
 	if err != nil {
 		return nil, err
 	}
-	if m := s.cache.manifest(repo, dgst); m != nil {
-		s.countPull(ctx, repo, dgst)
-		return m, nil
-	}
-	m, err := s.meta.Manifest(ctx, repo, dgst)
-	if errors.Is(err, meta.ErrNotFound) {
-		return nil, s.unknown(ctx, repo, ErrManifestUnknown, ref)
-	}
-	if err == nil {
+	m := s.cache.manifest(repo, dgst)
+	if m == nil {
+		m, err = s.meta.Manifest(ctx, repo, dgst)
+		if errors.Is(err, meta.ErrNotFound) {
+			return nil, s.unknown(ctx, repo, ErrManifestUnknown, ref)
+		}
+		if err != nil {
+			return nil, err
+		}
 		s.cache.putManifest(m)
-		s.countPull(ctx, repo, dgst)
 	}
-	return m, err
+	if err := s.checkPull(ctx, repo, m); err != nil {
+		return nil, err
+	}
+	s.countPull(ctx, repo, dgst)
+	return m, nil
 }
 
 // DeleteManifest deletes a manifest by digest (with every tag pointing at

@@ -69,6 +69,9 @@ type Options struct {
 	// Policy, when not nil, enforces project quotas and tag immutability
 	// on pushes and deletes.
 	Policy *policy.Engine
+	// PullGates are consulted, in order, before a manifest is served
+	// (gate.go).
+	PullGates []PullGate
 }
 
 // Service implements the registry operations.
