@@ -227,6 +227,9 @@ func (s *Service) PutManifest(ctx context.Context, repo, ref string, extraTags [
 		}
 		return PutResult{}, err
 	}
+	for _, f := range s.opts.OnPush {
+		f(ctx, m, tags)
+	}
 	return PutResult{Digest: dgst, Subject: m.Subject, Tags: tags}, nil
 }
 

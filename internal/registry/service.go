@@ -5,6 +5,7 @@
 package registry
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -72,6 +73,12 @@ type Options struct {
 	// PullGates are consulted, in order, before a manifest is served
 	// (gate.go).
 	PullGates []PullGate
+	// OnPush are called after a manifest push committed, in order, on the
+	// pushing request's goroutine: they must only enqueue work (scan on
+	// push, signature verification). In-process and not durable: work
+	// that must survive a crash also needs a catch-up pass (or the event
+	// outbox).
+	OnPush []func(ctx context.Context, m *meta.Manifest, tags []string)
 }
 
 // Service implements the registry operations.
