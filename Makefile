@@ -5,7 +5,7 @@ GO ?= go
 TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: run build image test tools unit fuzz fuzz-smoke e2e browser bench bench-smoke bench-s3 lint
+.PHONY: run build image test tools unit fuzz fuzz-smoke e2e browser bench bench-smoke bench-s3 bench-backup lint
 
 # The build names itself (berth version, the start-up log line,
 # berth_build_info in /metrics): the version from git describe, the commit
@@ -78,5 +78,10 @@ bench-smoke:
 
 # The scale-out configuration: both servers on one MinIO, Berth's metadata
 # in PostgreSQL (both started by the harness).
+# Backup and recovery time: 10,000 images, 20 GiB, on the disk under BACKUP_BENCH_DIR.
+BACKUP_BENCH_DIR ?= /var/tmp/berth-backupbench
+bench-backup:
+	go run ./bench/cmd/backupbench -dir $(BACKUP_BENCH_DIR) -images 10000 -gib 20
+
 bench-s3:
 	bash bench/run.sh -- -backend s3 -only blobs,images,manifest,catalog,start -large 10000

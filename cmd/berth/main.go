@@ -45,6 +45,9 @@ Usage:
   berth gc [--config FILE] [--data DIR] [--dry-run]             collect garbage now (docs/gc.md)
   berth scrub [--config FILE] [--data DIR] [--repair]           re-hash stored blobs, report (and repair) damage
   berth retention run PROJECT [--dry-run] [--config FILE]       run a project's retention rules now
+  berth backup [--to DIR] [--keep N] [--config FILE]            back the running registry up now (docs/backup.md)
+  berth backup list|verify [--from DIR] [--snapshot ID]         list snapshots; re-hash blobs and check references
+  berth restore [--from DIR] [--snapshot ID] [--config FILE]    restore a snapshot into empty stores
   berth config check [--distribution] FILE                      validate a configuration file (Distribution's: print the compatibility report)
   berth registry serve|garbage-collect ... CONFIG               Distribution's commands (also when installed as "registry")
   berth user add|list|passwd|delete ...                         manage users (berth user help)
@@ -82,6 +85,10 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return runScrub(ctx, args[1:], env, stdout, stderr)
 	case "retention":
 		return retention(ctx, args[1:], env, stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, args[1:], env, stdout, stderr)
+	case "restore":
+		return restoreCommand(ctx, args[1:], env, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":

@@ -40,6 +40,7 @@ func (a *App) newLifecycle() {
 	gm := newGCMetrics(a.metrics.registry)
 	all := []jobs.Job{a.gc.Job(g.Interval, gm.observe), a.scrub.Job(a.cfg.Scrub.Interval, newScrubMetrics(a.metrics.registry).observe)}
 	all = append(all, a.policyJobs()...)
+	all = append(all, a.backupJob())
 	all = append(all, a.proxy.Jobs()...) // cache limits, scheduled mirroring
 	a.anomaly = anomaly.New(a.meta, a.cfg.Anomaly, a.log.With("component", "anomaly"), a.recordAnomaly)
 	if a.cfg.Anomaly.Enabled && a.audit != nil {

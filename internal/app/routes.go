@@ -9,6 +9,7 @@ import (
 	"github.com/berth-registry/berth/internal/api/policyapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/backup"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/scrub"
@@ -45,7 +46,7 @@ func v2Routes(h *v2.Handlers) []v2.Route {
 func (a *App) apiRoutes() []manage.Route {
 	h := a.authAPI
 	pol := policyapi.New(a.policy, a.retain)
-	gcAPI, scrubAPI := gc.NewAPI(a.jobs), scrub.NewAPI(a.jobs)
+	gcAPI, scrubAPI, backupAPI := gc.NewAPI(a.jobs), scrub.NewAPI(a.jobs), backup.NewAPI(a.jobs)
 	proxySync := &proxy.SyncAPI{Proxy: a.proxy, Jobs: a.jobs}
 	browse := browseapi.New(a.svc, a.visibleRepos)
 	const project = "/api/v1/projects/{project}"
@@ -67,6 +68,10 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "scrub_start", Method: http.MethodPost, Pattern: "/api/v1/scrub", Perm: manage.PermSystemAdmin, Handle: scrubAPI.Start},
 		{Name: "scrub_status", Method: http.MethodGet, Pattern: "/api/v1/scrub", Perm: manage.PermSystemAdmin, Handle: scrubAPI.Get},
 		{Name: "scrub_runs", Method: http.MethodGet, Pattern: "/api/v1/scrub/runs", Perm: manage.PermSystemAdmin, Handle: scrubAPI.History},
+		{Name: "backup_start", Method: http.MethodPost, Pattern: "/api/v1/backup", Perm: manage.PermSystemAdmin, Handle: backupAPI.Start},
+		{Name: "backup_status", Method: http.MethodGet, Pattern: "/api/v1/backup", Perm: manage.PermSystemAdmin, Handle: backupAPI.Get},
+		{Name: "backup_runs", Method: http.MethodGet, Pattern: "/api/v1/backup/runs", Perm: manage.PermSystemAdmin, Handle: backupAPI.History},
+		{Name: "backup_snapshots", Method: http.MethodGet, Pattern: "/api/v1/backup/snapshots", Perm: manage.PermSystemAdmin, Handle: a.backupSnapshots},
 		{Name: "repository_delete", Method: http.MethodDelete, Pattern: project + "/repositories/{repository...}", Perm: manage.PermProjectAdmin, Handle: a.deleteRepository},
 		{Name: "repository_delete_any", Method: http.MethodDelete, Pattern: "/api/v1/repositories/{name...}", Perm: manage.PermSystemAdmin, Handle: a.deleteAnyRepository},
 

@@ -38,6 +38,7 @@ type Config struct {
 	Anomaly  Anomaly  `yaml:"anomaly"`
 	GC       GC       `yaml:"gc"`
 	Scrub    Scrub    `yaml:"scrub"`
+	Backup   Backup   `yaml:"backup"`
 	Jobs     Jobs     `yaml:"jobs"`
 	Policy   Policy   `yaml:"policy"`
 	UI       UI       `yaml:"ui"`
@@ -187,6 +188,7 @@ func Default() *Config {
 		Audit:   defaultAudit(),
 		Anomaly: defaultAnomaly(),
 		GC:      defaultGC(),
+		Backup:  defaultBackup(),
 		Jobs:    defaultJobs(),
 		Policy:  defaultPolicy(),
 		UI:      defaultUI(),
@@ -353,6 +355,7 @@ func (c *Config) Validate() error {
 	if err := c.validateGC(); err != nil {
 		errs = append(errs, err)
 	}
+	c.Backup.validate(bad)
 	c.Policy.validate(bad)
 	c.Metrics.validate(bad)
 	c.UI.validate(bad)

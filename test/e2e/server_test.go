@@ -58,9 +58,16 @@ func startRegistry(t testing.TB) *registry {
 // counts as ready (access control on).
 func startRegistryEnv(t testing.TB, extraEnv []string) *registry {
 	t.Helper()
+	return startRegistryIn(t, "", extraEnv)
+}
+
+// startRegistryIn is startRegistryEnv on an existing data directory
+// ("" for a fresh one).
+func startRegistryIn(t testing.TB, dataDir string, extraEnv []string) *registry {
+	t.Helper()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		r, err := tryStartRegistry(t, extraEnv)
+		r, err := tryStartRegistry(t, dataDir, extraEnv)
 		if err == nil {
 			return r
 		}
@@ -75,10 +82,13 @@ func startRegistryEnv(t testing.TB, extraEnv []string) *registry {
 
 var errPortTaken = errors.New("port taken")
 
-func tryStartRegistry(t testing.TB, extraEnv []string) (*registry, error) {
+func tryStartRegistry(t testing.TB, dataDir string, extraEnv []string) (*registry, error) {
 	dir := t.TempDir()
+	if dataDir == "" {
+		dataDir = filepath.Join(dir, "data")
+	}
 	r := &registry{
-		DataDir: filepath.Join(dir, "data"),
+		DataDir: dataDir,
 		output:  &syncbuf.Buffer{},
 		exited:  make(chan struct{}),
 	}
