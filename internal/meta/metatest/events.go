@@ -358,7 +358,6 @@ func testEventDeliveryQueue(t *testing.T, s meta.Store) {
 	}
 }
 
-
 func testEventDeliveryRace(t *testing.T, s meta.Store) {
 	hook := webhook("ci", "")
 	if err := s.CreateSubscription(ctx, hook); err != nil {
