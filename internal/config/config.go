@@ -43,6 +43,7 @@ type Config struct {
 	UI       UI       `yaml:"ui"`
 	Debug    Debug    `yaml:"debug"`
 	Metrics  Metrics  `yaml:"metrics"`
+	Events   Events   `yaml:"events"`
 }
 
 // Debug configures the diagnostics listener.
@@ -187,6 +188,7 @@ func Default() *Config {
 		Audit:   defaultAudit(),
 		Anomaly: defaultAnomaly(),
 		GC:      defaultGC(),
+		Events:  defaultEvents(),
 		Jobs:    defaultJobs(),
 		Policy:  defaultPolicy(),
 		UI:      defaultUI(),
@@ -356,5 +358,6 @@ func (c *Config) Validate() error {
 	c.Policy.validate(bad)
 	c.Metrics.validate(bad)
 	c.UI.validate(bad)
+	c.Events.validate(bad)
 	return errors.Join(errs...)
 }
