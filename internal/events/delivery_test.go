@@ -105,11 +105,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func run(t *testing.T, svc *Service) {
+// run runs svc's workers until the test ends or stop is called.
+func run(t *testing.T, svc *Service) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
 }
 
 func TestDeliveryOrderedThroughOutage(t *testing.T) {
@@ -215,7 +219,7 @@ func TestPrivateTargetRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	push(t, store, "p/a", 1)
-	run(t, svc)
+	stop := run(t, svc)
 	waitFor(t, "a refused attempt", func() bool {
 		ds, _ := svc.Deliveries(ctx, "", sub.ID, "", 0, 10)
 		return len(ds) == 1 && len(ds[0].Attempts) > 0
@@ -227,7 +231,9 @@ func TestPrivateTargetRefused(t *testing.T) {
 	if hits.Load() != 0 {
 		t.Fatalf("the private target was reached %d times", hits.Load())
 	}
-	// Allowed by the admin setting, the same target is reached.
+	// Allowed by the admin setting, the same target is reached (after
+	// the back-off of the failed attempt).
+	stop()
 	o.AllowPrivateTargets = true
 	svc2 := New(store, o)
 	run(t, svc2)
