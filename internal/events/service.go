@@ -19,6 +19,10 @@ import (
 var (
 	// ErrInvalid: a subscription's settings are not acceptable.
 	ErrInvalid = errors.New("invalid")
+	// ErrNotFound: no such webhook or delivery (in that scope).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a webhook of that name exists in that scope.
+	ErrConflict = errors.New("conflict")
 )
 
 // Options configure a Service.
@@ -121,6 +125,9 @@ func (s *Service) RegisterConsumer(name string, types []Type, fn func(ctx contex
 	s.mu.Unlock()
 	return nil
 }
+
+// Metrics returns the service's metrics collector (register it once).
+func (s *Service) Metrics() *Metrics { return s.m }
 
 // Kick wakes the workers (after a push on this instance).
 func (s *Service) Kick() {

@@ -127,11 +127,8 @@ func (s *Service) Subscriptions(ctx context.Context, project string) ([]meta.Sub
 // Subscription returns a webhook of project by id.
 func (s *Service) Subscription(ctx context.Context, project string, id int64) (meta.Subscription, error) {
 	sub, err := s.store.GetSubscription(ctx, id)
-	if err != nil {
-		return sub, err
-	}
-	if sub.Kind != meta.SubscriptionWebhook || sub.Project != project {
-		return meta.Subscription{}, fmt.Errorf("%w: subscription %d", meta.ErrNotFound, id)
+	if errors.Is(err, meta.ErrNotFound) || err == nil && (sub.Kind != meta.SubscriptionWebhook || sub.Project != project) {
+		return meta.Subscription{}, fmt.Errorf("%w: webhook %d", ErrNotFound, id)
 	}
 	return sub, nil
 }
@@ -143,6 +140,9 @@ func (s *Service) CreateSubscription(ctx context.Context, project string, spec S
 		return sub, err
 	}
 	err := s.store.CreateSubscription(ctx, &sub)
+	if errors.Is(err, meta.ErrConflict) {
+		return sub, fmt.Errorf("%w: a webhook named %s exists", ErrConflict, sub.Name)
+	}
 	return sub, err
 }
 
@@ -155,7 +155,13 @@ func (s *Service) UpdateSubscription(ctx context.Context, project string, id int
 	if err := s.apply(&sub, spec, false); err != nil {
 		return sub, err
 	}
-	return sub, s.store.UpdateSubscription(ctx, &sub)
+	if err := s.store.UpdateSubscription(ctx, &sub); err != nil {
+		if errors.Is(err, meta.ErrNotFound) {
+			return sub, fmt.Errorf("%w: webhook %d", ErrNotFound, id)
+		}
+		return sub, err
+	}
+	return sub, nil
 }
 
 // DeleteSubscription removes a webhook of project with its deliveries.
@@ -206,11 +212,8 @@ func (s *Service) Redeliver(ctx context.Context, project string, id, delivery in
 	}
 	n, err := s.store.Redeliver(ctx, id, delivery)
 	if err == nil && n == 0 && delivery != 0 {
-		return 0, fmt.Errorf("%w: no dead delivery %d", meta.ErrNotFound, delivery)
+		return 0, fmt.Errorf("%w: no dead delivery %d", ErrNotFound, delivery)
 	}
 	s.Kick()
 	return n, err
 }
-
-// IsNotFound reports whether err means an unknown subscription or delivery.
-func IsNotFound(err error) bool { return errors.Is(err, meta.ErrNotFound) }

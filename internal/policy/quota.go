@@ -177,6 +177,7 @@ func (e *Engine) admit(ctx context.Context, a Addition) (Budget, error) {
 		if exceeded(q, used, add, storage) == nil {
 			e.admitted(c, a, add)
 			e.mu.Unlock()
+			e.usageChanged(ctx, a, project, used.StorageBytes, add.StorageBytes, q.StorageBytes)
 			return Budget{Project: project, Limit: q.StorageBytes, Used: used.StorageBytes}, nil
 		}
 	}
@@ -187,14 +188,26 @@ func (e *Engine) admit(ctx context.Context, a Addition) (Budget, error) {
 		return Budget{}, err
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	c = &cachedUsage{at: e.now(), u: u}
 	e.usage[project] = c
 	if err := exceeded(q, u, add, storage); err != nil {
+		e.mu.Unlock()
+		e.usageChanged(ctx, a, project, u.StorageBytes, add.StorageBytes, q.StorageBytes)
 		return Budget{}, err
 	}
 	e.admitted(c, a, add)
+	e.mu.Unlock()
+	e.usageChanged(ctx, a, project, u.StorageBytes, add.StorageBytes, q.StorageBytes)
 	return Budget{Project: project, Limit: q.StorageBytes, Used: u.StorageBytes}, nil
+}
+
+// usageChanged reports a finished blob's or manifest's storage to
+// Options.QuotaUsage (the quota events): used before it, and after it
+// (over limit when the addition was refused).
+func (e *Engine) usageChanged(ctx context.Context, a Addition, project string, used, add, limit int64) {
+	if e.opts.QuotaUsage != nil && a.Digest != "" && add > 0 && limit >= 0 {
+		e.opts.QuotaUsage(ctx, project, used, used+add, limit)
+	}
 }
 
 // admitted counts an identified addition (a finished blob or a manifest)

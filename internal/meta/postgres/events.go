@@ -172,6 +172,10 @@ func (s *Store) Subscriptions(ctx context.Context, kind, project string) ([]meta
 // dispatchers on several instances take turns, so one repository's
 // deliveries are created in its sequence order.
 func (s *Store) DispatchEvents(ctx context.Context, n int, wants func(*meta.Subscription, *meta.OutboxEvent) bool) (int, error) {
+	var one int
+	if err := s.pool.QueryRow(ctx, `SELECT 1 FROM events WHERE NOT dispatched LIMIT 1`).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
 	var count int
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		count = 0
@@ -228,6 +232,12 @@ func collectDeliveries(rows pgx.Rows, err error) ([]meta.Delivery, error) {
 
 // ClaimDeliveries implements meta.EventStore.
 func (s *Store) ClaimDeliveries(ctx context.Context, o meta.ClaimOptions) ([]meta.Delivery, error) {
+	var one int
+	t0 := now()
+	if err := s.pool.QueryRow(ctx, `SELECT 1 FROM event_deliveries WHERE status = 'pending' AND next_at <= $1 AND lease_until <= $1 LIMIT 1`,
+		t0).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
 	var out []meta.Delivery
 	consumers := o.Consumers
 	if consumers == nil {

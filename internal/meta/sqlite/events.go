@@ -193,6 +193,11 @@ func collectSubscriptions(rows *sql.Rows, err error) ([]meta.Subscription, error
 // DispatchEvents implements meta.EventStore (the single writer runs one
 // dispatcher at a time).
 func (s *Store) DispatchEvents(ctx context.Context, n int, wants func(*meta.Subscription, *meta.OutboxEvent) bool) (int, error) {
+	// An idle registry polls without taking the writer.
+	var one int
+	if err := s.readRow(ctx, `SELECT 1 FROM events WHERE dispatched = 0 LIMIT 1`).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
 	var count int
 	err := s.tx(ctx, func(tx wtx) error {
 		count = 0
@@ -268,6 +273,12 @@ func collectDeliveries(rows *sql.Rows, err error) ([]meta.Delivery, error) {
 
 // ClaimDeliveries implements meta.EventStore.
 func (s *Store) ClaimDeliveries(ctx context.Context, o meta.ClaimOptions) ([]meta.Delivery, error) {
+	var one int
+	t0 := now()
+	if err := s.readRow(ctx, `SELECT 1 FROM event_deliveries WHERE status = 'pending' AND next_at <= ? AND lease_until <= ? LIMIT 1`,
+		t0, t0).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
 	var out []meta.Delivery
 	consumers := strings.Join(o.Consumers, "\n")
 	err := s.tx(ctx, func(tx wtx) error {
