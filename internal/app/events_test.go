@@ -1,0 +1,191 @@
+package app_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/app/apptest"
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/events"
+)
+
+// hookReceiver collects signed webhook requests.
+type hookReceiver struct {
+	mu     sync.Mutex
+	secret string
+	got    []hookRequest
+}
+
+type hookRequest struct {
+	header http.Header
+	body   []byte
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.secret != "" {
+		if err := events.Verify(h.secret, r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"),
+			r.Header.Get("webhook-signature"), body, time.Now(), 5*time.Minute); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+	}
+	h.got = append(h.got, hookRequest{r.Header.Clone(), body})
+}
+
+func (h *hookReceiver) wait(t *testing.T, n int) []hookRequest {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		h.mu.Lock()
+		got := append([]hookRequest(nil), h.got...)
+		h.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("received %d webhook requests, want %d", len(got), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWebhooksAPI drives webhooks end to end: created through the API, a
+// push over /v2/ reaches a project webhook (CloudEvents, signed, filtered
+// by tag) and a system-wide one (Distribution's envelope), a tag
+// deletion follows, and the delivery log shows every attempt.
+func TestWebhooksAPI(t *testing.T) {
+	s := apptest.Start(t, func(c *config.Config) {
+		c.Events.AllowPrivateTargets = true
+		c.Events.Poll = 50 * time.Millisecond
+	})
+	project := &hookReceiver{}
+	ps := httptest.NewServer(project)
+	defer ps.Close()
+	system := &hookReceiver{}
+	ss := httptest.NewServer(system)
+	defer ss.Close()
+	api := s.URL + "/api/v1/projects/team/webhooks"
+
+	st, body := call(t, "POST", api, fmt.Sprintf(`{"name":"ci","url":%q,"event_types":["manifest.pushed","tag.deleted"],"tags":"v*",`+
+		`"headers":{"X-Jenkins-Token":"t0k"}}`, ps.URL))
+	expect(t, "create", st, body, http.StatusCreated, `"name":"ci"`, `"secret":"whsec_`, `"secrets":1`, `"format":"cloudevents"`, `"enabled":true`)
+	var created struct {
+		ID     int64  `json:"id"`
+		Secret string `json:"secret"`
+	}
+	if err := json.Unmarshal([]byte(body), &created); err != nil {
+		t.Fatal(err)
+	}
+	project.secret = created.Secret
+	st, body = call(t, "POST", api, fmt.Sprintf(`{"name":"ci","url":%q}`, ps.URL))
+	expect(t, "create twice", st, body, http.StatusConflict, "exists")
+	st, body = call(t, "POST", api, `{"name":"x","url":"ftp://example.com"}`)
+	expect(t, "bad url", st, body, http.StatusBadRequest, "http or https")
+	st, body = call(t, "POST", api, `{"name":"x","url":"https://example.com","format":"xml"}`)
+	expect(t, "bad format", st, body, http.StatusBadRequest, "format")
+	st, body = call(t, "POST", api, `{"name":"x","url":"https://example.com","event_types":["push"]}`)
+	expect(t, "bad type", st, body, http.StatusBadRequest, "unknown event type")
+	st, body = call(t, "GET", api, "")
+	expect(t, "list", st, body, http.StatusOK, `"webhooks":[{"id":`, `"X-Jenkins-Token":"t0k"`)
+	if strings.Contains(body, "whsec_") {
+		t.Fatalf("list shows the secret: %s", body)
+	}
+	st, body = call(t, "GET", s.URL+fmt.Sprintf("/api/v1/projects/other/webhooks/%d", created.ID), "")
+	expect(t, "another project's webhook", st, body, http.StatusNotFound)
+	st, body = call(t, "POST", s.URL+"/api/v1/webhooks", fmt.Sprintf(`{"name":"all","url":%q,"format":"distribution","secrets":[]}`, ss.URL))
+	expect(t, "create system-wide", st, body, http.StatusCreated, `"secrets":0`)
+
+	// Push a manifest tagged v1, and one tagged dev (not for the project hook).
+	cfg := []byte(`{"architecture":"amd64"}`)
+	if st, body := pushBlob(t, s.URL, "team/app", cfg); st != http.StatusCreated {
+		t.Fatalf("push config: %d %s", st, body)
+	}
+	manifest := func(n int) string {
+		return fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+			`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[],"annotations":{"n":"%d"}}`,
+			digest.FromBytes(cfg), len(cfg), n)
+	}
+	for i, tag := range []string{"dev", "v1"} {
+		req, _ := http.NewRequest("PUT", s.URL+"/v2/team/app/manifests/"+tag, strings.NewReader(manifest(i)))
+		req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("push %s: %d", tag, resp.StatusCode)
+		}
+	}
+	got := project.wait(t, 1)
+	var ce struct {
+		SpecVersion string `json:"specversion"`
+		ID          string `json:"id"`
+		Type        string `json:"type"`
+		Data        struct {
+			Repository string   `json:"repository"`
+			Digest     string   `json:"digest"`
+			Tags       []string `json:"tags"`
+			Sequence   int64    `json:"sequence"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(got[0].body, &ce); err != nil {
+		t.Fatal(err)
+	}
+	if ce.SpecVersion != "1.0" || ce.Type != "io.berth.manifest.pushed" || ce.Data.Repository != "team/app" ||
+		ce.Data.Digest != digest.FromString(manifest(1)).String() || len(ce.Data.Tags) != 1 || ce.Data.Tags[0] != "v1" ||
+		ce.Data.Sequence != 2 || got[0].header.Get("webhook-id") != ce.ID || got[0].header.Get("X-Jenkins-Token") != "t0k" {
+		t.Fatalf("cloudevent = %s, headers %v", got[0].body, got[0].header)
+	}
+	all := system.wait(t, 2)
+	if !strings.Contains(string(all[0].body), `"action":"push"`) || !strings.Contains(string(all[0].body), `"tag":"dev"`) ||
+		all[0].header.Get("Content-Type") != "application/vnd.docker.distribution.events.v2+json" || all[0].header.Get("webhook-signature") != "" {
+		t.Fatalf("distribution envelope = %s %v", all[0].body, all[0].header)
+	}
+
+	// A tag deletion follows, in order.
+	req, _ := http.NewRequest("DELETE", s.URL+"/v2/team/app/manifests/v1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delete tag: %d", resp.StatusCode)
+	}
+	got = project.wait(t, 2)
+	if !strings.Contains(string(got[1].body), `"type":"io.berth.tag.deleted"`) || !strings.Contains(string(got[1].body), `"sequence":"3"`) {
+		t.Fatalf("tag deleted = %s", got[1].body)
+	}
+
+	// The delivery log.
+	st, body = call(t, "GET", fmt.Sprintf("%s/%d/deliveries", api, created.ID), "")
+	expect(t, "deliveries", st, body, http.StatusOK, `"event_type":"tag.deleted"`, `"status":"delivered"`, `"status_code":200`)
+	st, body = call(t, "GET", fmt.Sprintf("%s/%d/deliveries?status=bogus", api, created.ID), "")
+	expect(t, "bad status", st, body, http.StatusBadRequest)
+	st, body = call(t, "POST", fmt.Sprintf("%s/%d/redeliver", api, created.ID), "")
+	expect(t, "redeliver all", st, body, http.StatusAccepted, `"requeued":0`)
+	st, body = call(t, "POST", fmt.Sprintf("%s/%d/deliveries/1/redeliver", api, created.ID), "")
+	expect(t, "redeliver a delivered one", st, body, http.StatusNotFound)
+
+	// Update (disable), then delete.
+	st, body = call(t, "PUT", fmt.Sprintf("%s/%d", api, created.ID), fmt.Sprintf(`{"name":"ci","url":%q,"enabled":false}`, ps.URL))
+	expect(t, "disable", st, body, http.StatusOK, `"enabled":false`, `"secrets":1`)
+	st, body = call(t, "DELETE", fmt.Sprintf("%s/%d", api, created.ID), "")
+	expect(t, "delete", st, body, http.StatusNoContent)
+	st, body = call(t, "GET", s.URL+"/metrics", "")
+	expect(t, "metrics", st, body, http.StatusOK, `berth_event_deliveries_total{kind="webhook",outcome="delivered"}`,
+		`berth_events_recorded_total{type="manifest.pushed"}`, "berth_event_queue_age_seconds")
+}
