@@ -189,3 +189,52 @@ func TestWebhooksAPI(t *testing.T) {
 	expect(t, "metrics", st, body, http.StatusOK, `berth_event_deliveries_total{kind="webhook",outcome="delivered"}`,
 		`berth_events_recorded_total{type="manifest.pushed"}`, "berth_event_queue_age_seconds")
 }
+
+// TestRunAndQuotaEvents: a push crossing a quota threshold records
+// quota.warning, a refused one quota.exceeded, and a GC run gc.finished;
+// a system-wide webhook receives them.
+func TestRunAndQuotaEvents(t *testing.T) {
+	s := apptest.Start(t, func(c *config.Config) {
+		c.Events.AllowPrivateTargets = true
+		c.Events.Poll = 50 * time.Millisecond
+		c.Events.QuotaThresholds = []int{50}
+	})
+	recv := &hookReceiver{}
+	rs := httptest.NewServer(recv)
+	defer rs.Close()
+	st, body := call(t, "POST", s.URL+"/api/v1/webhooks", fmt.Sprintf(`{"name":"ops","url":%q,"secrets":[],`+
+		`"event_types":["quota.warning","quota.exceeded","gc.finished"]}`, rs.URL))
+	expect(t, "create", st, body, http.StatusCreated)
+	st, body = call(t, "PUT", s.URL+"/api/v1/projects/team/quota", `{"storage_bytes":1000}`)
+	expect(t, "quota", st, body, http.StatusOK)
+	if st, body := pushBlob(t, s.URL, "team/app", []byte(strings.Repeat("a", 600))); st != http.StatusCreated {
+		t.Fatalf("push under quota: %d %s", st, body)
+	}
+	if st, _ := pushBlob(t, s.URL, "team/app", []byte(strings.Repeat("b", 600))); st != http.StatusForbidden {
+		t.Fatalf("push over quota: %d", st)
+	}
+	st, body = call(t, "POST", s.URL+"/api/v1/gc", `{}`)
+	expect(t, "gc", st, body, http.StatusAccepted)
+	got := recv.wait(t, 3)
+	types := map[string]string{}
+	for _, r := range got {
+		var ce struct {
+			Type string         `json:"type"`
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(r.body, &ce); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := json.Marshal(ce.Data)
+		types[ce.Type] = string(d)
+	}
+	if w := types["io.berth.quota.warning"]; !strings.Contains(w, `"threshold_percent":50`) || !strings.Contains(w, `"project":"team"`) {
+		t.Errorf("quota warning = %q (all: %v)", w, types)
+	}
+	if e := types["io.berth.quota.exceeded"]; !strings.Contains(e, `"limit":1000`) {
+		t.Errorf("quota exceeded = %q (all: %v)", e, types)
+	}
+	if g, ok := types["io.berth.gc.finished"]; !ok || !strings.Contains(g, `"details"`) {
+		t.Errorf("gc finished = %q (all: %v)", g, types)
+	}
+}

@@ -115,17 +115,20 @@ type cachedUsage struct {
 // streams anything: a *QuotaError when it would exceed a limit. Projects
 // without a quota cost one indexed lookup.
 func (e *Engine) Admit(ctx context.Context, a Addition) (Budget, error) {
-	b, err := e.admit(ctx, a)
-	if errors.Is(err, ErrQuotaExceeded) && e.opts.UsageCache > 0 {
+	retry := e.opts.UsageCache > 0
+	b, err := e.admit(ctx, a, !retry)
+	if errors.Is(err, ErrQuotaExceeded) && retry {
 		// A refusal is decided on the quota as stored now, too (another
 		// instance may have raised it).
 		e.forgetQuota(ProjectOf(a.Repo))
-		b, err = e.admit(ctx, a)
+		b, err = e.admit(ctx, a, true)
 	}
 	return b, err
 }
 
-func (e *Engine) admit(ctx context.Context, a Addition) (Budget, error) {
+// admit decides on an addition; final says a refusal is the last word
+// (reported to Options.QuotaUsage; an admission always is).
+func (e *Engine) admit(ctx context.Context, a Addition, final bool) (Budget, error) {
 	project := ProjectOf(a.Repo)
 	q, ok, err := e.quota(ctx, project)
 	if err != nil {
@@ -192,7 +195,9 @@ func (e *Engine) admit(ctx context.Context, a Addition) (Budget, error) {
 	e.usage[project] = c
 	if err := exceeded(q, u, add, storage); err != nil {
 		e.mu.Unlock()
-		e.usageChanged(ctx, a, project, u.StorageBytes, add.StorageBytes, q.StorageBytes)
+		if final {
+			e.usageChanged(ctx, a, project, u.StorageBytes, add.StorageBytes, q.StorageBytes)
+		}
 		return Budget{}, err
 	}
 	e.admitted(c, a, add)
