@@ -266,10 +266,14 @@ func TestConsumerRetriedInOrder(t *testing.T) {
 		return nil
 	}
 	types := []Type{ManifestPushed, TagDeleted}
-	// Registering twice (a restart) keeps one subscription.
-	for range 2 {
-		if err := svc.RegisterConsumer("replication", types, consume); err != nil {
-			t.Fatal(err)
+	// Registered on two instances (or again after a restart): one
+	// subscription, stored before anything is delivered.
+	svc.RegisterConsumer("replication", types, consume)
+	other := New(store, testOptions())
+	other.RegisterConsumer("replication", types, consume)
+	for _, sv := range []*Service{svc, other} {
+		if names := sv.storeConsumers(context.Background()); len(names) != 1 {
+			t.Fatalf("stored consumers = %v", names)
 		}
 	}
 	if subs, err := store.Subscriptions(context.Background(), meta.SubscriptionConsumer, "*"); err != nil || len(subs) != 1 {

@@ -63,7 +63,7 @@ type Service struct {
 	kick   chan struct{}
 
 	mu        sync.RWMutex
-	consumers map[string]Consumer
+	consumers map[string]registered
 }
 
 // New returns a Service over store.
@@ -82,7 +82,7 @@ func New(store meta.Store, o Options) *Service {
 		o.Metrics = NewMetrics(store)
 	}
 	return &Service{store: store, opts: o, log: o.Log, client: newClient(o.Timeout, o.AllowPrivateTargets), m: o.Metrics,
-		kick: make(chan struct{}, 1), consumers: map[string]Consumer{}}
+		kick: make(chan struct{}, 1), consumers: map[string]registered{}}
 }
 
 // RegisterConsumer subscribes fn to the events of types (every type when
@@ -90,39 +90,70 @@ func New(store meta.Store, o Options) *Service {
 // repository, retried with back-off. Call it before Run, on every
 // instance that should run the consumer; the subscription (its queue of
 // deliveries) lives in the database under name and survives restarts.
-func (s *Service) RegisterConsumer(name string, types []Type, fn func(ctx context.Context, ev Event) error) error {
-	ctx := context.Background()
+// Run creates or updates that row before it delivers anything (and keeps
+// trying while the database refuses), so events recorded from then on are
+// never missed by the consumer.
+func (s *Service) RegisterConsumer(name string, types []Type, fn func(ctx context.Context, ev Event) error) {
 	want := make([]string, 0, len(types))
 	for _, t := range types {
 		want = append(want, string(t))
 	}
 	slices.Sort(want)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.consumers[name] = registered{fn: fn, types: want}
+}
+
+// registered is a consumer RegisterConsumer was given; stored says its
+// subscription row is up to date.
+type registered struct {
+	fn     Consumer
+	types  []string
+	stored bool
+}
+
+// storeConsumers creates or updates the subscription rows of the
+// registered consumers not yet stored, and returns the names of those
+// stored (the ones this instance may claim deliveries for).
+func (s *Service) storeConsumers(ctx context.Context) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	for name, c := range s.consumers {
+		if !c.stored {
+			if err := s.storeConsumer(ctx, name, c.types); err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("events: register consumer", "consumer", name, "err", err)
+				}
+				continue
+			}
+			c.stored = true
+			s.consumers[name] = c
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+func (s *Service) storeConsumer(ctx context.Context, name string, want []string) error {
 	subs, err := s.store.Subscriptions(ctx, meta.SubscriptionConsumer, "")
 	if err != nil {
 		return err
 	}
-	found := false
 	for _, sub := range subs {
 		if sub.Name != name {
 			continue
 		}
-		found = true
-		if !slices.Equal(sub.Types, want) || !sub.Enabled {
-			sub.Types, sub.Enabled = want, true
-			if err := s.store.UpdateSubscription(ctx, &sub); err != nil {
-				return err
-			}
+		if slices.Equal(sub.Types, want) && sub.Enabled {
+			return nil
 		}
+		sub.Types, sub.Enabled = want, true
+		return s.store.UpdateSubscription(ctx, &sub)
 	}
-	if !found {
-		sub := &meta.Subscription{Kind: meta.SubscriptionConsumer, Name: name, Types: want, Enabled: true, Secrets: []string{}}
-		if err := s.store.CreateSubscription(ctx, sub); err != nil && !errors.Is(err, meta.ErrConflict) {
-			return err
-		}
+	sub := &meta.Subscription{Kind: meta.SubscriptionConsumer, Name: name, Types: want, Enabled: true, Secrets: []string{}}
+	if err := s.store.CreateSubscription(ctx, sub); err != nil && !errors.Is(err, meta.ErrConflict) {
+		return err
 	}
-	s.mu.Lock()
-	s.consumers[name] = fn
-	s.mu.Unlock()
 	return nil
 }
 

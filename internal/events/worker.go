@@ -46,6 +46,8 @@ func (s *Service) Run(ctx context.Context) error {
 
 // tick dispatches and delivers until nothing is due.
 func (s *Service) tick(ctx context.Context) {
+	// Consumers first: a dispatch must know their subscriptions.
+	names := s.storeConsumers(ctx)
 	for ctx.Err() == nil {
 		n, err := s.store.DispatchEvents(ctx, dispatchBatch, s.wants())
 		if err != nil {
@@ -59,12 +61,6 @@ func (s *Service) tick(ctx context.Context) {
 		}
 	}
 	for ctx.Err() == nil {
-		s.mu.RLock()
-		names := make([]string, 0, len(s.consumers))
-		for name := range s.consumers {
-			names = append(names, name)
-		}
-		s.mu.RUnlock()
 		ds, err := s.store.ClaimDeliveries(ctx, meta.ClaimOptions{Owner: s.opts.Instance, TTL: s.leaseTTL(),
 			Limit: s.opts.Workers * 4, Consumers: names})
 		if err != nil {
@@ -163,9 +159,9 @@ func (s *Service) deliver(ctx context.Context, d *meta.Delivery) {
 }
 
 func (s *Service) consume(ctx context.Context, name string, ev Event) (err error) {
-	s.mu.RLock()
-	fn := s.consumers[name]
-	s.mu.RUnlock()
+	s.mu.Lock()
+	fn := s.consumers[name].fn
+	s.mu.Unlock()
 	if fn == nil {
 		return fmt.Errorf("consumer %s is not running on this instance", name)
 	}
