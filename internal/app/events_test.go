@@ -238,3 +238,89 @@ func TestRunAndQuotaEvents(t *testing.T) {
 		t.Errorf("gc finished = %q (all: %v)", g, types)
 	}
 }
+
+// pushTagged pushes a small image manifest (config already pushed) to
+// repo:tag and returns its digest.
+func pushTagged(t *testing.T, base, repo, tag string, cfg []byte) digest.Digest {
+	t.Helper()
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[],"annotations":{"tag":%q}}`,
+		digest.FromBytes(cfg), len(cfg), tag)
+	req, _ := http.NewRequest("PUT", base+"/v2/"+repo+"/manifests/"+tag, strings.NewReader(m))
+	req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("push %s:%s: %d", repo, tag, resp.StatusCode)
+	}
+	return digest.FromString(m)
+}
+
+// TestPullAndRetentionEvents: with events.pulls, a manifest GET records
+// manifest.pulled; a retention run records its tag deletions and
+// retention.finished; a Harbor-format webhook receives them as Harbor
+// sends them.
+func TestPullAndRetentionEvents(t *testing.T) {
+	s := apptest.Start(t, func(c *config.Config) {
+		c.Events.AllowPrivateTargets = true
+		c.Events.Poll = 50 * time.Millisecond
+		c.Events.Pulls = true
+		c.Events.ExternalURL = "https://registry.example.com"
+	})
+	recv := &hookReceiver{}
+	rs := httptest.NewServer(recv)
+	defer rs.Close()
+	st, body := call(t, "POST", s.URL+"/api/v1/projects/team/webhooks", fmt.Sprintf(`{"name":"harbor","url":%q,"secrets":[],"format":"harbor",`+
+		`"event_types":["manifest.pulled","tag.deleted","retention.finished"]}`, rs.URL))
+	expect(t, "create", st, body, http.StatusCreated)
+	cfg := []byte(`{"architecture":"arm64"}`)
+	if st, body := pushBlob(t, s.URL, "team/app", cfg); st != http.StatusCreated {
+		t.Fatalf("push config: %d %s", st, body)
+	}
+	old := pushTagged(t, s.URL, "team/app", "v1", cfg)
+	time.Sleep(1100 * time.Millisecond) // push times are kept to the second
+	pushTagged(t, s.URL, "team/app", "v2", cfg)
+	resp, err := http.Get(s.URL + "/v2/team/app/manifests/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	st, body = call(t, "PUT", s.URL+"/api/v1/projects/team/retention", `{"rules":[{"keep":"latest_pushed","count":1}]}`)
+	expect(t, "retention", st, body, http.StatusOK)
+	st, body = call(t, "POST", s.URL+"/api/v1/projects/team/retention/run", `{"dry_run":false}`)
+	expect(t, "run", st, body, http.StatusOK, `"tags_deleted":1`)
+	got := recv.wait(t, 3)
+	// One repository's events arrive in order; the run report (no
+	// repository) may come before or after them.
+	byType := func(typ string) string {
+		for _, r := range got {
+			if strings.Contains(string(r.body), `"type":"`+typ+`"`) {
+				return string(r.body)
+			}
+		}
+		return ""
+	}
+	if !strings.Contains(string(got[0].body), `PULL_ARTIFACT`) && !strings.Contains(string(got[1].body), `PULL_ARTIFACT`) {
+		t.Errorf("the pull did not come before the deletion")
+	}
+	want := []string{
+		`{"type":"PULL_ARTIFACT","occur_at":`,
+		`"event_data":{"resources":[{"digest":"` + old.String() + `","tag":"v1","resource_url":"registry.example.com/team/app:v1"}],` +
+			`"repository":{"name":"app","namespace":"team","repo_full_name":"team/app","repo_type":"private"}}}`,
+	}
+	for _, w := range want {
+		if b := byType("PULL_ARTIFACT"); !strings.Contains(b, w) {
+			t.Errorf("pull = %s, lacks %s", b, w)
+		}
+	}
+	if b := byType("DELETE_ARTIFACT"); !strings.Contains(b, `"tag":"v1"`) {
+		t.Errorf("retention's tag deletion = %s", b)
+	}
+	if b := byType("TAG_RETENTION"); !strings.Contains(b, `"type":"TAG_RETENTION"`) || !strings.Contains(b, `"retention":{"total":2,"retained":1`) ||
+		!strings.Contains(b, `"project_name":"team"`) {
+		t.Errorf("retention finished = %s", b)
+	}
+}
