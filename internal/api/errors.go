@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
@@ -46,6 +47,9 @@ var errorCodes = []struct {
 	{policy.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
 	{policy.ErrNotFound, oci.CodeNameUnknown, http.StatusNotFound},
 	{policy.ErrBusy, oci.CodeTooManyRequests, http.StatusConflict},
+	{events.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
+	{events.ErrNotFound, oci.CodeNameUnknown, http.StatusNotFound},
+	{events.ErrConflict, oci.CodeUnsupported, http.StatusConflict},
 }
 
 // ToOCI turns any error into the OCI error sent to the client. Unknown

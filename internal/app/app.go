@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth/ldap"
 	"github.com/berth-registry/berth/internal/buildinfo"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
@@ -66,6 +68,11 @@ type App struct {
 	// pullsDone is closed when the pull statistics are written for the last time.
 	pullsDone chan struct{}
 	anomaly   *anomaly.Detector
+	// events records and delivers events (events.go); its workers run
+	// from StartJobs until Close.
+	events     *events.Service
+	eventsOnce sync.Once
+	eventsStop func()
 }
 
 // New builds every component from cfg. Close releases them.
@@ -83,7 +90,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	checkModes(cfg, log)
 	a := &App{cfg: cfg, log: log, meta: store, blobs: storage.NewBlobs(driver)}
-	a.policy = policy.New(store, policy.Options{UsageCache: cfg.Policy.QuotaUsageCache, UntaggedGrace: cfg.Policy.UntaggedGrace}, log)
+	a.newEvents(store)
+	a.policy = policy.New(store, policy.Options{UsageCache: cfg.Policy.QuotaUsageCache, UntaggedGrace: cfg.Policy.UntaggedGrace,
+		QuotaUsage: a.onQuotaUsage}, log)
 	opts := registry.Options{
 		Policy:          a.policy,
 		MaxManifestSize: int64(cfg.Registry.MaxManifestSize),
@@ -112,6 +121,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if a.proxy.Enabled() {
 		opts.Upstream = a.proxy
 	}
+	opts.OnPush = append(opts.OnPush, a.onPushEvent)
+	if cfg.Events.Pulls {
+		opts.OnPull = append(opts.OnPull, a.onPullEvent)
+	}
 	a.svc = registry.New(store, a.blobs, opts, log)
 	a.metrics = newMetrics(store)
 	mgr := auth.NewManager(store, cfg.Auth.BcryptCost)
@@ -125,6 +138,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.authAPI = authapi.New(a.auth, mgr, log)
 	a.mgr = mgr
 	a.retain = policy.NewRetention(a.policy, a.svc)
+	a.retain.Finished = a.onRetentionFinished
 	// Background work lives until Close, not until ctx (New's ctx only
 	// bounds building).
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -148,6 +162,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if a.proxy.Enabled() {
 		a.metrics.registry.MustRegister(a.proxy)
 	}
+	a.metrics.registry.MustRegister(a.events.Metrics())
 	a.metrics.registry.MustRegister(policy.NewCollector(a.policy, cfg.Policy.MetricsProjects, 15*time.Second))
 	if a.audit != nil {
 		a.metrics.registry.MustRegister(
@@ -323,6 +338,7 @@ func (a *App) Handler() http.Handler { return a.handler }
 // log writes what it still holds) and releases the stores.
 func (a *App) Close() error {
 	a.jobs.Stop()
+	a.stopEvents()
 	a.stop()
 	<-a.pullsDone
 	a.proxy.Close()

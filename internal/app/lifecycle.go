@@ -38,7 +38,11 @@ func (a *App) newLifecycle() {
 	}, a.log.With("component", "gc"))
 	a.scrub = scrub.New(a.meta, a.blobs, scrub.Options{Parallelism: g.Parallelism}, a.log.With("component", "scrub"))
 	gm := newGCMetrics(a.metrics.registry)
-	all := []jobs.Job{a.gc.Job(g.Interval, gm.observe), a.scrub.Job(a.cfg.Scrub.Interval, newScrubMetrics(a.metrics.registry).observe)}
+	observeGC := func(r gc.Report, err error) {
+		gm.observe(r, err)
+		a.onGCFinished(r, err)
+	}
+	all := []jobs.Job{a.gc.Job(g.Interval, observeGC), a.scrub.Job(a.cfg.Scrub.Interval, newScrubMetrics(a.metrics.registry).observe)}
 	all = append(all, a.policyJobs()...)
 	all = append(all, a.backupJob())
 	all = append(all, a.proxy.Jobs()...) // cache limits, scheduled mirroring
@@ -50,7 +54,11 @@ func (a *App) newLifecycle() {
 }
 
 // StartJobs runs the background job scheduler until Close (Serve calls it).
-func (a *App) StartJobs(ctx context.Context) { a.jobs.Start(ctx) }
+// The event delivery workers start with them.
+func (a *App) StartJobs(ctx context.Context) {
+	a.jobs.Start(ctx)
+	a.startEvents(ctx)
+}
 
 // recordAnomaly counts a pull-anomaly finding and records it in the audit
 // log (action "anomaly", the kind as the reference).

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/berth-registry/berth/internal/api/browseapi"
+	"github.com/berth-registry/berth/internal/api/eventapi"
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/api/policyapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
@@ -49,6 +50,7 @@ func (a *App) apiRoutes() []manage.Route {
 	gcAPI, scrubAPI, backupAPI := gc.NewAPI(a.jobs), scrub.NewAPI(a.jobs), backup.NewAPI(a.jobs)
 	proxySync := &proxy.SyncAPI{Proxy: a.proxy, Jobs: a.jobs}
 	browse := browseapi.New(a.svc, a.visibleRepos)
+	hooks := eventapi.New(a.events)
 	const project = "/api/v1/projects/{project}"
 	return []manage.Route{
 		{Name: "api_ping", Method: http.MethodGet, Pattern: "/api/v1/ping", Perm: manage.PermPublic, Handle: a.apiPing},
@@ -74,6 +76,24 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "backup_snapshots", Method: http.MethodGet, Pattern: "/api/v1/backup/snapshots", Perm: manage.PermSystemAdmin, Handle: a.backupSnapshots},
 		{Name: "repository_delete", Method: http.MethodDelete, Pattern: project + "/repositories/{repository...}", Perm: manage.PermProjectAdmin, Handle: a.deleteRepository},
 		{Name: "repository_delete_any", Method: http.MethodDelete, Pattern: "/api/v1/repositories/{name...}", Perm: manage.PermSystemAdmin, Handle: a.deleteAnyRepository},
+
+		// Webhooks (docs/events.md): a project's, and the system-wide ones.
+		{Name: "webhooks", Method: http.MethodGet, Pattern: project + "/webhooks", Perm: manage.PermProjectAdmin, Handle: hooks.List},
+		{Name: "webhook_create", Method: http.MethodPost, Pattern: project + "/webhooks", Perm: manage.PermProjectAdmin, Handle: hooks.Create},
+		{Name: "webhook", Method: http.MethodGet, Pattern: project + "/webhooks/{id}", Perm: manage.PermProjectAdmin, Handle: hooks.Get},
+		{Name: "webhook_update", Method: http.MethodPut, Pattern: project + "/webhooks/{id}", Perm: manage.PermProjectAdmin, Handle: hooks.Update},
+		{Name: "webhook_delete", Method: http.MethodDelete, Pattern: project + "/webhooks/{id}", Perm: manage.PermProjectAdmin, Handle: hooks.Delete},
+		{Name: "webhook_deliveries", Method: http.MethodGet, Pattern: project + "/webhooks/{id}/deliveries", Perm: manage.PermProjectAdmin, Handle: hooks.Deliveries},
+		{Name: "webhook_redeliver", Method: http.MethodPost, Pattern: project + "/webhooks/{id}/deliveries/{delivery}/redeliver", Perm: manage.PermProjectAdmin, Handle: hooks.Redeliver},
+		{Name: "webhook_redeliver_all", Method: http.MethodPost, Pattern: project + "/webhooks/{id}/redeliver", Perm: manage.PermProjectAdmin, Handle: hooks.Redeliver},
+		{Name: "system_webhooks", Method: http.MethodGet, Pattern: "/api/v1/webhooks", Perm: manage.PermSystemAdmin, Handle: hooks.List},
+		{Name: "system_webhook_create", Method: http.MethodPost, Pattern: "/api/v1/webhooks", Perm: manage.PermSystemAdmin, Handle: hooks.Create},
+		{Name: "system_webhook", Method: http.MethodGet, Pattern: "/api/v1/webhooks/{id}", Perm: manage.PermSystemAdmin, Handle: hooks.Get},
+		{Name: "system_webhook_update", Method: http.MethodPut, Pattern: "/api/v1/webhooks/{id}", Perm: manage.PermSystemAdmin, Handle: hooks.Update},
+		{Name: "system_webhook_delete", Method: http.MethodDelete, Pattern: "/api/v1/webhooks/{id}", Perm: manage.PermSystemAdmin, Handle: hooks.Delete},
+		{Name: "system_webhook_deliveries", Method: http.MethodGet, Pattern: "/api/v1/webhooks/{id}/deliveries", Perm: manage.PermSystemAdmin, Handle: hooks.Deliveries},
+		{Name: "system_webhook_redeliver", Method: http.MethodPost, Pattern: "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", Perm: manage.PermSystemAdmin, Handle: hooks.Redeliver},
+		{Name: "system_webhook_redeliver_all", Method: http.MethodPost, Pattern: "/api/v1/webhooks/{id}/redeliver", Perm: manage.PermSystemAdmin, Handle: hooks.Redeliver},
 
 		// Project policies (docs/api.md, "Project policies").
 		{Name: "immutable_rules_list", Method: http.MethodGet, Pattern: project + "/immutable-rules", Perm: manage.PermProjectRead, Handle: pol.ListImmutableRules},

@@ -415,10 +415,12 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		id := s.authenticate(r)
+		ctx := r.Context()
 		if id.subj != nil {
 			api.Info(r).User = id.subj.Name
+			ctx = meta.WithEventSource(ctx, id.subj.Name, "") // the actor of the events its changes record
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, identityKey{}, id)))
 	})
 }
 

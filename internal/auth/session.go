@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/meta"
 )
 
 // LookupUser finds a user by name in the sources of users, without a
@@ -21,10 +22,12 @@ func (s *Service) LookupUser(ctx context.Context, name string) (*Subject, error)
 // that every check of this package (CheckAPI, Allowed, Visible, Actions)
 // treats it as the management API treats a user who sent a password.
 func (s *Service) WithSubject(r *http.Request, subj *Subject) *http.Request {
+	ctx := r.Context()
 	if subj != nil {
 		api.Info(r).User = subj.Name
+		ctx = meta.WithEventSource(ctx, subj.Name, "")
 	}
-	return r.WithContext(context.WithValue(r.Context(), identityKey{}, &identity{subj: subj}))
+	return r.WithContext(context.WithValue(ctx, identityKey{}, &identity{subj: subj}))
 }
 
 // SecureRequest reports whether the client reached Berth over TLS:

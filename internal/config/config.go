@@ -44,6 +44,7 @@ type Config struct {
 	UI       UI       `yaml:"ui"`
 	Debug    Debug    `yaml:"debug"`
 	Metrics  Metrics  `yaml:"metrics"`
+	Events   Events   `yaml:"events"`
 }
 
 // Debug configures the diagnostics listener.
@@ -189,6 +190,7 @@ func Default() *Config {
 		Anomaly: defaultAnomaly(),
 		GC:      defaultGC(),
 		Backup:  defaultBackup(),
+		Events:  defaultEvents(),
 		Jobs:    defaultJobs(),
 		Policy:  defaultPolicy(),
 		UI:      defaultUI(),
@@ -359,5 +361,6 @@ func (c *Config) Validate() error {
 	c.Policy.validate(bad)
 	c.Metrics.validate(bad)
 	c.UI.validate(bad)
+	c.Events.validate(bad)
 	return errors.Join(errs...)
 }

@@ -18,6 +18,7 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -62,6 +63,11 @@ type Options struct {
 	// less than this long ago (it may be the child of an index whose push
 	// is in progress).
 	UntaggedGrace time.Duration
+	// QuotaUsage, when set, is told each storage addition a quota check
+	// decided on: a project's usage before and after it, and its storage
+	// limit (after > limit: refused). It must not block (the event
+	// outbox records quota warnings from it).
+	QuotaUsage func(ctx context.Context, project string, before, after, limit int64)
 }
 
 // Engine enforces the policies on pushes and deletes.

@@ -115,17 +115,20 @@ type cachedUsage struct {
 // streams anything: a *QuotaError when it would exceed a limit. Projects
 // without a quota cost one indexed lookup.
 func (e *Engine) Admit(ctx context.Context, a Addition) (Budget, error) {
-	b, err := e.admit(ctx, a)
-	if errors.Is(err, ErrQuotaExceeded) && e.opts.UsageCache > 0 {
+	retry := e.opts.UsageCache > 0
+	b, err := e.admit(ctx, a, !retry)
+	if errors.Is(err, ErrQuotaExceeded) && retry {
 		// A refusal is decided on the quota as stored now, too (another
 		// instance may have raised it).
 		e.forgetQuota(ProjectOf(a.Repo))
-		b, err = e.admit(ctx, a)
+		b, err = e.admit(ctx, a, true)
 	}
 	return b, err
 }
 
-func (e *Engine) admit(ctx context.Context, a Addition) (Budget, error) {
+// admit decides on an addition; final says a refusal is the last word
+// (reported to Options.QuotaUsage; an admission always is).
+func (e *Engine) admit(ctx context.Context, a Addition, final bool) (Budget, error) {
 	project := ProjectOf(a.Repo)
 	q, ok, err := e.quota(ctx, project)
 	if err != nil {
@@ -177,6 +180,7 @@ func (e *Engine) admit(ctx context.Context, a Addition) (Budget, error) {
 		if exceeded(q, used, add, storage) == nil {
 			e.admitted(c, a, add)
 			e.mu.Unlock()
+			e.usageChanged(ctx, a, project, used.StorageBytes, add.StorageBytes, q.StorageBytes)
 			return Budget{Project: project, Limit: q.StorageBytes, Used: used.StorageBytes}, nil
 		}
 	}
@@ -187,14 +191,28 @@ func (e *Engine) admit(ctx context.Context, a Addition) (Budget, error) {
 		return Budget{}, err
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	c = &cachedUsage{at: e.now(), u: u}
 	e.usage[project] = c
 	if err := exceeded(q, u, add, storage); err != nil {
+		e.mu.Unlock()
+		if final {
+			e.usageChanged(ctx, a, project, u.StorageBytes, add.StorageBytes, q.StorageBytes)
+		}
 		return Budget{}, err
 	}
 	e.admitted(c, a, add)
+	e.mu.Unlock()
+	e.usageChanged(ctx, a, project, u.StorageBytes, add.StorageBytes, q.StorageBytes)
 	return Budget{Project: project, Limit: q.StorageBytes, Used: u.StorageBytes}, nil
+}
+
+// usageChanged reports a finished blob's or manifest's storage to
+// Options.QuotaUsage (the quota events): used before it, and after it
+// (over limit when the addition was refused).
+func (e *Engine) usageChanged(ctx context.Context, a Addition, project string, used, add, limit int64) {
+	if e.opts.QuotaUsage != nil && a.Digest != "" && add > 0 && limit >= 0 {
+		e.opts.QuotaUsage(ctx, project, used, used+add, limit)
+	}
 }
 
 // admitted counts an identified addition (a finished blob or a manifest)

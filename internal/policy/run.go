@@ -66,6 +66,9 @@ type Retention struct {
 	e       *Engine
 	del     Deleter
 	running sync.Map // project -> struct{}: one run per project at a time here
+	// Finished, when set, is called after each recorded run that was not
+	// a dry run (the retention.finished event).
+	Finished func(ctx context.Context, res *RunResult)
 }
 
 // NewRetention returns the runner of the engine's retention policies.
@@ -173,6 +176,9 @@ func (rt *Retention) Run(ctx context.Context, project string, opts RunOptions) (
 		rt.e.log.WarnContext(ctx, "record retention run", "project", project, "error", err)
 	} else {
 		res.ID = id
+	}
+	if rt.Finished != nil && !opts.DryRun {
+		rt.Finished(context.WithoutCancel(ctx), res)
 	}
 	return res, runErr
 }

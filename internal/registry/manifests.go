@@ -281,6 +281,11 @@ func (s *Service) GetManifest(ctx context.Context, repo, ref string) (*meta.Mani
 		return nil, err
 	}
 	s.countPull(ctx, repo, dgst)
+	if countsPull(ctx) {
+		for _, f := range s.opts.OnPull {
+			f(ctx, m, ref)
+		}
+	}
 	return m, nil
 }
 

@@ -79,6 +79,11 @@ type Options struct {
 	// that must survive a crash also needs a catch-up pass (or the event
 	// outbox).
 	OnPush []func(ctx context.Context, m *meta.Manifest, tags []string)
+	// OnPull are called after a manifest download (GET, not HEAD) of a
+	// local repository was allowed, with the reference asked for (a tag
+	// or the digest), on the request's goroutine: like OnPush, they must
+	// be quick (the opt-in pull events).
+	OnPull []func(ctx context.Context, m *meta.Manifest, ref string)
 }
 
 // Service implements the registry operations.

@@ -41,6 +41,14 @@ func (u *UI) adminRoutes() []Route {
 		{Name: "ui_retention_delete", Method: post, Pattern: project + "/retention/delete", Perm: manage.PermProjectAdmin, Handle: u.retentionDelete},
 		{Name: "ui_retention_run", Method: post, Pattern: project + "/retention/run", Perm: manage.PermProjectAdmin, Handle: u.retentionRun},
 
+		// Webhooks of a project (webhooks.go).
+		{Name: "ui_webhooks", Method: get, Pattern: project + "/webhooks", Perm: manage.PermProjectAdmin, Handle: u.webhooks},
+		{Name: "ui_webhook_create", Method: post, Pattern: project + "/webhooks", Perm: manage.PermProjectAdmin, Handle: u.webhookCreate},
+		{Name: "ui_webhook", Method: get, Pattern: project + "/webhooks/{id}", Perm: manage.PermProjectAdmin, Handle: u.webhook},
+		{Name: "ui_webhook_update", Method: post, Pattern: project + "/webhooks/{id}", Perm: manage.PermProjectAdmin, Handle: u.webhookUpdate},
+		{Name: "ui_webhook_delete", Method: post, Pattern: project + "/webhooks/{id}/delete", Perm: manage.PermProjectAdmin, Handle: u.webhookDelete},
+		{Name: "ui_webhook_redeliver", Method: post, Pattern: project + "/webhooks/{id}/redeliver", Perm: manage.PermProjectAdmin, Handle: u.webhookRedeliver},
+
 		// Administration (system administrators).
 		{Name: "ui_admin", Method: get, Pattern: "/ui/admin", Perm: manage.PermSystemAdmin, Handle: u.adminSystem},
 		{Name: "ui_admin_settings", Method: post, Pattern: "/ui/admin/settings", Perm: manage.PermSystemAdmin, Handle: u.adminSettings},
@@ -53,6 +61,12 @@ func (u *UI) adminRoutes() []Route {
 		{Name: "ui_admin_robots", Method: get, Pattern: "/ui/admin/robots", Perm: manage.PermSystemAdmin, Handle: u.adminRobots},
 		{Name: "ui_admin_robot_create", Method: post, Pattern: "/ui/admin/robots", Perm: manage.PermSystemAdmin, Handle: u.adminRobotCreate},
 		{Name: "ui_admin_robot_delete", Method: post, Pattern: "/ui/admin/robots/delete", Perm: manage.PermSystemAdmin, Handle: u.adminRobotDelete},
+		{Name: "ui_admin_webhooks", Method: get, Pattern: "/ui/admin/webhooks", Perm: manage.PermSystemAdmin, Handle: u.webhooks},
+		{Name: "ui_admin_webhook_create", Method: post, Pattern: "/ui/admin/webhooks", Perm: manage.PermSystemAdmin, Handle: u.webhookCreate},
+		{Name: "ui_admin_webhook", Method: get, Pattern: "/ui/admin/webhooks/{id}", Perm: manage.PermSystemAdmin, Handle: u.webhook},
+		{Name: "ui_admin_webhook_update", Method: post, Pattern: "/ui/admin/webhooks/{id}", Perm: manage.PermSystemAdmin, Handle: u.webhookUpdate},
+		{Name: "ui_admin_webhook_delete", Method: post, Pattern: "/ui/admin/webhooks/{id}/delete", Perm: manage.PermSystemAdmin, Handle: u.webhookDelete},
+		{Name: "ui_admin_webhook_redeliver", Method: post, Pattern: "/ui/admin/webhooks/{id}/redeliver", Perm: manage.PermSystemAdmin, Handle: u.webhookRedeliver},
 		{Name: "ui_admin_gc", Method: get, Pattern: "/ui/admin/gc", Perm: manage.PermSystemAdmin, Handle: u.adminGC},
 		{Name: "ui_admin_gc_start", Method: post, Pattern: "/ui/admin/gc", Perm: manage.PermSystemAdmin, Handle: u.adminGCStart},
 		{Name: "ui_admin_gc_status", Method: get, Pattern: "/ui/admin/gc/status", Perm: manage.PermSystemAdmin, Handle: u.adminGCStatus},

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -12,5 +13,6 @@ type Services struct {
 	Registry *registry.Service
 	Manager  *auth.Manager
 	Policy   *policy.Engine
-	Admin    AdminServices // the management pages' (services_admin.go)
+	Events   *events.Service // webhooks (webhooks.go)
+	Admin    AdminServices   // the management pages' (services_admin.go)
 }

@@ -344,7 +344,10 @@ func (s *Store) DeleteRepository(ctx context.Context, name string, allow func([]
 		if tag.RowsAffected() == 0 && len(ids) == 0 {
 			return fmt.Errorf("%w: repository %s", meta.ErrNotFound, name)
 		}
-		return nil
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		return recordEvent(ctx, tx, meta.NewEvent(ctx, meta.EventRepositoryDeleted, name))
 	})
 	return ids, err
 }

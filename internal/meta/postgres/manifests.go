@@ -48,10 +48,14 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 		if err != nil {
 			return err
 		}
-		if len(tags) == 0 {
-			return nil
+		if len(tags) > 0 {
+			if err := upsertTags(ctx, tx, repoID, tags, id, immutable); err != nil {
+				return err
+			}
 		}
-		return upsertTags(ctx, tx, repoID, tags, id, immutable)
+		e := meta.NewEvent(ctx, meta.EventManifestPushed, m.Repository)
+		e.Digest, e.MediaType, e.Tags = m.Digest, m.MediaType, tags
+		return recordEvent(ctx, tx, e)
 	})
 }
 
@@ -162,16 +166,49 @@ func (s *Store) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest
 // DeleteManifest implements meta.Store.
 func (s *Store) DeleteManifest(ctx context.Context, repo string, dgst digest.Digest) error {
 	// Tags and references go with it (ON DELETE CASCADE).
-	tag, err := s.pool.Exec(ctx, `DELETE FROM manifests
-		WHERE repository_id = (SELECT id FROM repositories WHERE name = $1) AND digest = $2`, repo, dgst.String())
-	return changedOne(tag, err, "manifest "+dgst.String())
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var mediaType string
+		err := tx.QueryRow(ctx, `DELETE FROM manifests
+			WHERE repository_id = (SELECT id FROM repositories WHERE name = $1) AND digest = $2 RETURNING media_type`,
+			repo, dgst.String()).Scan(&mediaType)
+		if err != nil {
+			return notFound(err, "manifest "+dgst.String())
+		}
+		return recordManifestDeleted(ctx, tx, repo, dgst, mediaType)
+	})
+}
+
+// recordManifestDeleted records the event of a manifest's deletion.
+func recordManifestDeleted(ctx context.Context, tx pgx.Tx, repo string, dgst digest.Digest, mediaType string) error {
+	e := meta.NewEvent(ctx, meta.EventManifestDeleted, repo)
+	e.Digest, e.MediaType = dgst, mediaType
+	return recordEvent(ctx, tx, e)
+}
+
+// deleteTagEvent is DELETE FROM tags ... RETURNING tagReturning, then
+// recordTagDeleted with the values returned.
+const tagReturning = `(SELECT m.digest FROM manifests m WHERE m.id = tags.manifest_id),
+	(SELECT m.media_type FROM manifests m WHERE m.id = tags.manifest_id)`
+
+// recordTagDeleted records the event of a tag's deletion.
+func recordTagDeleted(ctx context.Context, tx pgx.Tx, repo, tag, dgst, mediaType string) error {
+	e := meta.NewEvent(ctx, meta.EventTagDeleted, repo)
+	e.Digest, e.MediaType, e.Tags = digest.Digest(dgst), mediaType, []string{tag}
+	return recordEvent(ctx, tx, e)
 }
 
 // DeleteTag implements meta.Store.
 func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
-	ct, err := s.pool.Exec(ctx, `DELETE FROM tags
-		WHERE repository_id = (SELECT id FROM repositories WHERE name = $1) AND name = $2`, repo, tag)
-	return changedOne(ct, err, "tag "+tag)
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var d, mediaType string
+		err := tx.QueryRow(ctx, `DELETE FROM tags
+			WHERE repository_id = (SELECT id FROM repositories WHERE name = $1) AND name = $2 RETURNING `+tagReturning,
+			repo, tag).Scan(&d, &mediaType)
+		if err != nil {
+			return notFound(err, "tag "+tag)
+		}
+		return recordTagDeleted(ctx, tx, repo, tag, d, mediaType)
+	})
 }
 
 // Tags implements meta.Store.

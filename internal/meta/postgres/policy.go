@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -283,15 +284,19 @@ func (s *Store) UntaggedManifests(ctx context.Context, repo string) ([]meta.Unta
 // a concurrent push that moved the tag makes the row fail the re-check
 // PostgreSQL does after waiting for its lock.
 func (s *Store) DeleteTagIf(ctx context.Context, repo, tag string, dgst digest.Digest) error {
-	ct, err := s.pool.Exec(ctx, `DELETE FROM tags
-		WHERE repository_id = (SELECT id FROM repositories WHERE name = $1) AND name = $2
-		AND manifest_id = (SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id
-			WHERE r.name = $1 AND m.digest = $3)`, repo, tag, dgst.String())
-	if err != nil {
+	var d, mediaType string
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `DELETE FROM tags
+			WHERE repository_id = (SELECT id FROM repositories WHERE name = $1) AND name = $2
+			AND manifest_id = (SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id
+				WHERE r.name = $1 AND m.digest = $3) RETURNING `+tagReturning, repo, tag, dgst.String()).Scan(&d, &mediaType)
+		if err != nil {
+			return err
+		}
+		return recordTagDeleted(ctx, tx, repo, tag, d, mediaType)
+	})
+	if !errors.Is(err, pgx.ErrNoRows) {
 		return err
-	}
-	if ct.RowsAffected() == 1 {
-		return nil
 	}
 	var cur string
 	err = s.pool.QueryRow(ctx, `SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id
@@ -320,14 +325,14 @@ func (s *Store) DeleteUntaggedManifest(ctx context.Context, repo string, dgst di
 		if err != nil {
 			return err
 		}
-		ct, err := tx.Exec(ctx, `DELETE FROM manifests AS m WHERE m.id = $1 AND `+untagged, id)
-		if err != nil {
+		var mediaType string
+		err = tx.QueryRow(ctx, `DELETE FROM manifests AS m WHERE m.id = $1 AND `+untagged+` RETURNING media_type`, id).Scan(&mediaType)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: manifest %s is tagged or referenced", meta.ErrConflict, dgst)
+		} else if err != nil {
 			return err
 		}
-		if ct.RowsAffected() == 0 {
-			return fmt.Errorf("%w: manifest %s is tagged or referenced", meta.ErrConflict, dgst)
-		}
-		return nil
+		return recordManifestDeleted(ctx, tx, repo, dgst, mediaType)
 	})
 }
 
@@ -386,7 +391,10 @@ func (s *Store) DeleteManifestChecked(ctx context.Context, repo string, dgst dig
 		if err := check(tags); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM manifests WHERE id = $1`, id)
-		return err
+		var mediaType string
+		if err := tx.QueryRow(ctx, `DELETE FROM manifests WHERE id = $1 RETURNING media_type`, id).Scan(&mediaType); err != nil {
+			return err
+		}
+		return recordManifestDeleted(ctx, tx, repo, dgst, mediaType)
 	})
 }

@@ -354,10 +354,14 @@ func (s *Store) DeleteRepository(ctx context.Context, name string, allow func([]
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 && len(ids) == 0 {
+		n, _ := res.RowsAffected()
+		if n == 0 && len(ids) == 0 {
 			return fmt.Errorf("%w: repository %s", meta.ErrNotFound, name)
 		}
-		return nil
+		if n == 0 {
+			return nil
+		}
+		return recordEvent(ctx, tx, meta.NewEvent(ctx, meta.EventRepositoryDeleted, name))
 	})
 	return ids, err
 }

@@ -60,7 +60,9 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 				return &meta.ImmutableTagError{Tag: tag}
 			}
 		}
-		return nil
+		e := meta.NewEvent(ctx, meta.EventManifestPushed, m.Repository)
+		e.Digest, e.MediaType, e.Tags = m.Digest, m.MediaType, tags
+		return recordEvent(ctx, tx, e)
 	})
 }
 
@@ -111,16 +113,49 @@ func (s *Store) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest
 // DeleteManifest implements meta.Store.
 func (s *Store) DeleteManifest(ctx context.Context, repo string, dgst digest.Digest) error {
 	// Tags and references go with it (ON DELETE CASCADE).
-	res, err := s.w.ExecContext(ctx, `DELETE FROM manifests
-		WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`, repo, dgst.String())
-	return changedOne(res, err, "manifest "+dgst.String())
+	return s.tx(ctx, func(tx wtx) error {
+		var mediaType string
+		err := tx.QueryRowContext(ctx, `DELETE FROM manifests
+			WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ? RETURNING media_type`,
+			repo, dgst.String()).Scan(&mediaType)
+		if err != nil {
+			return notFound(err, "manifest "+dgst.String())
+		}
+		return recordManifestDeleted(ctx, tx, repo, dgst, mediaType)
+	})
+}
+
+// recordManifestDeleted records the event of a manifest's deletion.
+func recordManifestDeleted(ctx context.Context, tx wtx, repo string, dgst digest.Digest, mediaType string) error {
+	e := meta.NewEvent(ctx, meta.EventManifestDeleted, repo)
+	e.Digest, e.MediaType = dgst, mediaType
+	return recordEvent(ctx, tx, e)
+}
+
+// recordTagDeleted records the event of a tag's deletion; manifestID is
+// the manifest it pointed at.
+func recordTagDeleted(ctx context.Context, tx wtx, repo, tag string, manifestID int64) error {
+	e := meta.NewEvent(ctx, meta.EventTagDeleted, repo)
+	var d string
+	if err := tx.QueryRowContext(ctx, `SELECT digest, media_type FROM manifests WHERE id = ?`, manifestID).Scan(&d, &e.MediaType); err != nil {
+		return err
+	}
+	e.Digest, e.Tags = digest.Digest(d), []string{tag}
+	return recordEvent(ctx, tx, e)
 }
 
 // DeleteTag implements meta.Store.
 func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM tags
-		WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?`, repo, tag)
-	return changedOne(res, err, "tag "+tag)
+	return s.tx(ctx, func(tx wtx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `DELETE FROM tags
+			WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND name = ? RETURNING manifest_id`,
+			repo, tag).Scan(&id)
+		if err != nil {
+			return notFound(err, "tag "+tag)
+		}
+		return recordTagDeleted(ctx, tx, repo, tag, id)
+	})
 }
 
 // Tags implements meta.Store.

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -322,21 +324,26 @@ func (s *Store) DeleteTagIf(ctx context.Context, repo, tag string, dgst digest.D
 		if cur != dgst.String() {
 			return fmt.Errorf("%w: tag %s was moved to %s", meta.ErrConflict, tag, cur)
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM tags
-			WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?`, repo, tag)
-		return err
+		var id int64
+		if err := tx.QueryRowContext(ctx, `DELETE FROM tags
+			WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND name = ? RETURNING manifest_id`,
+			repo, tag).Scan(&id); err != nil {
+			return err
+		}
+		return recordTagDeleted(ctx, tx, repo, tag, id)
 	})
 }
 
 // DeleteUntaggedManifest implements meta.PolicyStore.
 func (s *Store) DeleteUntaggedManifest(ctx context.Context, repo string, dgst digest.Digest) error {
 	return s.tx(ctx, func(tx wtx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM manifests AS m
-			WHERE m.repository_id = (SELECT id FROM repositories WHERE name = ?) AND m.digest = ? AND `+untagged, repo, dgst.String())
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
+		var mediaType string
+		err := tx.QueryRowContext(ctx, `DELETE FROM manifests AS m
+			WHERE m.repository_id = (SELECT id FROM repositories WHERE name = ?) AND m.digest = ? AND `+untagged+`
+			RETURNING media_type`, repo, dgst.String()).Scan(&mediaType)
+		if err == nil {
+			return recordManifestDeleted(ctx, tx, repo, dgst, mediaType)
+		} else if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		var one int
@@ -370,7 +377,10 @@ func (s *Store) DeleteManifestChecked(ctx context.Context, repo string, dgst dig
 		if err := check(tags); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM manifests WHERE id = ?`, id)
-		return err
+		var mediaType string
+		if err := tx.QueryRowContext(ctx, `DELETE FROM manifests WHERE id = ? RETURNING media_type`, id).Scan(&mediaType); err != nil {
+			return err
+		}
+		return recordManifestDeleted(ctx, tx, repo, dgst, mediaType)
 	})
 }
