@@ -244,4 +244,3 @@ func (s *Store) ReplicationTasks(ctx context.Context, runID int64, status string
 	return scanTasks(s.readRows(ctx, `SELECT `+taskColumns+` FROM replication_tasks
 		WHERE run_id = ? AND (? = '' OR status = ?) AND id > ? ORDER BY id LIMIT ?`, runID, status, status, after, limit))
 }
-
