@@ -121,6 +121,9 @@ type ReplicationStore interface {
 	// running ones whose lease expired (their instance died). Attempt is
 	// incremented.
 	ClaimReplicationTasks(ctx context.Context, runID int64, owner string, ttl time.Duration, limit int) ([]ReplicationTask, error)
+	// RenewReplicationTasks extends the leases of owner's running tasks
+	// to ttl from now (while their copies are in flight).
+	RenewReplicationTasks(ctx context.Context, owner string, ttl time.Duration) error
 	// FinishReplicationTask records an attempt's outcome: status succeeded,
 	// failed or skipped; or pending again with retryAt for a retry.
 	// ErrConflict when owner no longer holds the task's lease.

@@ -172,10 +172,27 @@ func testReplicationLeases(t *testing.T, s meta.Store) {
 	if len(seen) != 6 {
 		t.Fatalf("claimed %d tasks, want 6", len(seen))
 	}
-	// The leases expire (their instances died): another takes them over.
+	// A renewed lease holds; the others expire (their instances died)
+	// and another instance takes their tasks over.
+	if err := s.RenewReplicationTasks(ctx, "x", time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(80 * time.Millisecond)
 	got, err := s.ClaimReplicationTasks(ctx, id, "w", time.Minute, 10)
-	if err != nil || len(got) != 6 || got[0].Attempt != 2 || got[0].Owner != "w" {
+	if err != nil || len(got) != 4 {
+		t.Fatalf("take over with x renewed = %+v, %v", got, err)
+	}
+	for _, k := range got {
+		if seen[k.ID] == "x" {
+			t.Fatalf("took x's renewed task %d", k.ID)
+		}
+	}
+	if err := s.RenewReplicationTasks(ctx, "x", time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	got, err = s.ClaimReplicationTasks(ctx, id, "v", time.Minute, 10)
+	if err != nil || len(got) != 2 || got[0].Attempt != 2 || got[0].Owner != "v" {
 		t.Fatalf("take over = %+v, %v", got, err)
 	}
 	if err := s.FinishReplicationTask(ctx, got[0].ID, seen[got[0].ID], meta.TaskSucceeded, "", 0, time.Time{}); !errors.Is(err, meta.ErrConflict) {

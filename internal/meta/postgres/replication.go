@@ -213,6 +213,13 @@ func (s *Store) ClaimReplicationTasks(ctx context.Context, runID int64, owner st
 		RETURNING `+taskColumns, owner, int64(ttl), runID, limit))
 }
 
+// RenewReplicationTasks implements meta.ReplicationStore.
+func (s *Store) RenewReplicationTasks(ctx context.Context, owner string, ttl time.Duration) error {
+	_, err := s.pool.Exec(ctx, `UPDATE replication_tasks SET lease_until = `+dbNow+` + $1 WHERE lease_owner = $2 AND status = 'running'`,
+		int64(ttl), owner)
+	return err
+}
+
 // FinishReplicationTask implements meta.ReplicationStore.
 func (s *Store) FinishReplicationTask(ctx context.Context, id int64, owner, status, reason string, bytes int64, retryAt time.Time) error {
 	var next int64

@@ -219,6 +219,15 @@ func (s *Store) ClaimReplicationTasks(ctx context.Context, runID int64, owner st
 	return out, err
 }
 
+// RenewReplicationTasks implements meta.ReplicationStore.
+func (s *Store) RenewReplicationTasks(ctx context.Context, owner string, ttl time.Duration) error {
+	return s.tx(ctx, func(tx wtx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE replication_tasks SET lease_until = ? WHERE lease_owner = ? AND status = 'running'`,
+			now()+int64(ttl), owner)
+		return err
+	})
+}
+
 // FinishReplicationTask implements meta.ReplicationStore.
 func (s *Store) FinishReplicationTask(ctx context.Context, id int64, owner, status, reason string, bytes int64, retryAt time.Time) error {
 	var next int64
