@@ -109,6 +109,10 @@ type ReplicationStore interface {
 	// ReplicationRuns lists runs newest first (of one rule unless rule is
 	// ""), at most limit, with their counts.
 	ReplicationRuns(ctx context.Context, rule string, limit int) ([]ReplicationRun, error)
+	// LastFullReplicationRun returns the newest run of rule that was not
+	// triggered by an event (schedules and reconciliation count from it);
+	// ErrNotFound when there is none.
+	LastFullReplicationRun(ctx context.Context, rule string) (ReplicationRun, error)
 	// ActiveReplicationRuns lists the pending and running runs, oldest first.
 	ActiveReplicationRuns(ctx context.Context) ([]ReplicationRun, error)
 	// EndReplicationRun sets a run's final status unless it has one

@@ -138,6 +138,12 @@ func testReplicationRun(t *testing.T, s meta.Store) {
 	if runs, _ := s.ReplicationRuns(ctx, "r1", 10); len(runs) != 1 || runs[0].ID != id {
 		t.Fatalf("runs of r1 = %+v", runs)
 	}
+	if last, err := s.LastFullReplicationRun(ctx, "r1"); err != nil || last.ID != id {
+		t.Fatalf("last full run of r1 = %+v, %v", last, err)
+	}
+	if _, err := s.LastFullReplicationRun(ctx, "r2"); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("last full run of r2 (events only): %v", err)
+	}
 	if _, err := s.ReplicationRun(ctx, 99999); !errors.Is(err, meta.ErrNotFound) {
 		t.Fatalf("unknown run: %v", err)
 	}

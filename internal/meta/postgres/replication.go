@@ -142,6 +142,13 @@ func (s *Store) ReplicationRuns(ctx context.Context, rule string, limit int) ([]
 	return s.runs(ctx, `WHERE $1 = '' OR r.rule = $1 ORDER BY r.id DESC LIMIT $2`, rule, limit)
 }
 
+// LastFullReplicationRun implements meta.ReplicationStore.
+func (s *Store) LastFullReplicationRun(ctx context.Context, rule string) (meta.ReplicationRun, error) {
+	r, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM replication_runs r
+		WHERE r.rule = $1 AND r.via <> 'event' ORDER BY r.id DESC LIMIT 1`, rule))
+	return r, notFound(err, "full run of rule "+rule)
+}
+
 // ActiveReplicationRuns implements meta.ReplicationStore.
 func (s *Store) ActiveReplicationRuns(ctx context.Context) ([]meta.ReplicationRun, error) {
 	return s.runs(ctx, `WHERE r.status IN ('pending', 'running') ORDER BY r.id`)

@@ -144,6 +144,13 @@ func (s *Store) ReplicationRuns(ctx context.Context, rule string, limit int) ([]
 	return s.runs(ctx, `WHERE ? = '' OR r.rule = ? ORDER BY r.id DESC LIMIT ?`, rule, rule, limit)
 }
 
+// LastFullReplicationRun implements meta.ReplicationStore.
+func (s *Store) LastFullReplicationRun(ctx context.Context, rule string) (meta.ReplicationRun, error) {
+	r, err := scanRun(s.readRow(ctx, `SELECT `+runColumns+` FROM replication_runs r
+		WHERE r.rule = ? AND r.via <> 'event' ORDER BY r.id DESC LIMIT 1`, rule))
+	return r, notFound(err, "full run of rule "+rule)
+}
+
 // ActiveReplicationRuns implements meta.ReplicationStore.
 func (s *Store) ActiveReplicationRuns(ctx context.Context) ([]meta.ReplicationRun, error) {
 	return s.runs(ctx, `WHERE r.status IN ('pending', 'running') ORDER BY r.id`)
