@@ -58,7 +58,7 @@ func (c *copier) copyRef(ctx context.Context, ref string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrInvalid, ref, err)
 	}
-	if !c.f.artifactType(parsed.ArtifactType) {
+	if !isCosignTag(ref) && !c.f.artifactType(parsed.ArtifactType) {
 		return errSkip{"artifact type " + parsed.ArtifactType + " is not selected"}
 	}
 	_, isDigest := parseDigest(ref)

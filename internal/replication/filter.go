@@ -201,6 +201,9 @@ var signatureTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.(sig|att|sbom))?$`
 
 func isSignatureTag(t string) bool { return signatureTag.MatchString(t) }
 
+// isCosignTag: a cosign signature, attestation or SBOM tag.
+func isCosignTag(t string) bool { return isSignatureTag(t) && len(t) > len("sha256-")+64 }
+
 // cosignSuffixes are the tags cosign attaches to a digest.
 var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 
