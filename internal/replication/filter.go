@@ -210,11 +210,22 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // ParseSchedule parses a rule's schedule: standard cron (minute hour
 // day-of-month month day-of-week) or a descriptor (@hourly, @daily,
 // @every 30m).
-func ParseSchedule(s string) (cron.Schedule, error) {
+func ParseSchedule(s string) (sched cron.Schedule, err error) {
 	if len(s) > 256 {
 		return nil, fmt.Errorf("%w: schedule: longer than 256 bytes", ErrInvalid)
 	}
-	sched, err := cron.ParseStandard(s)
+	// cron v3.0.1 slices out of range on a time zone prefix with nothing
+	// after it ("TZ="), found by FuzzParseSchedule; refuse that shape, and
+	// turn any other panic of the parser into an error.
+	if (strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ=")) && !strings.Contains(s, " ") {
+		return nil, fmt.Errorf("%w: schedule %q: a time zone needs a schedule after it", ErrInvalid, s)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			sched, err = nil, fmt.Errorf("%w: schedule %q: %v", ErrInvalid, s, p)
+		}
+	}()
+	sched, err = cron.ParseStandard(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: schedule %q: %v", ErrInvalid, s, err)
 	}
