@@ -196,9 +196,9 @@ func TestEventTasks(t *testing.T) {
 
 func TestNextLink(t *testing.T) {
 	for h, want := range map[string]string{
-		`</v2/_catalog?last=b&n=2>; rel="next"`: "/v2/_catalog?last=b&n=2",
+		`</v2/_catalog?last=b&n=2>; rel="next"`:             "/v2/_catalog?last=b&n=2",
 		`<https://x/v2/a/tags/list?n=1&last=c>; rel="next"`: "https://x/v2/a/tags/list?n=1&last=c",
-		``: "",
+		``:                    "",
 		`</v2/x>; rel="prev"`: "",
 	} {
 		if got := nextLink(h); got != want {
