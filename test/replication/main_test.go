@@ -28,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/internal/app/apptest"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/freeport"
+	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
 	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/syncbuf"
 )
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 	if root, err := repoRoot(); err == nil {
 		os.Setenv("PATH", filepath.Join(root, ".tools", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Run(m.Run)) // PostgreSQL for the scale-out test, started on first use
 }
 
 func repoRoot() (string, error) {
