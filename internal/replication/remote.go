@@ -273,10 +273,8 @@ func (c *remote) Manifest(ctx context.Context, repo, ref string) (Manifest, erro
 		return Manifest{}, fmt.Errorf("registry %s: manifest %s:%s is over %d bytes", c.name, repo, ref, maxManifest)
 	}
 	m := Manifest{MediaType: mediaType(resp.Header.Get("Content-Type"), body), Digest: digest.FromBytes(body), Content: body}
-	if d, err := digest.Parse(ref); err == nil {
-		if err := d.Validate(); err == nil && d.Algorithm() != digest.SHA256 {
-			m.Digest = d.Algorithm().FromBytes(body)
-		}
+	if d, err := digest.Parse(ref); err == nil { // verify what a digest names
+		m.Digest = d.Algorithm().FromBytes(body)
 		if m.Digest != d {
 			return Manifest{}, fmt.Errorf("registry %s: manifest %s has digest %s", c.name, d, m.Digest)
 		}

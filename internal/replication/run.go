@@ -176,8 +176,11 @@ func (s *Service) Work(ctx context.Context) (int, error) {
 		var mu sync.Mutex
 		did := 0
 		var wg sync.WaitGroup
+		sem := make(chan struct{}, maxParallelRuns)
 		for _, r := range runs {
+			sem <- struct{}{}
 			wg.Go(func() {
+				defer func() { <-sem }()
 				n := s.advance(ctx, r)
 				mu.Lock()
 				did += n
@@ -192,6 +195,10 @@ func (s *Service) Work(ctx context.Context) (int, error) {
 	}
 	return total, ctx.Err()
 }
+
+// maxParallelRuns bounds the runs worked on at once (each with its
+// rule's concurrency): a burst of events makes many small runs.
+const maxParallelRuns = 16
 
 func (s *Service) renew(ctx context.Context) {
 	every := s.opts.Config.TaskLease / 3
