@@ -160,7 +160,7 @@ func testReplicationLeases(t *testing.T, s meta.Store) {
 	var wg sync.WaitGroup
 	for _, owner := range []string{"x", "y", "z"} {
 		wg.Go(func() {
-			got, err := s.ClaimReplicationTasks(ctx, id, owner, 50*time.Millisecond, 2)
+			got, err := s.ClaimReplicationTasks(ctx, id, owner, time.Minute, 2)
 			if err != nil {
 				t.Error(err)
 			}
@@ -178,12 +178,22 @@ func testReplicationLeases(t *testing.T, s meta.Store) {
 	if len(seen) != 6 {
 		t.Fatalf("claimed %d tasks, want 6", len(seen))
 	}
-	// A renewed lease holds; the others expire (their instances died)
-	// and another instance takes their tasks over.
-	if err := s.RenewReplicationTasks(ctx, "x", time.Minute); err != nil {
-		t.Fatal(err)
+	// Leases held are not taken; y's and z's run out (their instances
+	// died, as a renewal to a moment from now stands for) and another
+	// instance takes their tasks over.
+	if got, err := s.ClaimReplicationTasks(ctx, id, "w", time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("claim while every task is leased = %+v, %v", got, err)
 	}
-	time.Sleep(80 * time.Millisecond)
+	for _, o := range []string{"x", "y", "z"} {
+		ttl := time.Millisecond
+		if o == "x" {
+			ttl = time.Minute
+		}
+		if err := s.RenewReplicationTasks(ctx, o, ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(10 * time.Millisecond)
 	got, err := s.ClaimReplicationTasks(ctx, id, "w", time.Minute, 10)
 	if err != nil || len(got) != 4 {
 		t.Fatalf("take over with x renewed = %+v, %v", got, err)
