@@ -11,6 +11,7 @@ import (
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/replication"
 )
 
 // errorCodes maps the service's sentinel errors to OCI codes, with a
@@ -50,6 +51,10 @@ var errorCodes = []struct {
 	{events.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
 	{events.ErrNotFound, oci.CodeNameUnknown, http.StatusNotFound},
 	{events.ErrConflict, oci.CodeUnsupported, http.StatusConflict},
+	{replication.ErrNotFound, "NOT_FOUND", http.StatusNotFound},
+	{replication.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
+	{replication.ErrConflict, "CONFLICT", http.StatusConflict},
+	{replication.ErrUnsupported, oci.CodeUnsupported, http.StatusBadRequest},
 }
 
 // ToOCI turns any error into the OCI error sent to the client. Unknown

@@ -35,6 +35,7 @@ import (
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
@@ -73,6 +74,7 @@ type App struct {
 	events     *events.Service
 	eventsOnce sync.Once
 	eventsStop func()
+	repl       *replication.Service
 }
 
 // New builds every component from cfg. Close releases them.
@@ -126,6 +128,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		opts.OnPull = append(opts.OnPull, a.onPullEvent)
 	}
 	a.svc = registry.New(store, a.blobs, opts, log)
+	a.repl = replication.New(store, a.svc, replication.Options{Config: cfg.Replication, Log: log.With("component", "replication"),
+		Wake: func(ctx context.Context) { a.jobs.Trigger(ctx, replication.JobName, "") }})
+	a.replicateEvents()
 	a.metrics = newMetrics(store)
 	mgr := auth.NewManager(store, cfg.Auth.BcryptCost)
 	if cfg.Auth.Enabled() {
@@ -163,6 +168,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.metrics.registry.MustRegister(a.proxy)
 	}
 	a.metrics.registry.MustRegister(a.events.Metrics())
+	a.metrics.registry.MustRegister(a.repl.Metrics())
 	a.metrics.registry.MustRegister(policy.NewCollector(a.policy, cfg.Policy.MetricsProjects, 15*time.Second))
 	if a.audit != nil {
 		a.metrics.registry.MustRegister(
@@ -330,6 +336,9 @@ func (v v2Access) Visible(r *http.Request) (func(string) bool, error) { return v
 
 // Proxy is the pull-through cache (for tests and commands).
 func (a *App) Proxy() *proxy.Proxy { return a.proxy }
+
+// Replication is the replication service (for the events adapter and tests).
+func (a *App) Replication() *replication.Service { return a.repl }
 
 // Handler is the whole HTTP surface, with middleware.
 func (a *App) Handler() http.Handler { return a.handler }

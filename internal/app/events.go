@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/policy"
+	"github.com/berth-registry/berth/internal/replication"
 )
 
 // Event outbox wiring (docs/events.md): the service that records the
@@ -114,4 +116,25 @@ func (a *App) onGCFinished(r gc.Report, runErr error) {
 	if err := a.events.Record(ctx, events.Event{Type: events.GCFinished, Data: data}); err != nil {
 		a.log.Warn("events: record gc run", "err", err)
 	}
+}
+
+// replicateEvents makes the event outbox trigger replication: pushes and
+// deletions reach replication's push rules durably (at least once, in
+// order per repository, retried), never from memory only.
+func (a *App) replicateEvents() {
+	types := map[events.Type]replication.EventType{
+		events.ManifestPushed:  replication.ManifestPushed,
+		events.TagDeleted:      replication.TagDeleted,
+		events.ManifestDeleted: replication.ManifestDeleted,
+	}
+	var want []events.Type
+	for t := range types {
+		want = append(want, t)
+	}
+	slices.Sort(want)
+	a.events.RegisterConsumer("replication", want, func(ctx context.Context, ev events.Event) error {
+		return a.repl.HandleEvent(ctx, replication.Event{ID: ev.ID, Type: types[ev.Type], Time: ev.Time,
+			Repository: ev.Repository, Digest: string(ev.Digest), MediaType: ev.MediaType, Tags: ev.Tags,
+			Actor: ev.Actor, Origin: ev.Origin})
+	})
 }

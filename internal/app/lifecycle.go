@@ -16,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/scrub"
 )
 
@@ -49,6 +50,13 @@ func (a *App) newLifecycle() {
 	a.anomaly = anomaly.New(a.meta, a.cfg.Anomaly, a.log.With("component", "anomaly"), a.recordAnomaly)
 	if a.cfg.Anomaly.Enabled && a.audit != nil {
 		all = append(all, a.anomaly.Job(a.cfg.Anomaly.Interval))
+	}
+	if a.cfg.Replication.Enabled {
+		all = append(all, jobs.Job{Name: replication.JobName, Interval: a.cfg.Replication.Interval,
+			Run: func(ctx context.Context, _ *jobs.Run) (string, error) {
+				n, err := a.repl.Work(ctx)
+				return replication.Report(n), err
+			}})
 	}
 	a.jobs = jobs.New(a.meta, jobs.Options{Lease: a.cfg.Jobs.Lease, Poll: a.cfg.Jobs.Poll, Log: a.log.With("component", "jobs")}, all...)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/berth-registry/berth/internal/api/eventapi"
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/api/policyapi"
+	"github.com/berth-registry/berth/internal/api/replicationapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/backup"
@@ -52,7 +53,7 @@ func (a *App) apiRoutes() []manage.Route {
 	browse := browseapi.New(a.svc, a.visibleRepos)
 	hooks := eventapi.New(a.events)
 	const project = "/api/v1/projects/{project}"
-	return []manage.Route{
+	return append([]manage.Route{
 		{Name: "api_ping", Method: http.MethodGet, Pattern: "/api/v1/ping", Perm: manage.PermPublic, Handle: a.apiPing},
 
 		// Pull-through cache (docs/proxy.md).
@@ -147,6 +148,31 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "settings_update", Method: http.MethodPatch, Pattern: "/api/v1/settings", Perm: manage.PermSystemAdmin, Handle: h.UpdateSettings},
 		{Name: "keys", Method: http.MethodGet, Pattern: "/api/v1/auth/keys", Perm: manage.PermSystemAdmin, Handle: h.SigningKeys},
 		{Name: "key_rotate", Method: http.MethodPost, Pattern: "/api/v1/auth/keys/rotate", Perm: manage.PermSystemAdmin, Handle: h.RotateKey},
+	}, a.replicationRoutes()...)
+}
+
+// replicationRoutes are the replication API (docs/replication.md):
+// registries, rules, runs and tasks; system administrators only.
+func (a *App) replicationRoutes() []manage.Route {
+	rp := replicationapi.New(a.repl)
+	const base = "/api/v1/replication"
+	return []manage.Route{
+		{Name: "replication_registries", Method: http.MethodGet, Pattern: base + "/registries", Perm: manage.PermSystemAdmin, Handle: rp.ListRegistries},
+		{Name: "replication_registry_create", Method: http.MethodPost, Pattern: base + "/registries", Perm: manage.PermSystemAdmin, Handle: rp.CreateRegistry},
+		{Name: "replication_registry", Method: http.MethodGet, Pattern: base + "/registries/{name}", Perm: manage.PermSystemAdmin, Handle: rp.GetRegistry},
+		{Name: "replication_registry_update", Method: http.MethodPut, Pattern: base + "/registries/{name}", Perm: manage.PermSystemAdmin, Handle: rp.UpdateRegistry},
+		{Name: "replication_registry_delete", Method: http.MethodDelete, Pattern: base + "/registries/{name}", Perm: manage.PermSystemAdmin, Handle: rp.DeleteRegistry},
+		{Name: "replication_registry_health", Method: http.MethodPost, Pattern: base + "/registries/{name}/health", Perm: manage.PermSystemAdmin, Handle: rp.CheckRegistry},
+		{Name: "replication_rules", Method: http.MethodGet, Pattern: base + "/rules", Perm: manage.PermSystemAdmin, Handle: rp.ListRules},
+		{Name: "replication_rule_create", Method: http.MethodPost, Pattern: base + "/rules", Perm: manage.PermSystemAdmin, Handle: rp.CreateRule},
+		{Name: "replication_rule", Method: http.MethodGet, Pattern: base + "/rules/{name}", Perm: manage.PermSystemAdmin, Handle: rp.GetRule},
+		{Name: "replication_rule_update", Method: http.MethodPut, Pattern: base + "/rules/{name}", Perm: manage.PermSystemAdmin, Handle: rp.UpdateRule},
+		{Name: "replication_rule_delete", Method: http.MethodDelete, Pattern: base + "/rules/{name}", Perm: manage.PermSystemAdmin, Handle: rp.DeleteRule},
+		{Name: "replication_run_start", Method: http.MethodPost, Pattern: base + "/rules/{name}/runs", Perm: manage.PermSystemAdmin, Handle: rp.StartRun},
+		{Name: "replication_runs", Method: http.MethodGet, Pattern: base + "/runs", Perm: manage.PermSystemAdmin, Handle: rp.ListRuns},
+		{Name: "replication_run", Method: http.MethodGet, Pattern: base + "/runs/{id}", Perm: manage.PermSystemAdmin, Handle: rp.GetRun},
+		{Name: "replication_run_tasks", Method: http.MethodGet, Pattern: base + "/runs/{id}/tasks", Perm: manage.PermSystemAdmin, Handle: rp.ListTasks},
+		{Name: "replication_run_stop", Method: http.MethodPost, Pattern: base + "/runs/{id}/stop", Perm: manage.PermSystemAdmin, Handle: rp.StopRun},
 	}
 }
 

@@ -30,6 +30,7 @@ var uiAdminPagesStatus = []struct {
 	{"/ui/admin/gc/status", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/scrub", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/proxy", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
+	{"/ui/admin/replication", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/audit", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/anomalies", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/keys", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},

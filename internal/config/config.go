@@ -26,25 +26,26 @@ type Config struct {
 	// Version of the configuration format; 1.
 	Version int `yaml:"version"`
 	// Data is the directory for everything Berth stores by default.
-	Data     string   `yaml:"data"`
-	HTTP     HTTP     `yaml:"http"`
-	Log      Log      `yaml:"log"`
-	Storage  Storage  `yaml:"storage"`
-	Database Database `yaml:"database"`
-	Registry Registry `yaml:"registry"`
-	Proxy    Proxy    `yaml:"proxy"`
-	Auth     Auth     `yaml:"auth"`
-	Audit    Audit    `yaml:"audit"`
-	Anomaly  Anomaly  `yaml:"anomaly"`
-	GC       GC       `yaml:"gc"`
-	Scrub    Scrub    `yaml:"scrub"`
-	Backup   Backup   `yaml:"backup"`
-	Jobs     Jobs     `yaml:"jobs"`
-	Policy   Policy   `yaml:"policy"`
-	UI       UI       `yaml:"ui"`
-	Debug    Debug    `yaml:"debug"`
-	Metrics  Metrics  `yaml:"metrics"`
-	Events   Events   `yaml:"events"`
+	Data        string      `yaml:"data"`
+	HTTP        HTTP        `yaml:"http"`
+	Log         Log         `yaml:"log"`
+	Storage     Storage     `yaml:"storage"`
+	Database    Database    `yaml:"database"`
+	Registry    Registry    `yaml:"registry"`
+	Proxy       Proxy       `yaml:"proxy"`
+	Auth        Auth        `yaml:"auth"`
+	Audit       Audit       `yaml:"audit"`
+	Anomaly     Anomaly     `yaml:"anomaly"`
+	Replication Replication `yaml:"replication"`
+	GC          GC          `yaml:"gc"`
+	Scrub       Scrub       `yaml:"scrub"`
+	Backup      Backup      `yaml:"backup"`
+	Jobs        Jobs        `yaml:"jobs"`
+	Policy      Policy      `yaml:"policy"`
+	UI          UI          `yaml:"ui"`
+	Debug       Debug       `yaml:"debug"`
+	Metrics     Metrics     `yaml:"metrics"`
+	Events      Events      `yaml:"events"`
 }
 
 // Debug configures the diagnostics listener.
@@ -185,15 +186,16 @@ func Default() *Config {
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute,
 			UploadSessionsPerRepository: 1000, UploadSessionsPerClient: 100, UploadEmptyTTL: 15 * time.Minute},
-		Auth:    defaultAuth(),
-		Audit:   defaultAudit(),
-		Anomaly: defaultAnomaly(),
-		GC:      defaultGC(),
-		Backup:  defaultBackup(),
-		Events:  defaultEvents(),
-		Jobs:    defaultJobs(),
-		Policy:  defaultPolicy(),
-		UI:      defaultUI(),
+		Auth:        defaultAuth(),
+		Audit:       defaultAudit(),
+		Anomaly:     defaultAnomaly(),
+		Replication: defaultReplication(),
+		GC:          defaultGC(),
+		Backup:      defaultBackup(),
+		Events:      defaultEvents(),
+		Jobs:        defaultJobs(),
+		Policy:      defaultPolicy(),
+		UI:          defaultUI(),
 	}
 }
 
@@ -354,6 +356,7 @@ func (c *Config) Validate() error {
 	c.Auth.validate(bad)
 	c.Audit.validate(bad)
 	c.Anomaly.validate(bad)
+	c.Replication.validate(bad)
 	if err := c.validateGC(); err != nil {
 		errs = append(errs, err)
 	}

@@ -180,4 +180,5 @@ type Store interface {
 	CompleteUpload(ctx context.Context, u Upload, b Blob) error
 
 	ProxyStore
+	ReplicationStore
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/replication"
 )
 
 // errorData is the error view's data: a status and the catalog key of a
@@ -25,7 +26,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := http.StatusInternalServerError, "error.500.text"
 	var oe *oci.Error
 	switch {
-	case errors.Is(err, errNotFound), errors.Is(err, meta.ErrNotFound), errors.Is(err, registry.ErrNameUnknown), errors.Is(err, events.ErrNotFound),
+	case errors.Is(err, errNotFound), errors.Is(err, meta.ErrNotFound), errors.Is(err, registry.ErrNameUnknown), errors.Is(err, events.ErrNotFound), errors.Is(err, replication.ErrNotFound),
 		errors.Is(err, registry.ErrManifestUnknown):
 		status, msg = http.StatusNotFound, "error.404.text"
 	case errors.Is(err, errCrossOrigin):

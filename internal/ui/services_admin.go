@@ -7,6 +7,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/proxy"
+	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/sysinfo"
 )
@@ -22,4 +23,6 @@ type AdminServices struct {
 	Audit     meta.AuditStore
 	System    *sysinfo.Source
 	Anomalies *anomaly.Detector
+	// Replication is the same service as /api/v1/replication.
+	Replication *replication.Service
 }
