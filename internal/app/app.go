@@ -313,6 +313,16 @@ func (v v2Access) Allowed(r *http.Request, repo string, action v2.Action) bool {
 
 func (v v2Access) Visible(r *http.Request) (func(string) bool, error) { return v.s.Visible(r) }
 
+// Public implements v2.Publicity, for the repository Authorize checked
+// (a pull-through cache's for a proxied name).
+func (v v2Access) Public(r *http.Request, repo string) bool {
+	ctx := registry.WithNamespace(r.Context(), r.URL.Query().Get("ns"))
+	if cache, ok := v.svc.ProxyRepo(ctx, repo); ok {
+		repo = cache
+	}
+	return v.s.Public(r, repo)
+}
+
 // Proxy is the pull-through cache (for tests and commands).
 func (a *App) Proxy() *proxy.Proxy { return a.proxy }
 

@@ -401,6 +401,9 @@ type identity struct {
 	err    error    // bad or refused credentials
 	bearer bool     // from a token: access is exactly what it grants
 	access []Access
+	// anonPull is the repository CheckRepo let this request pull without
+	// credentials: proof that it is public, for Public, at no cost.
+	anonPull string
 }
 
 type identityKey struct{}
