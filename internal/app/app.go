@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}()
 	if cfg.Audit.Enabled {
 		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention,
-			Buffer: cfg.Audit.Buffer, BufferBytes: int64(cfg.Audit.BufferBytes)}, log)
+			Buffer: cfg.Audit.Buffer, BufferBytes: int64(cfg.Audit.BufferBytes), Pulls: cfg.Audit.Pulls, PullWindow: cfg.Audit.PullWindow}, log)
 		if err != nil {
 			stop()
 			store.Close()

@@ -3,6 +3,7 @@ package metatest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -10,12 +11,13 @@ import (
 )
 
 // sizeTests: a push's declared descriptor sizes are checked by the store
-// in the push's transaction.
+// in the push's transaction; aggregated pull events keep their count.
 var sizeTests = []struct {
 	name string
 	fn   func(t *testing.T, s meta.Store)
 }{
 	{"PutManifestChecksSizes", testPutManifestSizes},
+	{"AuditPullAggregates", testAuditAggregates},
 }
 
 func testPutManifestSizes(t *testing.T, s meta.Store) {
@@ -79,5 +81,31 @@ func testPutManifestSizes(t *testing.T, s meta.Store) {
 	var missing *meta.MissingError
 	if err := s.PutManifest(ctx, m, nil); !errors.As(err, &missing) {
 		t.Fatalf("missing reference = %v", err)
+	}
+}
+
+// testAuditAggregates: an aggregate of pulls (Requests >= 1) is stored and
+// read back with its count, by the API's query and the anomaly job's.
+func testAuditAggregates(t *testing.T, s meta.Store) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	events := []meta.AuditEvent{
+		{Time: t0, Action: "pull", User: "ann", Repository: "team/app", Reference: "v1", Digest: "sha256:aa",
+			Status: "success", HTTPStatus: 200, Duration: time.Millisecond, ClientIP: "10.0.0.1", Requests: 1234},
+		{Time: t0.Add(time.Second), Action: "pull", Repository: "team/app", Reference: "gone", Status: "failure",
+			HTTPStatus: 404, RequestID: "r2"},
+	}
+	if err := s.AppendAudit(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AuditEvents(ctx, meta.AuditFilter{Action: "pull"})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("AuditEvents = %v, %v", got, err)
+	}
+	if got[1].Requests != 1234 || got[1].Pulls() != 1234 || got[0].Requests != 0 || got[0].Pulls() != 1 {
+		t.Fatalf("counts: %+v", got)
+	}
+	pulls, _, err := s.PullEventsAfter(ctx, 0, 10)
+	if err != nil || len(pulls) != 2 || pulls[0].Requests != 1234 {
+		t.Fatalf("PullEventsAfter = %+v, %v", pulls, err)
 	}
 }
