@@ -65,6 +65,8 @@ type App struct {
 	system  *sysinfo.Source
 	// pullsDone is closed when the pull statistics are written for the last time.
 	pullsDone chan struct{}
+	// cacheDone is closed when the manifest cache stops following the store.
+	cacheDone chan struct{}
 	anomaly   *anomaly.Detector
 }
 
@@ -96,13 +98,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		MaxUploadsPerClient:     cfg.Registry.UploadSessionsPerClient,
 		EmptyUploadTTL:          min(cfg.Registry.UploadEmptyTTL, cfg.GC.UploadMaxAge),
 	}
+	opts.CacheBytes = int64(cfg.Registry.ManifestCacheSize)
 	if cfg.Database.Driver == "sqlite" {
 		// One process owns the metadata: caches are exact and upload
 		// sessions need no leases. With PostgreSQL another instance may
-		// delete a manifest, move a tag or write a session at any time, so
-		// every read asks the database and sessions are leased.
+		// delete a manifest, move a tag or write a session at any time:
+		// sessions are leased, and the manifest cache follows the
+		// database's change feed (LISTEN/NOTIFY; Service.FollowCache).
 		opts.SingleInstance = true
-		opts.CacheBytes = int64(cfg.Registry.ManifestCacheSize)
 	}
 	a.proxy, err = proxy.New(store, a.blobs, proxy.Options{Config: cfg.Proxy, MaxManifestSize: opts.MaxManifestSize}, log)
 	if err != nil {
@@ -133,6 +136,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	go func() {
 		defer close(a.pullsDone)
 		a.svc.RunPullStats(bg, pullStatsEvery)
+	}()
+	a.cacheDone = make(chan struct{})
+	go func() {
+		defer close(a.cacheDone)
+		a.svc.FollowCache(bg)
 	}()
 	if cfg.Audit.Enabled {
 		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention,
@@ -335,6 +343,7 @@ func (a *App) Close() error {
 	a.jobs.Stop()
 	a.stop()
 	<-a.pullsDone
+	<-a.cacheDone
 	a.proxy.Close()
 	var err error
 	if a.audit != nil {

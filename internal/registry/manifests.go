@@ -271,7 +271,7 @@ func (s *Service) GetManifest(ctx context.Context, repo, ref string) (*meta.Mani
 	if err != nil {
 		return nil, err
 	}
-	m := s.cache.manifest(repo, dgst)
+	m, gen := s.cache.manifest(repo, dgst)
 	if m == nil {
 		m, err = s.meta.Manifest(ctx, repo, dgst)
 		if errors.Is(err, meta.ErrNotFound) {
@@ -280,7 +280,7 @@ func (s *Service) GetManifest(ctx context.Context, repo, ref string) (*meta.Mani
 		if err != nil {
 			return nil, err
 		}
-		s.cache.putManifest(m)
+		s.cache.putManifest(m, gen)
 	}
 	if err := s.checkPull(ctx, repo, m); err != nil {
 		return nil, err

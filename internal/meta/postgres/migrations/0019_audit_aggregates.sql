@@ -1,5 +1,0 @@
--- Aggregated pull events (audit.pulls: aggregate): a row with requests = n
--- (n >= 1) stands for n successful pulls with the same repository,
--- reference, digest, user and client address in the minute starting at
--- `at`; 0 is one request recorded in full (every row before this).
-ALTER TABLE audit_events ADD COLUMN requests BIGINT NOT NULL DEFAULT 0;
