@@ -2,12 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
 )
 
@@ -68,4 +70,28 @@ func TestCacheFeed(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// FuzzParseCacheChange: any payload gives at most one kind of change, and
+// the payloads the triggers send read back as what they mean.
+func FuzzParseCacheChange(f *testing.F) {
+	for _, s := range []string{"msha256:" + strings.Repeat("a", 64), "tteam/app", "t", "m", "", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		c, ok := postgres.ParseCacheChange(p)
+		kinds := 0
+		for _, set := range []bool{c.Digest != "", c.Repository != "", c.AllTags} {
+			if set {
+				kinds++
+			}
+		}
+		if ok != (kinds == 1) {
+			t.Fatalf("%q: %+v, ok %v", p, c, ok)
+		}
+		switch {
+		case c.Digest != "" && "m"+string(c.Digest) != p, c.Repository != "" && "t"+c.Repository != p, c.AllTags && p != "t":
+			t.Fatalf("%q read as %+v", p, c)
+		}
+	})
 }
