@@ -259,7 +259,7 @@ func (d *Detector) fold(profiles map[string]*profile, e meta.AuditEvent, finding
 		if failed(e.HTTPStatus) {
 			cur.Failed++
 		} else if e.HTTPStatus < 400 {
-			cur.Pulls++
+			cur.Pulls += int(e.Pulls()) // an aggregate counts each of its pulls
 		}
 		if e.Repository != "" && !slices.Contains(p.Repos, e.Repository) {
 			p.Repos = append(p.Repos, e.Repository)
@@ -310,7 +310,7 @@ func (d *Detector) fold(profiles map[string]*profile, e meta.AuditEvent, finding
 		}
 		cur := p.current(h, window)
 		b := p.baseline(h)
-		cur.Pulls++
+		cur.Pulls += int(e.Pulls())
 		if p.seenFor(e.Time) >= d.cfg.MinHistory && b.active > 0 &&
 			cur.Pulls >= d.cfg.MinBurst && float64(cur.Pulls) > b.pulls.above(d.cfg.K) && p.flag(KindBurst, h) {
 			add(KindBurst, key, fmt.Sprintf("%d pulls of the repository in the hour; usual active hour: median %.0f, MAD %.1f over %d hours",

@@ -68,6 +68,8 @@ type App struct {
 	system  *sysinfo.Source
 	// pullsDone is closed when the pull statistics are written for the last time.
 	pullsDone chan struct{}
+	// cacheDone is closed when the manifest cache stops following the store.
+	cacheDone chan struct{}
 	anomaly   *anomaly.Detector
 	// events records and delivers events (events.go); its workers run
 	// from StartJobs until Close.
@@ -107,13 +109,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		MaxUploadsPerClient:     cfg.Registry.UploadSessionsPerClient,
 		EmptyUploadTTL:          min(cfg.Registry.UploadEmptyTTL, cfg.GC.UploadMaxAge),
 	}
+	opts.CacheBytes = int64(cfg.Registry.ManifestCacheSize)
 	if cfg.Database.Driver == "sqlite" {
 		// One process owns the metadata: caches are exact and upload
 		// sessions need no leases. With PostgreSQL another instance may
-		// delete a manifest, move a tag or write a session at any time, so
-		// every read asks the database and sessions are leased.
+		// delete a manifest, move a tag or write a session at any time:
+		// sessions are leased, and the manifest cache follows the
+		// database's change feed (LISTEN/NOTIFY; Service.FollowCache).
 		opts.SingleInstance = true
-		opts.CacheBytes = int64(cfg.Registry.ManifestCacheSize)
 	}
 	a.proxy, err = proxy.New(store, a.blobs, proxy.Options{Config: cfg.Proxy, MaxManifestSize: opts.MaxManifestSize}, log)
 	if err != nil {
@@ -153,9 +156,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		defer close(a.pullsDone)
 		a.svc.RunPullStats(bg, pullStatsEvery)
 	}()
+	a.cacheDone = make(chan struct{})
+	go func() {
+		defer close(a.cacheDone)
+		a.svc.FollowCache(bg)
+	}()
 	if cfg.Audit.Enabled {
 		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention,
-			Buffer: cfg.Audit.Buffer, BufferBytes: int64(cfg.Audit.BufferBytes)}, log)
+			Buffer: cfg.Audit.Buffer, BufferBytes: int64(cfg.Audit.BufferBytes), Pulls: cfg.Audit.Pulls, PullWindow: cfg.Audit.PullWindow}, log)
 		if err != nil {
 			stop()
 			store.Close()
@@ -334,6 +342,16 @@ func (v v2Access) Allowed(r *http.Request, repo string, action v2.Action) bool {
 
 func (v v2Access) Visible(r *http.Request) (func(string) bool, error) { return v.s.Visible(r) }
 
+// Public implements v2.Publicity, for the repository Authorize checked
+// (a pull-through cache's for a proxied name).
+func (v v2Access) Public(r *http.Request, repo string) bool {
+	ctx := registry.WithNamespace(r.Context(), r.URL.Query().Get("ns"))
+	if cache, ok := v.svc.ProxyRepo(ctx, repo); ok {
+		repo = cache
+	}
+	return v.s.Public(r, repo)
+}
+
 // Proxy is the pull-through cache (for tests and commands).
 func (a *App) Proxy() *proxy.Proxy { return a.proxy }
 
@@ -350,6 +368,7 @@ func (a *App) Close() error {
 	a.stopEvents()
 	a.stop()
 	<-a.pullsDone
+	<-a.cacheDone
 	a.proxy.Close()
 	var err error
 	if a.audit != nil {

@@ -49,7 +49,7 @@ func auditEvents(t *testing.T, url string, want int) []auditLine {
 
 func TestAuditLog(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "audit.log")
-	s := apptest.Start(t, func(c *config.Config) { c.Audit.Output = out })
+	s := apptest.Start(t, func(c *config.Config) { c.Audit.Output, c.Audit.Pulls = out, "full" })
 	const repo = "team/app"
 	cfg := []byte("{}")
 	cd := digest.FromBytes(cfg)
@@ -168,4 +168,103 @@ func TestAuditUserBoundIsTheLongestName(t *testing.T) {
 	if audit.MaxUser != auth.MaxUserName {
 		t.Errorf("audit.MaxUser %d, auth.MaxUserName %d", audit.MaxUser, auth.MaxUserName)
 	}
+}
+
+// TestAuditPullsAggregate (issue #20): by default successful pulls are
+// counted per repository, reference, user, client address and minute and
+// written when the minute is over (or at shutdown), while a refused pull
+// and the push are written in full at once; with audit.pulls: off only
+// the refusal and the push are recorded.
+func TestAuditPullsAggregate(t *testing.T) {
+	for _, mode := range []string{"aggregate", "off"} {
+		t.Run(mode, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "audit.log")
+			s := apptest.Start(t, func(c *config.Config) {
+				c.Audit.Output = out
+				if mode != "aggregate" {
+					c.Audit.Pulls = mode
+				}
+			})
+			cfg := []byte("{}")
+			cd := digest.FromBytes(cfg)
+			do(t, "POST", s.URL+"/v2/team/app/blobs/uploads/?digest="+cd.String(), strings.NewReader(string(cfg)), nil)
+			m := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + cd.String() + `","size":2},"layers":[]}`
+			hdr := map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
+			if resp := do(t, "PUT", s.URL+"/v2/team/app/manifests/v1", strings.NewReader(m), hdr); resp.StatusCode != http.StatusCreated {
+				t.Fatalf("push: %d", resp.StatusCode)
+			}
+			for range 7 {
+				do(t, "GET", s.URL+"/v2/team/app/manifests/v1", nil, nil)
+			}
+			do(t, "GET", s.URL+"/v2/team/app/manifests/missing", nil, nil)
+			// The refusal and the push are there at once, the pulls not yet.
+			got := auditEvents(t, s.URL+"/api/v1/audit", 2)
+			if len(got) != 2 || got[0].Reference != "missing" || got[0].Status != "failure" || got[1].Action != "push" {
+				t.Fatalf("events before the minute is over: %+v", got)
+			}
+			s.App.Close() // writes the aggregates
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lines []audit.Line
+			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				var line audit.Line
+				if err := json.Unmarshal([]byte(l), &line); err != nil {
+					t.Fatal(err)
+				}
+				lines = append(lines, line)
+			}
+			want := 2
+			if mode == "aggregate" {
+				want = 3
+			}
+			if len(lines) != want {
+				t.Fatalf("%d lines, want %d:\n%s", len(lines), want, b)
+			}
+			if mode != "aggregate" {
+				return
+			}
+			a := lines[2]
+			if a.Action != "pull" || a.Reference != "v1" || a.Requests != 7 || a.Status != "success" || a.RequestID != "" ||
+				a.ClientIP != "127.0.0.1" || !strings.HasSuffix(a.Timestamp, ":00Z") {
+				t.Fatalf("aggregate: %+v", a)
+			}
+		})
+	}
+}
+
+// TestUIAuditAggregate: the API and the audit page show an aggregate of
+// pulls as one event with its count.
+func TestUIAuditAggregate(t *testing.T) {
+	s := startUI(t, func(c *config.Config) { c.Audit.PullWindow = time.Second })
+	admin := cred{"admin", adminPassword}
+	cfg := []byte("{}")
+	cd := digest.FromBytes(cfg)
+	send(t, "POST", s.URL+"/v2/team/app/blobs/uploads/?digest="+cd.String(), admin.basic(), cfg, nil)
+	m := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + cd.String() + `","size":2},"layers":[]}`
+	if res := send(t, "PUT", s.URL+"/v2/team/app/manifests/v1", admin.basic(), []byte(m),
+		map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"}); res.status != http.StatusCreated {
+		t.Fatalf("push: %d %s", res.status, res.body)
+	}
+	// Three pulls inside one window (retried when they straddle two).
+	var body string
+	for attempt := 0; attempt < 3 && !strings.Contains(body, `"requests":3`); attempt++ {
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+		for range 3 {
+			send(t, "GET", s.URL+"/v2/team/app/manifests/v1", admin.basic(), nil, nil)
+		}
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			body = api(t, s.URL, admin, "GET", "/api/v1/audit?action=pull", "", 200)
+			if strings.Contains(body, `"requests":3`) {
+				break
+			}
+		}
+	}
+	if !strings.Contains(body, `"requests":3`) || !strings.Contains(body, `"user":"admin"`) {
+		t.Fatalf("no aggregate of 3 pulls: %s", body)
+	}
+	b := newBrowser(t, s.URL)
+	b.login("admin", adminPassword)
+	want(t, "audit page", b.get("/ui/admin/audit?action=pull"), 200, "× 3 (aggregated)")
 }

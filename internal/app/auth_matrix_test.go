@@ -32,7 +32,10 @@ type matrix struct {
 var matrixRoles = []string{"anonymous", "guest", "developer", "maintainer", "project-admin", "other-admin", "system-admin", "robot-pull", "robot-expired"}
 
 func setupMatrix(t *testing.T) *matrix {
-	s := startAuth(t, func(c *config.Config) { c.Auth.FailedLogins.PerUser = 0 })
+	s := startAuth(t, func(c *config.Config) {
+		c.Auth.FailedLogins.PerUser = 0
+		c.Audit.Pulls = "full" // checkMatrixAudit looks for each pull
+	})
 	m := &matrix{url: s.URL, admin: cred{"admin", adminPassword}, creds: map[string]cred{"system-admin": {"admin", adminPassword}}}
 	a := func(method, path, body string, want int) string {
 		return api(t, s.URL, m.admin, method, path, body, want)

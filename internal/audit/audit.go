@@ -29,6 +29,11 @@ type Config struct {
 	// BufferBytes bounds the size of the events waiting to be written (the
 	// sum of Size); over it, new events are dropped and counted. 0: 32 MiB.
 	BufferBytes int64
+	// Pulls is how successful pulls are recorded: PullsFull (also ""),
+	// PullsAggregate or PullsOff.
+	Pulls string
+	// PullWindow is the period of one aggregate (DefaultPullWindow if 0).
+	PullWindow time.Duration
 }
 
 // DefaultBufferBytes is the queue's byte bound when Config.BufferBytes is 0.
@@ -47,13 +52,18 @@ type Log struct {
 	queued  atomic.Int64 // bytes of the events in the queue (Size)
 	done    chan struct{}
 	once    sync.Once
+	pulls   pullAggregator
+	flush   chan struct{} // the aggregates should be written now
 }
 
 // batch bounds one database write; gatherDelay is how long the writer
-// waits for more events after the first before writing a batch.
+// waits for more events after the first before writing a batch;
+// the aggregates of windows gone by are written every quarter window, at
+// most every maxPullsTick.
 const (
-	batch       = 1024
-	gatherDelay = 100 * time.Millisecond
+	batch        = 1024
+	gatherDelay  = 100 * time.Millisecond
+	maxPullsTick = 5 * time.Second
 )
 
 // New opens the log's output; Run writes the events.
@@ -61,8 +71,15 @@ func New(store meta.AuditStore, cfg Config, log *slog.Logger) (*Log, error) {
 	if cfg.BufferBytes <= 0 {
 		cfg.BufferBytes = DefaultBufferBytes
 	}
+	if err := CheckPulls(cfg.Pulls); err != nil {
+		return nil, fmt.Errorf("audit.pulls: %w", err)
+	}
 	l := &Log{store: store, cfg: cfg, log: log, events: make(chan meta.AuditEvent, max(1, cfg.Buffer)),
-		done: make(chan struct{}), closeFn: func() error { return nil }}
+		done: make(chan struct{}), closeFn: func() error { return nil }, flush: make(chan struct{}, 1)}
+	if cfg.PullWindow <= 0 {
+		cfg.PullWindow = DefaultPullWindow
+	}
+	l.cfg.PullWindow, l.pulls.window = cfg.PullWindow, cfg.PullWindow
 	switch cfg.Output {
 	case "":
 	case "stdout":
@@ -82,12 +99,28 @@ func New(store meta.AuditStore, cfg Config, log *slog.Logger) (*Log, error) {
 // Record queues an event without waiting. Its fields are cut to their
 // bounds first (Bound). When the queue is full, by count or by bytes (the
 // database cannot keep up), the event is dropped and counted (Dropped, and
-// a warning in the log) rather than slowing down pulls and pushes.
+// a warning in the log) rather than slowing down pulls and pushes. A
+// successful pull is counted in its minute's aggregate instead with
+// Config.Pulls aggregate, and not recorded with off.
 func (l *Log) Record(e meta.AuditEvent) {
 	if l == nil {
 		return
 	}
 	e = Bound(e)
+	if l.cfg.Pulls != PullsFull && l.cfg.Pulls != "" && pullEvent(e) {
+		if l.cfg.Pulls == PullsAggregate && l.pulls.add(e) {
+			select {
+			case l.flush <- struct{}{}:
+			default:
+			}
+		}
+		return
+	}
+	l.enqueue(e)
+}
+
+// enqueue puts e in the writer's queue, or drops it when the queue is full.
+func (l *Log) enqueue(e meta.AuditEvent) {
 	size := Size(e)
 	if l.queued.Add(size) > l.cfg.BufferBytes {
 		l.queued.Add(-size)
@@ -129,6 +162,8 @@ func (l *Log) Run(ctx context.Context) {
 	defer close(l.done)
 	purge := time.NewTicker(time.Hour)
 	defer purge.Stop()
+	pulls := time.NewTicker(min(maxPullsTick, l.cfg.PullWindow/4))
+	defer pulls.Stop()
 	l.purge(ctx)
 	buf := make([]meta.AuditEvent, 0, batch)
 	for {
@@ -153,7 +188,12 @@ func (l *Log) Run(ctx context.Context) {
 			l.write(context.WithoutCancel(ctx), buf)
 		case <-purge.C:
 			l.purge(ctx)
+		case <-pulls.C:
+			l.takePulls(time.Now(), false)
+		case <-l.flush:
+			l.takePulls(time.Now(), true)
 		case <-ctx.Done():
+			l.takePulls(time.Now(), true)
 			for {
 				buf = l.drain(buf[:0])
 				if len(buf) == 0 {
@@ -162,6 +202,14 @@ func (l *Log) Run(ctx context.Context) {
 				l.write(context.WithoutCancel(ctx), buf)
 			}
 		}
+	}
+}
+
+// takePulls queues the pull aggregates of the minutes before now's, or
+// all of them.
+func (l *Log) takePulls(now time.Time, all bool) {
+	for _, e := range l.pulls.take(now, all) {
+		l.enqueue(e)
 	}
 }
 
@@ -243,6 +291,9 @@ type Line struct {
 	DurationMS int64  `json:"duration_ms"`
 	ClientIP   string `json:"client_ip,omitempty"`
 	RequestID  string `json:"request_id,omitempty"`
+	// Requests is set on an aggregate of successful pulls: how many, in
+	// the minute from Timestamp (audit.pulls: aggregate).
+	Requests int64 `json:"requests,omitempty"`
 }
 
 // ToLine converts an event to its JSON form. Image is repository:tag or
@@ -258,7 +309,8 @@ func ToLine(e meta.AuditEvent) Line {
 	}
 	return Line{ID: e.ID, Timestamp: e.Time.UTC().Format(time.RFC3339Nano), Action: e.Action, User: e.User,
 		Image: image, Repository: e.Repository, Reference: e.Reference, Digest: e.Digest, Status: e.Status,
-		HTTPStatus: e.HTTPStatus, DurationMS: e.Duration.Milliseconds(), ClientIP: e.ClientIP, RequestID: e.RequestID}
+		HTTPStatus: e.HTTPStatus, DurationMS: e.Duration.Milliseconds(), ClientIP: e.ClientIP, RequestID: e.RequestID,
+		Requests: e.Requests}
 }
 
 // AppendJSON appends the event as one JSON object.

@@ -105,6 +105,7 @@ type Service struct {
 	addrs     *limiter // failed logins per client address (refuses)
 	cache     credCache
 	live      liveCache // subjects of tokens re-checked for management calls
+	public    publicCache
 
 	observeLogin func(result string, d time.Duration)
 }
@@ -388,11 +389,13 @@ func (s *Service) lookupUser(ctx context.Context, user string) (*Subject, error)
 	return nil, errUnknownUser
 }
 
-// Invalidate forgets cached logins and re-checked token subjects;
-// management changes (users, passwords, robots, tokens, roles) call it.
+// Invalidate forgets cached logins, re-checked token subjects and
+// projects' visibility; management changes (users, passwords, robots,
+// tokens, roles, projects) call it.
 func (s *Service) Invalidate() {
 	s.cache.clear()
 	s.live.clear()
+	s.public.clear()
 }
 
 // identity is what the Authorization header of a request established.
@@ -401,6 +404,9 @@ type identity struct {
 	err    error    // bad or refused credentials
 	bearer bool     // from a token: access is exactly what it grants
 	access []Access
+	// anonPull is the repository CheckRepo let this request pull without
+	// credentials: proof that it is public, for Public, at no cost.
+	anonPull string
 }
 
 type identityKey struct{}

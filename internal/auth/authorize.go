@@ -134,6 +134,9 @@ func (s *Service) CheckRepo(r *http.Request, repo, action string) error {
 		return s.v2Error(r, id.err, scope, "")
 	}
 	if s.allowed(r.Context(), id, repo, action) {
+		if action == ActionPull && id.subj.Anonymous() && !id.bearer {
+			id.anonPull = repo
+		}
 		return nil
 	}
 	switch {

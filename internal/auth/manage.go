@@ -204,7 +204,11 @@ func (m *Manager) SetPublic(ctx context.Context, name string, public bool) error
 		return err
 	}
 	p.Public = public
-	return m.store.UpdateProject(ctx, p)
+	if err := m.store.UpdateProject(ctx, p); err != nil {
+		return err
+	}
+	m.onChange() // Public's remembered visibility
+	return nil
 }
 
 // ErrNotEmpty: a project that still has repositories cannot be deleted.

@@ -11,10 +11,17 @@ type Audit struct {
 	// BufferBytes bounds the waiting events by size too (each field of an
 	// event is bounded; a full queue drops new events and counts them).
 	BufferBytes ByteSize `yaml:"buffer_bytes"`
+	// Pulls is how successful pulls are recorded: full (one event each),
+	// aggregate (one per repository, reference, user, client address and
+	// minute, with a count) or off. Refused and failed pulls, pushes,
+	// deletes, logins and management actions are always recorded in full.
+	Pulls string `yaml:"pulls"`
+	// PullWindow is the period one aggregate of pulls covers.
+	PullWindow time.Duration `yaml:"pull_window"`
 }
 
 func defaultAudit() Audit {
-	return Audit{Enabled: true, Retention: 90 * 24 * time.Hour, Buffer: 65536, BufferBytes: 32 << 20}
+	return Audit{Enabled: true, Retention: 90 * 24 * time.Hour, Buffer: 65536, BufferBytes: 32 << 20, Pulls: "aggregate", PullWindow: time.Minute}
 }
 
 func (a Audit) validate(bad func(string, ...any)) {
@@ -26,6 +33,14 @@ func (a Audit) validate(bad func(string, ...any)) {
 	}
 	if a.Buffer < 1 || a.Buffer > 1<<22 {
 		bad("audit.buffer: %d is outside 1..4194304", a.Buffer)
+	}
+	switch a.Pulls {
+	case "full", "aggregate", "off":
+	default:
+		bad("audit.pulls: %q is not one of full, aggregate, off", a.Pulls)
+	}
+	if a.PullWindow < time.Second || a.PullWindow > time.Hour {
+		bad("audit.pull_window: %s is outside 1s..1h", a.PullWindow)
 	}
 	if a.BufferBytes < 1<<20 || a.BufferBytes > 1<<32 {
 		bad("audit.buffer_bytes: %d is outside 1MiB..4GiB", a.BufferBytes)

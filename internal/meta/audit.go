@@ -22,7 +22,16 @@ type AuditEvent struct {
 	Duration   time.Duration
 	ClientIP   string
 	RequestID  string
+	// Requests is 0 for one request recorded in full; n >= 1 for n
+	// successful pulls aggregated (audit.pulls: aggregate): same
+	// repository, reference, digest, user and client address in the
+	// minute starting at Time, Duration their mean, RequestID empty.
+	Requests int64
 }
+
+// Pulls is how many requests the event stands for: 1, or Requests of an
+// aggregate.
+func (e AuditEvent) Pulls() int64 { return max(1, e.Requests) }
 
 // AuditFilter selects audit events; zero fields do not filter.
 type AuditFilter struct {
@@ -74,7 +83,7 @@ func AuditQuery(f AuditFilter, placeholder func(i int) string) (string, []any) {
 		add("id < ", f.Before)
 	}
 	q := `SELECT id, at, action, username, repository, reference, digest, status, http_status, duration_ns,
-		client_ip, request_id FROM audit_events`
+		client_ip, request_id, requests FROM audit_events`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}

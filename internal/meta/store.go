@@ -60,7 +60,11 @@ type Manifest struct {
 	Content      []byte // the exact bytes pushed
 	Blobs        []digest.Digest
 	Children     []digest.Digest // manifests an index lists
-	CreatedAt    time.Time
+	// Sizes, when set on a push, are the sizes the manifest's descriptors
+	// give its blobs and children: PutManifest compares them with the
+	// stored ones in the same transaction (a *SizeError). Not loaded.
+	Sizes     map[digest.Digest]int64
+	CreatedAt time.Time
 }
 
 // Descriptor is the part of a stored manifest the referrers API returns.
@@ -136,7 +140,8 @@ type Store interface {
 
 	// PutManifest stores a manifest and points tags at it, in one
 	// transaction. Every blob and child it references must be in the
-	// repository (else a *MissingError and nothing changes).
+	// repository (else a *MissingError and nothing changes), of the size
+	// m.Sizes gives it if any (else a *SizeError).
 	PutManifest(ctx context.Context, m *Manifest, tags []string) error
 	// Manifest returns a manifest of repo by digest.
 	Manifest(ctx context.Context, repo string, dgst digest.Digest) (*Manifest, error)

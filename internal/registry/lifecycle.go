@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -72,18 +71,4 @@ func (s *Service) ForgetManifest(repo string, d digest.Digest) {
 }
 
 // ForgetRepository drops everything cached about a repository.
-func (s *Service) ForgetRepository(repo string) {
-	c := s.cache
-	if c == nil {
-		return
-	}
-	c.forgetTags(repo)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	prefix := repo + "@"
-	for key, e := range c.manifests {
-		if strings.HasPrefix(key, prefix) {
-			c.removeLocked(e)
-		}
-	}
-}
+func (s *Service) ForgetRepository(repo string) { s.cache.forgetRepository(repo) }

@@ -204,10 +204,9 @@ func (s *Service) PutManifest(ctx context.Context, repo, ref string, extraTags [
 	if err != nil {
 		return PutResult{}, err
 	}
-	m.Repository, m.Digest = repo, dgst
-	if err := s.checkSizes(ctx, repo, sz); err != nil {
-		return PutResult{}, err
-	}
+	// The store checks each descriptor's size against the stored content
+	// in the push's transaction, with the read that finds it there.
+	m.Repository, m.Digest, m.Sizes = repo, dgst, sz
 	if err := s.admitManifest(ctx, repo, dgst, int64(len(body))); err != nil {
 		return PutResult{}, err
 	}
@@ -224,6 +223,12 @@ func (s *Service) PutManifest(ctx context.Context, repo, ref string, extraTags [
 		var missing *meta.MissingError
 		if errors.As(err, &missing) {
 			return PutResult{}, &MissingReferenceError{Digest: missing.Digest, Kind: missing.Kind}
+		}
+		var size *meta.SizeError
+		if errors.As(err, &size) {
+			// Clients trust a descriptor to size their downloads: a size
+			// of 2^63-1 was once accepted.
+			return PutResult{}, fmt.Errorf("%w: %v", ErrManifestInvalid, size)
 		}
 		return PutResult{}, err
 	}
@@ -266,7 +271,7 @@ func (s *Service) GetManifest(ctx context.Context, repo, ref string) (*meta.Mani
 	if err != nil {
 		return nil, err
 	}
-	m := s.cache.manifest(repo, dgst)
+	m, gen := s.cache.manifest(repo, dgst)
 	if m == nil {
 		m, err = s.meta.Manifest(ctx, repo, dgst)
 		if errors.Is(err, meta.ErrNotFound) {
@@ -275,7 +280,7 @@ func (s *Service) GetManifest(ctx context.Context, repo, ref string) (*meta.Mani
 		if err != nil {
 			return nil, err
 		}
-		s.cache.putManifest(m)
+		s.cache.putManifest(m, gen)
 	}
 	if err := s.checkPull(ctx, repo, m); err != nil {
 		return nil, err

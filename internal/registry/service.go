@@ -40,7 +40,8 @@ type Options struct {
 	MaxManifestSize int64
 	// DeleteEnabled allows deleting manifests, tags and blobs.
 	DeleteEnabled bool
-	// CacheBytes bounds the in-memory manifest cache (0: no cache).
+	// CacheBytes bounds the in-memory manifest cache (0: no cache). With
+	// several instances on one store it is used while FollowCache runs.
 	CacheBytes int64
 	// SingleInstance: this process is the only one using the metadata
 	// store (SQLite). Tags are then cached too, and upload sessions are
@@ -128,7 +129,8 @@ func New(m meta.Store, b *storage.Blobs, opts Options, log *slog.Logger) *Servic
 		s.pending = newPendingUploads(maxPendingUploads, opts.EmptyUploadTTL)
 	}
 	if opts.CacheBytes > 0 {
-		s.cache = newCache(opts.CacheBytes, opts.SingleInstance)
+		// Shared by several instances, the cache waits for FollowCache.
+		s.cache = newCache(opts.CacheBytes, true, opts.SingleInstance)
 	}
 	return s
 }

@@ -31,6 +31,7 @@ func (h *Handlers) GetBlob(w http.ResponseWriter, r *http.Request) error {
 		hdr.Set("Docker-Content-Digest", dgst.String())
 		hdr.Set("Accept-Ranges", "bytes")
 		hdr.Set("ETag", etag)
+		hdr.Set("Cache-Control", h.immutableCache(r, name))
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
@@ -42,13 +43,15 @@ func (h *Handlers) GetBlob(w http.ResponseWriter, r *http.Request) error {
 	hdr.Set("Docker-Content-Digest", dgst.String())
 	if blob.RedirectURL != "" {
 		// The bytes come from the object store; Range goes with the client.
+		// The URL is signed and expires: no cache may keep it.
+		hdr.Set("Cache-Control", "no-store")
 		hdr.Set("Location", blob.RedirectURL)
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return nil
 	}
 	hdr.Set("Accept-Ranges", "bytes")
 	hdr.Set("ETag", etag)
-	hdr.Set("Cache-Control", "max-age=31536000")
+	hdr.Set("Cache-Control", h.immutableCache(r, name))
 	if r.Header.Get("If-None-Match") == etag {
 		w.WriteHeader(http.StatusNotModified)
 		return nil

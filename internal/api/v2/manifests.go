@@ -28,6 +28,11 @@ func (h *Handlers) GetManifest(w http.ResponseWriter, r *http.Request) error {
 	hdr.Set("Content-Length", strconv.Itoa(len(m.Content)))
 	hdr.Set("Docker-Content-Digest", m.Digest.String())
 	hdr.Set("ETag", `"`+m.Digest.String()+`"`)
+	if _, byDigest, _ := registry.LookupReference(r.PathValue("ref")); byDigest {
+		hdr.Set("Cache-Control", h.immutableCache(r, r.PathValue("name")))
+	} else {
+		hdr.Set("Cache-Control", cacheByTag)
+	}
 	if r.Header.Get("If-None-Match") == `"`+m.Digest.String()+`"` {
 		w.WriteHeader(http.StatusNotModified)
 		return nil

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 	tests = append(tests, snapshotTests...)
 	tests = append(tests, eventTests...)
 	tests = append(tests, replicationTests...)
+	tests = append(tests, sizeTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

@@ -14,7 +14,7 @@ import (
 // PullEventsAfter implements meta.AnomalyStore.
 func (s *Store) PullEventsAfter(ctx context.Context, after int64, limit int) ([]meta.AuditEvent, int64, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, at, action, username, repository, reference, digest, status, http_status,
-		duration_ns, client_ip, request_id FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+		duration_ns, client_ip, request_id, requests FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, after, err
 	}
@@ -26,7 +26,7 @@ func (s *Store) PullEventsAfter(ctx context.Context, after int64, limit int) ([]
 		var at, dur int64
 		var status int32
 		if err := rows.Scan(&e.ID, &at, &e.Action, &e.User, &e.Repository, &e.Reference, &e.Digest, &e.Status,
-			&status, &dur, &e.ClientIP, &e.RequestID); err != nil {
+			&status, &dur, &e.ClientIP, &e.RequestID, &e.Requests); err != nil {
 			return nil, after, err
 		}
 		last = e.ID

@@ -17,11 +17,11 @@ func (s *Store) AppendAudit(ctx context.Context, events []meta.AuditEvent) error
 	}
 	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"audit_events"},
 		[]string{"at", "action", "username", "repository", "reference", "digest", "status", "http_status",
-			"duration_ns", "client_ip", "request_id"},
+			"duration_ns", "client_ip", "request_id", "requests"},
 		pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
 			e := events[i]
 			return []any{e.Time.UnixNano(), e.Action, e.User, e.Repository, e.Reference, e.Digest, e.Status,
-				int32(e.HTTPStatus), int64(e.Duration), e.ClientIP, e.RequestID}, nil
+				int32(e.HTTPStatus), int64(e.Duration), e.ClientIP, e.RequestID, e.Requests}, nil
 		}))
 	return err
 }
@@ -38,7 +38,7 @@ func (s *Store) AuditEvents(ctx context.Context, f meta.AuditFilter) ([]meta.Aud
 		var at, dur int64
 		var status int32
 		err := row.Scan(&e.ID, &at, &e.Action, &e.User, &e.Repository, &e.Reference, &e.Digest, &e.Status,
-			&status, &dur, &e.ClientIP, &e.RequestID)
+			&status, &dur, &e.ClientIP, &e.RequestID, &e.Requests)
 		e.Time, e.Duration, e.HTTPStatus = fromNanos(at), time.Duration(dur), int(status)
 		return e, err
 	})

@@ -5,3 +5,6 @@ const MigrationLock = migrationLock
 
 // QUsage is the usage query, for EXPLAIN in tests.
 const QUsage = qUsage
+
+// ParseCacheChange reads a berth_cache notification, for its fuzz target.
+var ParseCacheChange = parseCacheChange

@@ -36,11 +36,12 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 		// FOR KEY SHARE holds what was found until commit: a concurrent
 		// UnlinkBlob or DeleteManifest waits instead of leaving this
 		// manifest pointing at something gone.
-		if err := present(ctx, tx, `SELECT digest FROM repository_blobs
-			WHERE repository_id = $1 AND digest = ANY($2) FOR KEY SHARE`, repoID, m.Blobs, "blob"); err != nil {
+		// The same query reads each reference's size for m.Sizes.
+		if err := present(ctx, tx, m, `SELECT rb.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+			WHERE rb.repository_id = $1 AND rb.digest = ANY($2) FOR KEY SHARE OF rb`, repoID, m.Blobs, "blob"); err != nil {
 			return err
 		}
-		if err := present(ctx, tx, `SELECT digest FROM manifests
+		if err := present(ctx, tx, m, `SELECT digest, size FROM manifests
 			WHERE repository_id = $1 AND digest = ANY($2) FOR KEY SHARE`, repoID, m.Children, "manifest"); err != nil {
 			return err
 		}
@@ -59,10 +60,11 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 	})
 }
 
-// present checks, in one query, that every digest is in the repository and
-// returns a *meta.MissingError for the first one (in the manifest's order)
-// that is not.
-func present(ctx context.Context, tx pgx.Tx, query string, repoID int64, want []digest.Digest, kind string) error {
+// present checks, in one query selecting (digest, size), that every digest
+// is in the repository and has the size m.Sizes gives it; it returns a
+// *meta.MissingError or *meta.SizeError for the first one (in the
+// manifest's order) that does not.
+func present(ctx context.Context, tx pgx.Tx, m *meta.Manifest, query string, repoID int64, want []digest.Digest, kind string) error {
 	if len(want) == 0 {
 		return nil
 	}
@@ -70,13 +72,22 @@ func present(ctx context.Context, tx pgx.Tx, query string, repoID int64, want []
 	if err != nil {
 		return err
 	}
-	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
+	found := make(map[string]int64, len(want))
+	var d string
+	var size int64
+	if _, err := pgx.ForEachRow(rows, []any{&d, &size}, func() error {
+		found[d] = size
+		return nil
+	}); err != nil {
 		return err
 	}
 	for _, d := range want {
-		if !slices.Contains(found, d.String()) {
+		size, ok := found[d.String()]
+		if !ok {
 			return &meta.MissingError{Digest: d, Kind: kind}
+		}
+		if err := m.CheckSize(d, kind, size); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -13,7 +13,7 @@ import (
 // PullEventsAfter implements meta.AnomalyStore.
 func (s *Store) PullEventsAfter(ctx context.Context, after int64, limit int) ([]meta.AuditEvent, int64, error) {
 	rows, err := s.readRows(ctx, `SELECT id, at, action, username, repository, reference, digest, status, http_status,
-		duration_ns, client_ip, request_id FROM audit_events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+		duration_ns, client_ip, request_id, requests FROM audit_events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, after, err
 	}
@@ -24,7 +24,7 @@ func (s *Store) PullEventsAfter(ctx context.Context, after int64, limit int) ([]
 		var e meta.AuditEvent
 		var at, dur int64
 		if err := rows.Scan(&e.ID, &at, &e.Action, &e.User, &e.Repository, &e.Reference, &e.Digest, &e.Status,
-			&e.HTTPStatus, &dur, &e.ClientIP, &e.RequestID); err != nil {
+			&e.HTTPStatus, &dur, &e.ClientIP, &e.RequestID, &e.Requests); err != nil {
 			return nil, after, err
 		}
 		last = e.ID

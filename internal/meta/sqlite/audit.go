@@ -20,13 +20,13 @@ func (s *Store) AppendAudit(ctx context.Context, events []meta.AuditEvent) error
 		// dominate inserting small rows one by one. The full-size statement
 		// is the writer's prepared one; a last, shorter one runs once.
 		const perStmt = 64
-		args := make([]any, 0, perStmt*11)
+		args := make([]any, 0, perStmt*12)
 		for len(events) > 0 {
 			n := min(len(events), perStmt)
 			args = args[:0]
 			for _, e := range events[:n] {
 				args = append(args, e.Time.UnixNano(), e.Action, e.User, e.Repository, e.Reference,
-					e.Digest, e.Status, e.HTTPStatus, int64(e.Duration), e.ClientIP, e.RequestID)
+					e.Digest, e.Status, e.HTTPStatus, int64(e.Duration), e.ClientIP, e.RequestID, e.Requests)
 			}
 			exec := tx.ExecContext
 			if n < perStmt {
@@ -44,8 +44,8 @@ func (s *Store) AppendAudit(ctx context.Context, events []meta.AuditEvent) error
 // auditInsert is the INSERT of n audit events.
 func auditInsert(n int) string {
 	return `INSERT INTO audit_events (at, action, username, repository, reference, digest, status,
-		http_status, duration_ns, client_ip, request_id) VALUES ` +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),", n), ",")
+		http_status, duration_ns, client_ip, request_id, requests) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),", n), ",")
 }
 
 // AuditEvents implements meta.AuditStore.
@@ -61,7 +61,7 @@ func (s *Store) AuditEvents(ctx context.Context, f meta.AuditFilter) ([]meta.Aud
 		var e meta.AuditEvent
 		var at, dur int64
 		if err := rows.Scan(&e.ID, &at, &e.Action, &e.User, &e.Repository, &e.Reference, &e.Digest, &e.Status,
-			&e.HTTPStatus, &dur, &e.ClientIP, &e.RequestID); err != nil {
+			&e.HTTPStatus, &dur, &e.ClientIP, &e.RequestID, &e.Requests); err != nil {
 			return nil, err
 		}
 		e.Time, e.Duration = fromNanos(at), time.Duration(dur)

@@ -28,14 +28,17 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 		if err != nil {
 			return err
 		}
+		// One read per reference checks both that the repository has it
+		// and that the manifest gives it its stored size.
 		for _, d := range m.Blobs {
-			if err := exists(ctx, tx, `SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?`, repoID, d); err != nil {
-				return missing(err, d, "blob")
+			if err := sized(ctx, tx, m, `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+				WHERE rb.repository_id = ? AND rb.digest = ?`, repoID, d, "blob"); err != nil {
+				return err
 			}
 		}
 		for _, d := range m.Children {
-			if err := exists(ctx, tx, `SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?`, repoID, d); err != nil {
-				return missing(err, d, "manifest")
+			if err := sized(ctx, tx, m, `SELECT size FROM manifests WHERE repository_id = ? AND digest = ?`, repoID, d, "manifest"); err != nil {
+				return err
 			}
 		}
 		id, err := insertManifest(ctx, tx, repoID, m, annotations, now())
@@ -66,10 +69,15 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 	})
 }
 
-// exists runs a query that selects a row or none.
-func exists(ctx context.Context, tx wtx, query string, repoID int64, d digest.Digest) error {
-	var one int
-	return tx.QueryRowContext(ctx, query, repoID, d.String()).Scan(&one)
+// sized runs a query that selects the size of reference d of m, or no
+// row: a *meta.MissingError when there is none, a *meta.SizeError when m
+// declares another size.
+func sized(ctx context.Context, tx wtx, m *meta.Manifest, query string, repoID int64, d digest.Digest, kind string) error {
+	var size int64
+	if err := tx.QueryRowContext(ctx, query, repoID, d.String()).Scan(&size); err != nil {
+		return missing(err, d, kind)
+	}
+	return m.CheckSize(d, kind, size)
 }
 
 func missing(err error, d digest.Digest, kind string) error {
