@@ -298,7 +298,8 @@ func (im *Importer) ticker() (stop func()) {
 			}
 		}
 	})
-	return func() { close(done); wg.Wait() }
+	var once sync.Once
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
 func (im *Importer) progressNow() Progress {
