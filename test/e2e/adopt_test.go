@@ -269,7 +269,9 @@ func TestAdoptDistribution(t *testing.T) {
 	}
 	pullAll("berth")
 	// The referrers API, rebuilt from the subject fields.
-	var idx struct{ Manifests []struct{ ArtifactType string } }
+	var idx struct {
+		Manifests []struct{ ArtifactType string }
+	}
 	getJSON(t, "http://"+addr+"/v2/app/art/referrers/"+artDigest, &idx)
 	if len(idx.Manifests) != 1 || idx.Manifests[0].ArtifactType != "application/vnd.e2e.sig" {
 		t.Errorf("referrers of the artifact: %+v", idx)
