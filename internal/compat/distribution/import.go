@@ -31,17 +31,18 @@ type Phase string
 // Distribution is stopped or read-only), importing first any manifest
 // pushed since.
 const (
-	PhaseAll       Phase = ""
+	PhaseAll       Phase = "" // both, in one pass over the repositories
 	PhaseManifests Phase = "manifests"
 	PhaseTags      Phase = "tags"
 )
 
+// phaseBoth is PhaseAll in a run's saved state.
+const phaseBoth Phase = "all"
+
 // Store is what an import writes to (nil on a dry run).
 type Store interface {
 	meta.JobStore
-	PutBlob(ctx context.Context, repo string, b meta.Blob) error
-	PutManifest(ctx context.Context, m *meta.Manifest, tags []string) error
-	Manifest(ctx context.Context, repo string, dgst digest.Digest) (*meta.Manifest, error)
+	meta.AdoptStore
 }
 
 // Options configure an import.
@@ -157,9 +158,9 @@ func Adopted(ctx context.Context, store meta.JobStore) (bool, error) {
 // errors.
 func (im *Importer) Run(ctx context.Context) (*ImportReport, error) {
 	im.start = time.Now()
-	st := state{Phase: PhaseManifests, Report: &ImportReport{DryRun: im.store == nil}}
-	if im.opts.Phase == PhaseTags {
-		st.Phase = PhaseTags
+	st := state{Phase: im.opts.Phase, Report: &ImportReport{DryRun: im.store == nil}}
+	if st.Phase == PhaseAll {
+		st.Phase = phaseBoth
 	}
 	if im.store != nil {
 		j, err := im.store.AcquireJob(ctx, JobName, im.opts.Owner, leaseTTL)
@@ -168,8 +169,9 @@ func (im *Importer) Run(ctx context.Context) (*ImportReport, error) {
 		}
 		defer im.store.ReleaseJob(context.WithoutCancel(ctx), JobName, im.opts.Owner)
 		var saved state
+		// A run asked for both phases resumes any; a run of one phase, only that one.
 		if j.Running && json.Unmarshal([]byte(j.Progress), &saved) == nil && saved.Report != nil &&
-			!(im.opts.Phase == PhaseManifests && saved.Phase == PhaseTags) {
+			(im.opts.Phase == PhaseAll || saved.Phase == st.Phase) {
 			st = saved
 			st.Report.Resumed = true
 			for _, p := range st.Report.Problems {
@@ -197,9 +199,10 @@ func (im *Importer) Run(ctx context.Context) (*ImportReport, error) {
 		if err := im.phase(ctx, repos, &st); err != nil {
 			return im.finishReport(), err
 		}
-		if st.Phase == PhaseTags || im.opts.Phase == PhaseManifests {
+		if st.Phase != PhaseManifests || im.opts.Phase == PhaseManifests {
 			break
 		}
+		// A resumed manifests phase is followed by the tags.
 		st.Phase, st.Cursor = PhaseTags, ""
 		if err := im.save(ctx, st); err != nil {
 			return im.finishReport(), err
@@ -246,7 +249,7 @@ func (im *Importer) phase(ctx context.Context, repos []*Repository, st *state) e
 			im.count(func(*ImportReport) { im.prog.RepositoriesDone++ })
 			continue
 		}
-		if err := im.repository(ctx, r, st.Phase == PhaseTags); err != nil {
+		if err := im.repository(ctx, r, st.Phase != PhaseTags, st.Phase != PhaseManifests); err != nil {
 			return fmt.Errorf("import %s: %w", r.Name, err)
 		}
 		im.count(func(*ImportReport) { im.prog.RepositoriesDone++ })

@@ -9,28 +9,42 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 )
 
+// batchManifests is how many manifests one transaction records.
+const batchManifests = 500
+
 // repoImport is the import of one repository.
 type repoImport struct {
 	im       *Importer
 	r        *Repository
-	have     map[digest.Digest]bool // manifests the repository has in Berth (or would, dry run)
-	linked   map[digest.Digest]bool // blobs it may read in Berth
-	tagPhase bool                   // the tags phase
+	have     map[digest.Digest]bool // manifests the repository has in Berth (or will have with the batch)
+	linked   map[digest.Digest]bool // blobs it may read in Berth (or will)
+	tagPhase bool
+	batch    meta.AdoptBatch // what the next transaction records
 }
 
-// repository imports r's blob links and manifests and, with tags, its tags.
-func (im *Importer) repository(ctx context.Context, r *Repository, tags bool) error {
-	ri := &repoImport{im: im, r: r, have: map[digest.Digest]bool{}, linked: map[digest.Digest]bool{}, tagPhase: tags}
+// repository imports r's manifests (always: in the tags phase, those
+// Distribution received since), with layers its layer links and with tags
+// its tags, in one transaction (or a few, for many manifests).
+func (im *Importer) repository(ctx context.Context, r *Repository, layers, tags bool) error {
+	ri := &repoImport{im: im, r: r, have: map[digest.Digest]bool{}, linked: map[digest.Digest]bool{}, tagPhase: !layers}
 	if im.store == nil {
 		if im.dry[r.Name] == nil {
 			im.dry[r.Name] = map[digest.Digest]bool{}
 		}
 		ri.have = im.dry[r.Name]
+	} else {
+		ds, err := im.store.ManifestDigests(ctx, r.Name)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			ri.have[d] = true
+		}
 	}
 	// The tags phase links only what new manifests name: the layer links
 	// were imported in the manifests phase.
 	for _, d := range r.Layers {
-		if tags {
+		if !layers {
 			break
 		}
 		if err := ri.link(ctx, d, func(size int64) *Problem {
@@ -46,9 +60,21 @@ func (im *Importer) repository(ctx context.Context, r *Repository, tags bool) er
 		return err
 	}
 	if tags {
-		return ri.tags(ctx)
+		if err := ri.tags(ctx); err != nil {
+			return err
+		}
 	}
-	return nil
+	return ri.flush(ctx)
+}
+
+// flush records the batch.
+func (ri *repoImport) flush(ctx context.Context) error {
+	b := ri.batch
+	ri.batch = meta.AdoptBatch{}
+	if ri.im.store == nil || len(b.Blobs)+len(b.Manifests)+len(b.Tags) == 0 {
+		return nil
+	}
+	return ri.im.store.Adopt(ctx, ri.r.Name, b)
 }
 
 // link lets the repository read blob d if its bytes are stored; check
@@ -68,11 +94,7 @@ func (ri *repoImport) link(ctx context.Context, d digest.Digest, check func(size
 	if size < 0 {
 		return nil
 	}
-	if ri.im.store != nil {
-		if err := ri.im.store.PutBlob(ctx, ri.r.Name, meta.Blob{Digest: d, Size: size}); err != nil {
-			return err
-		}
-	}
+	ri.batch.Blobs = append(ri.batch.Blobs, meta.Blob{Digest: d, Size: size})
 	ri.linked[d] = true
 	ri.im.count(func(r *ImportReport) { r.BlobLinks++ })
 	return nil
@@ -85,18 +107,10 @@ func (ri *repoImport) manifests(ctx context.Context) error {
 	var pending []*meta.Manifest
 	for _, d := range ri.r.Revisions {
 		if ri.have[d] {
-			continue
-		}
-		if ri.im.store != nil {
-			if _, err := ri.im.store.Manifest(ctx, ri.r.Name, d); err == nil {
-				ri.have[d] = true
-				if !ri.tagPhase {
-					ri.im.count(func(r *ImportReport) { r.Existing++ })
-				}
-				continue
-			} else if !errors.Is(err, meta.ErrNotFound) {
-				return err
+			if !ri.tagPhase && ri.im.store != nil {
+				ri.im.count(func(r *ImportReport) { r.Existing++ })
 			}
+			continue
 		}
 		m, p, err := ri.im.manifest(ctx, ri.r.Name, d)
 		if err != nil {
@@ -115,13 +129,13 @@ func (ri *repoImport) manifests(ctx context.Context) error {
 		}
 		var next []*meta.Manifest
 		for _, m := range pending {
-			ok, wait, err := ri.put(ctx, m, waiting)
+			wait, err := ri.put(ctx, m, waiting)
 			if err != nil {
 				return err
 			}
 			if wait {
 				next = append(next, m)
-			} else if ok {
+			} else {
 				delete(waiting, m.Digest)
 			}
 		}
@@ -136,18 +150,18 @@ func (ri *repoImport) manifests(ctx context.Context) error {
 	return nil
 }
 
-// put imports one manifest if what it references is there; wait when a
-// child is still waiting its turn.
-func (ri *repoImport) put(ctx context.Context, m *meta.Manifest, waiting map[digest.Digest]bool) (ok, wait bool, err error) {
+// put adds a manifest to the batch if what it references is there; wait
+// when a child is still waiting its turn.
+func (ri *repoImport) put(ctx context.Context, m *meta.Manifest, waiting map[digest.Digest]bool) (wait bool, err error) {
 	for _, c := range m.Children {
 		if ri.have[c] {
 			continue
 		}
 		if waiting[c] {
-			return false, true, nil
+			return true, nil
 		}
 		ri.im.problem(Problem{Kind: ProblemManifest, Repo: ri.r.Name, Ref: m.Digest.String(), Target: c.String(), Reason: "the index lists a manifest the repository does not have"})
-		return false, false, nil
+		return false, nil
 	}
 	for _, b := range m.Blobs {
 		missing := false
@@ -158,17 +172,16 @@ func (ri *repoImport) put(ctx context.Context, m *meta.Manifest, waiting map[dig
 			missing = true
 			return &Problem{Kind: ProblemManifest, Repo: ri.r.Name, Ref: m.Digest.String(), Target: b.String(), Reason: "a blob the manifest names is missing"}
 		}); err != nil || missing {
-			return false, false, err
+			return false, err
 		}
 	}
-	if ri.im.store != nil {
-		if err := ri.im.store.PutManifest(ctx, m, nil); err != nil {
-			return false, false, err
-		}
-	}
+	ri.batch.Manifests = append(ri.batch.Manifests, m)
 	ri.have[m.Digest] = true
 	ri.im.count(func(r *ImportReport) { r.Manifests++ })
-	return true, false, nil
+	if len(ri.batch.Manifests) >= batchManifests {
+		return false, ri.flush(ctx)
+	}
+	return false, nil
 }
 
 // tags points Berth's tags where Distribution's current links point.
@@ -186,12 +199,10 @@ func (ri *repoImport) tags(ctx context.Context) error {
 			ri.im.problem(Problem{Kind: ProblemTag, Repo: ri.r.Name, Ref: t, Target: d.String(), Reason: "the tag points at a manifest that is missing or was not imported"})
 			continue
 		}
-		if ri.im.store != nil {
-			// The manifest is stored: PutManifest only points the tag.
-			if err := ri.im.store.PutManifest(ctx, &meta.Manifest{Repository: ri.r.Name, Digest: d}, []string{t}); err != nil {
-				return err
-			}
+		if ri.batch.Tags == nil {
+			ri.batch.Tags = map[string]digest.Digest{}
 		}
+		ri.batch.Tags[t] = d
 		ri.im.count(func(r *ImportReport) { r.Tags++ })
 	}
 	return nil

@@ -28,31 +28,35 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 	// locking them in opposite orders (a deadlock); duplicates would make
 	// ON CONFLICT DO UPDATE touch a row twice, which PostgreSQL refuses.
 	tags = slices.Compact(slices.Sorted(slices.Values(tags)))
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		repoID, err := ensureRepo(ctx, tx, m.Repository)
-		if err != nil {
-			return err
-		}
-		// FOR KEY SHARE holds what was found until commit: a concurrent
-		// UnlinkBlob or DeleteManifest waits instead of leaving this
-		// manifest pointing at something gone.
-		if err := present(ctx, tx, `SELECT digest FROM repository_blobs
-			WHERE repository_id = $1 AND digest = ANY($2) FOR KEY SHARE`, repoID, m.Blobs, "blob"); err != nil {
-			return err
-		}
-		if err := present(ctx, tx, `SELECT digest FROM manifests
-			WHERE repository_id = $1 AND digest = ANY($2) FOR KEY SHARE`, repoID, m.Children, "manifest"); err != nil {
-			return err
-		}
-		id, err := insertManifest(ctx, tx, repoID, m, annotations)
-		if err != nil {
-			return err
-		}
-		if len(tags) == 0 {
-			return nil
-		}
-		return upsertTags(ctx, tx, repoID, tags, id, immutable)
-	})
+	return s.tx(ctx, func(tx pgx.Tx) error { return putManifestTx(ctx, tx, m, annotations, tags, immutable) })
+}
+
+// putManifestTx is putManifest inside the caller's transaction (tags
+// sorted and without duplicates).
+func putManifestTx(ctx context.Context, tx pgx.Tx, m *meta.Manifest, annotations string, tags, immutable []string) error {
+	repoID, err := ensureRepo(ctx, tx, m.Repository)
+	if err != nil {
+		return err
+	}
+	// FOR KEY SHARE holds what was found until commit: a concurrent
+	// UnlinkBlob or DeleteManifest waits instead of leaving this
+	// manifest pointing at something gone.
+	if err := present(ctx, tx, `SELECT digest FROM repository_blobs
+		WHERE repository_id = $1 AND digest = ANY($2) FOR KEY SHARE`, repoID, m.Blobs, "blob"); err != nil {
+		return err
+	}
+	if err := present(ctx, tx, `SELECT digest FROM manifests
+		WHERE repository_id = $1 AND digest = ANY($2) FOR KEY SHARE`, repoID, m.Children, "manifest"); err != nil {
+		return err
+	}
+	id, err := insertManifest(ctx, tx, repoID, m, annotations)
+	if err != nil {
+		return err
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	return upsertTags(ctx, tx, repoID, tags, id, immutable)
 }
 
 // present checks, in one query, that every digest is in the repository and

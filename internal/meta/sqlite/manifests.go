@@ -23,45 +23,48 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 	if err != nil {
 		return err
 	}
-	return s.tx(ctx, func(tx wtx) error {
-		repoID, err := ensureRepo(ctx, tx, m.Repository)
+	return s.tx(ctx, func(tx wtx) error { return putManifestTx(ctx, tx, m, annotations, tags, immutable) })
+}
+
+// putManifestTx is putManifest inside the caller's transaction.
+func putManifestTx(ctx context.Context, tx wtx, m *meta.Manifest, annotations string, tags, immutable []string) error {
+	repoID, err := ensureRepo(ctx, tx, m.Repository)
+	if err != nil {
+		return err
+	}
+	for _, d := range m.Blobs {
+		if err := exists(ctx, tx, `SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?`, repoID, d); err != nil {
+			return missing(err, d, "blob")
+		}
+	}
+	for _, d := range m.Children {
+		if err := exists(ctx, tx, `SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?`, repoID, d); err != nil {
+			return missing(err, d, "manifest")
+		}
+	}
+	id, err := insertManifest(ctx, tx, repoID, m, annotations, now())
+	if err != nil {
+		return err
+	}
+	t := now()
+	for _, tag := range tags {
+		q := `INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at`
+		fixed := slices.Contains(immutable, tag)
+		if fixed {
+			q += ` WHERE tags.manifest_id = excluded.manifest_id`
+		}
+		res, err := tx.ExecContext(ctx, q, repoID, tag, id, t)
 		if err != nil {
 			return err
 		}
-		for _, d := range m.Blobs {
-			if err := exists(ctx, tx, `SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?`, repoID, d); err != nil {
-				return missing(err, d, "blob")
-			}
-		}
-		for _, d := range m.Children {
-			if err := exists(ctx, tx, `SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?`, repoID, d); err != nil {
-				return missing(err, d, "manifest")
-			}
-		}
-		id, err := insertManifest(ctx, tx, repoID, m, annotations, now())
-		if err != nil {
+		if n, err := res.RowsAffected(); err != nil {
 			return err
+		} else if fixed && n == 0 {
+			return &meta.ImmutableTagError{Tag: tag}
 		}
-		t := now()
-		for _, tag := range tags {
-			q := `INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?)
-				ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at`
-			fixed := slices.Contains(immutable, tag)
-			if fixed {
-				q += ` WHERE tags.manifest_id = excluded.manifest_id`
-			}
-			res, err := tx.ExecContext(ctx, q, repoID, tag, id, t)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if fixed && n == 0 {
-				return &meta.ImmutableTagError{Tag: tag}
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // exists runs a query that selects a row or none.

@@ -120,14 +120,43 @@ func (l *Layout) Index(repo string, children []digest.Digest, sizes []int, tags 
 	return l.Manifest(repo, body, tags...)
 }
 
-// Generate writes repos repositories (repo-00000, ...) of perRepo images
-// each (a config and one layer of their own), each image tagged
-// t<i>, as the import benchmark reads them.
+// Generate writes repos repositories (bench/repo-00000, ...) of perRepo
+// images each, as the import benchmark reads them: every image has the
+// repository's config, a layer of its own and one layer all images share,
+// and a tag t<i>.
 func (l *Layout) Generate(repos, perRepo int) error {
+	shared := []byte("the base layer every image shares")
+	sd, err := l.Blob(shared)
+	if err != nil {
+		return err
+	}
 	for r := range repos {
 		repo := fmt.Sprintf("bench/repo-%05d", r)
+		cfg := []byte(`{"architecture":"amd64","os":"linux","repo":"` + repo + `"}`)
+		cd, err := l.Blob(cfg)
+		if err != nil {
+			return err
+		}
+		for _, d := range []digest.Digest{sd, cd} {
+			if err := l.LayerLink(repo, d); err != nil {
+				return err
+			}
+		}
 		for i := range perRepo {
-			if _, err := l.Image(repo, fmt.Sprintf("%s-%d", repo, i), 1, fmt.Sprintf("t%d", i)); err != nil {
+			layer := fmt.Appendf(nil, "layer %d of %s", i, repo)
+			ld, err := l.Blob(layer)
+			if err != nil {
+				return err
+			}
+			if err := l.LayerLink(repo, ld); err != nil {
+				return err
+			}
+			body := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+				`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[`+
+				`{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%d},`+
+				`{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%d}]}`,
+				cd, len(cfg), sd, len(shared), ld, len(layer))
+			if _, err := l.Manifest(repo, body, fmt.Sprintf("t%d", i)); err != nil {
 				return err
 			}
 		}
