@@ -43,6 +43,7 @@ func importCommand(ctx context.Context, args, env []string, stdout, stderr io.Wr
 	from := fs.String("from", "", "Distribution's configuration file or root directory")
 	dry := fs.Bool("dry-run", false, "read Distribution's storage and report; write nothing")
 	phase := fs.String("phase", "", "manifests (blobs and manifests, while Distribution still runs) or tags; default both")
+	every := fs.Duration("progress-every", 5*time.Second, "how often progress is shown")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func importCommand(ctx context.Context, args, env []string, stdout, stderr io.Wr
 	}
 	log := newLogger(config.Log{Level: "info", Format: cfg.Log.Format}, stderr)
 	opts.Log = log.With("component", "import")
-	opts.Progress = progressPrinter(stderr, log)
+	opts.Progress, opts.ProgressEvery = progressPrinter(stderr, log), *every
 	var rep *distribution.ImportReport
 	if *dry {
 		rep, err = app.DryRunImport(ctx, cfg, opts)
