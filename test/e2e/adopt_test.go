@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/freeport"
+	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 	"github.com/berth-registry/berth/internal/syncbuf"
 )
 
@@ -340,5 +341,74 @@ func TestAdoptDistributionEnv(t *testing.T) {
 	if got := getManifest(t, addr, "team/app", "v1"); got.Digest != img {
 		t.Errorf("team/app:v1 is %s, want %s", got.Digest, img)
 	}
+	stop()
+}
+
+// TestAdoptDistributionS3: the same on S3 (MinIO): Distribution 2.8's S3
+// driver stores the images, Berth serves them from the same bucket (its
+// own objects under <rootdirectory>/berth), then Distribution again.
+func TestAdoptDistributionS3(t *testing.T) {
+	if target != "berth" {
+		t.Skip("adoption is Berth's: E2E_TARGET=berth")
+	}
+	distBin := "/usr/bin/docker-registry"
+	if _, err := os.Stat(distBin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s: %v (apt-get install docker-registry)", distBin, err)
+		}
+		t.Skipf("%s: %v", distBin, err)
+	}
+	needTool(t, "crane")
+	s3 := s3test.Start(t) // also clears AWS_* (Distribution 2.8 panics with AWS_CA_BUNDLE)
+	dir := t.TempDir()
+	port, err := freeport.Port()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	conf := filepath.Join(dir, "config.yml")
+	writeFile(t, conf, []byte(fmt.Sprintf(`version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  s3:
+    accesskey: %s
+    secretkey: %s
+    region: %s
+    regionendpoint: %s
+    bucket: %s
+    secure: false
+    rootdirectory: /dist
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: %s
+`, s3.AccessKey, s3.SecretKey, s3.Region, s3.Endpoint, s3.Bucket, addr)))
+	env := os.Environ()
+	stop := startProcess(t, distBin, []string{"serve", conf}, env, addr)
+	c := newClients(t, &registry{Host: addr, Direct: addr})
+	old := pushCraneImage(t, c, c.ref("s3/app", "v1"), 3<<10, 5<<10)
+	img := pushCraneImage(t, c, c.ref("s3/app", "v1"), 7<<10) // the old one stays, untagged
+	c.crane("index", "append", "-t", c.ref("s3/app", "multi"), "-m", c.ref("s3/app", img), "-m", c.ref("s3/app", old))
+	digests := map[string][]string{"s3/app": {old, img}}
+	before := takeSnapshot(t, addr, digests)
+	stop()
+
+	stop = startProcess(t, serverBin, []string{"registry", "serve", conf}, append(env, "BERTH_LOG_LEVEL=warn"), addr)
+	compareSnapshots(t, "berth on s3", takeSnapshot(t, addr, digests), before)
+	for _, ref := range []string{c.ref("s3/app", "v1"), c.ref("s3/app", old), c.ref("s3/app", "multi")} {
+		c.crane("validate", "--remote", ref) // blobs by redirect to presigned URLs of Distribution's objects
+	}
+	pushCraneImage(t, c, c.ref("s3/new", "v1"), 2<<10)
+	stop()
+
+	stop = startProcess(t, distBin, []string{"serve", conf}, env, addr)
+	compareSnapshots(t, "distribution after berth", takeSnapshot(t, addr, digests), before)
+	c.crane("validate", "--remote", c.ref("s3/app", "v1"))
 	stop()
 }
