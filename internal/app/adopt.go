@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/compat/distribution"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
 )
@@ -62,6 +64,12 @@ func (a *App) AdoptDistribution(ctx context.Context) error {
 				"repositories", p.Repositories, "manifests", p.Manifests)
 		},
 	})
+	if errors.Is(err, meta.ErrConflict) {
+		// Another instance (scale-out) is importing: serve what is there;
+		// its import completes the rest.
+		a.log.Warn("another instance is adopting Distribution's storage; serving meanwhile", "error", err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("adopting Distribution's storage (run `berth import --from CONFIG` to see the details): %w", err)
 	}
