@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/internal/enginetest"
 	"github.com/berth-registry/berth/internal/freeport"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 	"github.com/berth-registry/berth/internal/syncbuf"
@@ -183,7 +184,8 @@ func TestAdoptDistribution(t *testing.T) {
 	berthEnv := append(os.Environ(), "BERTH_LOG_LEVEL=warn")
 	startDist := func() func() { return startProcess(t, distBin, []string{"serve", conf}, distEnv, addr) }
 
-	// Distribution 2.8, populated by real clients.
+	// Distribution 2.8, populated by real clients, the Docker daemon among them.
+	docker := enginetest.StartDocker(t, enginetest.DockerOptions{InsecureRegistries: []string{addr}})
 	stop := startDist()
 	c := newClients(t, &registry{Host: addr, Direct: addr})
 	c.env = append(c.env, "COSIGN_PASSWORD=e2e-cosign-password")
@@ -214,6 +216,10 @@ func TestAdoptDistribution(t *testing.T) {
 	// A cosign signature (a sha256-<hex>.sig tag).
 	c.cosign("generate-key-pair")
 	c.cosign("sign", "--key", "cosign.key", "--tlog-upload=false", "--yes", c.ref("app/oci", ociV1))
+	engineRef := addr + "/app/engine:v1"
+	docker.Run(t, "import", writeDockerImportTar(t, t.TempDir()), engineRef)
+	engineDigest := docker.Push(t, engineRef)
+	docker.Run(t, "rmi", engineRef)
 	before := takeSnapshot(t, addr, digests)
 	stop()
 	if before.Manifests["app/oci@"+gone].Status != 404 || !slices.Contains(before.Tags["app/art"], "sha256-"+strings.TrimPrefix(artDigest, "sha256:")) {
@@ -235,8 +241,8 @@ func TestAdoptDistribution(t *testing.T) {
 		return string(out), code
 	}
 	// A dry run writes nothing (not even Berth's directory).
-	if out, code := berth("import", "--dry-run", "--from", conf); code != 0 || !strings.Contains(out, "would import 5 repositories") {
-		t.Errorf("dry run: exit %d, want 0 and 5 repositories", code)
+	if out, code := berth("import", "--dry-run", "--from", conf); code != 0 || !strings.Contains(out, "would import 6 repositories") {
+		t.Errorf("dry run: exit %d, want 0 and 6 repositories", code)
 	}
 	if _, err := os.Stat(filepath.Join(root, "berth")); !os.IsNotExist(err) {
 		t.Fatalf("the dry run created Berth's directory (%v)", err)
@@ -269,6 +275,11 @@ func TestAdoptDistribution(t *testing.T) {
 		verified(t, c.cosign("verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", c.ref("app/oci", ociV1)), ociV1)
 	}
 	pullAll("berth")
+	if got := docker.Pull(t, engineRef); got != engineDigest {
+		t.Errorf("docker pull %s: %s, pushed %s", engineRef, got, engineDigest)
+	}
+	docker.Run(t, "rmi", engineRef)
+	docker.Pull(t, addr+"/app/engine@"+engineDigest)
 	// The referrers API, rebuilt from the subject fields.
 	var idx struct {
 		Manifests []struct{ ArtifactType string }
