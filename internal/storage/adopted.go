@@ -78,3 +78,13 @@ func (b *Blobs) redirectURL(ctx context.Context, dgst digest.Digest, expires tim
 	}
 	return r.RedirectURL(ctx, BlobPath(dgst), expires)
 }
+
+// Lister is an optional Driver capability: the names directly below a
+// directory (files and directories alike, without the prefix), so that a
+// large tree can be walked in parallel, one Walk per entry. On S3 it is a
+// listing with a "/" delimiter; each Walk is then a flat key listing.
+type Lister interface {
+	// List returns the names below prefix, sorted; ErrNotFound when there
+	// are none.
+	List(ctx context.Context, prefix string) ([]string, error)
+}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-registry/berth/internal/storage"
 )
@@ -30,17 +32,24 @@ type Repository struct {
 	Tags      []string
 }
 
+// scanWorkers is how many listings of the repositories tree run at once.
+const scanWorkers = 8
+
 // Scan lists every repository with its links, sorted by name. Files that
-// do not follow the layout are returned as problems, not errors. On the
-// filesystem this is one directory walk; on S3 one flat listing of the
-// repositories prefix (keys in order, 1,000 a request), never a walk
+// do not follow the layout are returned as problems, not errors. With a
+// driver that can list a directory (storage.Lister: both of Berth's), the
+// top-level entries of the repositories tree are walked in parallel; on S3
+// each walk is one flat key listing (1,000 keys a request), never a walk
 // directory by directory.
 func (s *Source) Scan(ctx context.Context) ([]*Repository, []Problem, error) {
+	var mu sync.Mutex
 	repos := map[string]*Repository{}
 	var problems []Problem
-	err := s.d.Walk(ctx, RepositoriesDir, func(fi storage.FileInfo) error {
+	visit := func(fi storage.FileInfo) error {
 		rel := strings.TrimPrefix(fi.Path, RepositoriesDir+"/")
 		l, err := ParseLinkPath(rel)
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
 			problems = append(problems, Problem{Kind: ProblemLayout, Ref: rel, Reason: err.Error()})
 			return nil
@@ -62,18 +71,45 @@ func (s *Source) Scan(ctx context.Context) ([]*Repository, []Problem, error) {
 			r.Tags = append(r.Tags, l.Tag)
 		}
 		return nil
-	})
-	if errors.Is(err, storage.ErrNotFound) {
-		err = nil // no repositories at all
 	}
-	if err != nil {
-		return nil, problems, fmt.Errorf("scan %s: %w", RepositoriesDir, err)
+	prefixes := []string{RepositoriesDir}
+	if l, ok := s.d.(storage.Lister); ok {
+		names, err := l.List(ctx, RepositoriesDir)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, nil, nil // no repositories at all
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("scan %s: %w", RepositoriesDir, err)
+		}
+		prefixes = prefixes[:0]
+		for _, n := range names {
+			prefixes = append(prefixes, RepositoriesDir+"/"+n)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(scanWorkers)
+	for _, p := range prefixes {
+		g.Go(func() error {
+			err := s.d.Walk(gctx, p, visit)
+			if errors.Is(err, storage.ErrNotFound) {
+				return nil // gone meanwhile, or no repositories at all
+			}
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", p, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, problems, err
 	}
 	out := make([]*Repository, 0, len(repos))
 	for _, r := range repos {
+		slices.Sort(r.Tags)
 		out = append(out, r)
 	}
 	slices.SortFunc(out, func(a, b *Repository) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(problems, func(a, b Problem) int { return strings.Compare(a.Ref, b.Ref) })
 	return out, problems, nil
 }
 
