@@ -44,6 +44,18 @@ func openAdopted(ctx context.Context, c config.Storage) (storage.Driver, error) 
 	return filesystem.New(c.Distribution.Root)
 }
 
+// adoptedSource names the adopted storage in the import's records.
+func adoptedSource(c config.Storage) string {
+	if c.Driver == "s3" {
+		return "s3:" + c.S3.Bucket + "/" + c.Distribution.Root
+	}
+	root, err := filepath.Abs(c.Distribution.Root)
+	if err != nil {
+		root = c.Distribution.Root
+	}
+	return "filesystem:" + root
+}
+
 // AdoptDistribution imports the adopted Distribution storage into the
 // database unless an earlier import completed: `berth serve` calls it
 // before it listens, so a registry:2 installation is taken over by
@@ -52,7 +64,7 @@ func (a *App) AdoptDistribution(ctx context.Context) error {
 	if a.blobs.Adopted() == nil {
 		return nil
 	}
-	done, err := distribution.Adopted(ctx, a.meta)
+	done, err := distribution.Adopted(ctx, a.meta, adoptedSource(a.cfg.Storage))
 	if err != nil || done {
 		return err
 	}
@@ -87,6 +99,7 @@ func (a *App) ImportDistribution(ctx context.Context, opts distribution.Options)
 	if opts.Log == nil {
 		opts.Log = a.log.With("component", "import")
 	}
+	opts.Source = adoptedSource(a.cfg.Storage)
 	return distribution.NewImporter(distribution.NewSource(src), a.meta, opts).Run(ctx)
 }
 
@@ -102,6 +115,7 @@ func DryRunImport(ctx context.Context, cfg *config.Config, opts distribution.Opt
 	if err != nil {
 		return nil, err
 	}
+	opts.Source = adoptedSource(cfg.Storage)
 	return distribution.NewImporter(distribution.NewSource(src), nil, opts).Run(ctx)
 }
 

@@ -410,7 +410,10 @@ http:
 	before := takeSnapshot(t, addr, digests)
 	stop()
 
-	stop = startProcess(t, serverBin, []string{"registry", "serve", conf}, append(env, "BERTH_LOG_LEVEL=warn"), addr)
+	// The metadata database (SQLite) lives in Berth's data directory, which
+	// an S3 configuration does not name (./data by default).
+	berthEnv := append(env, "BERTH_LOG_LEVEL=warn", "BERTH_DATA="+filepath.Join(dir, "berth-data"))
+	stop = startProcess(t, serverBin, []string{"registry", "serve", conf}, berthEnv, addr)
 	compareSnapshots(t, "berth on s3", takeSnapshot(t, addr, digests), before)
 	for _, ref := range []string{c.ref("s3/app", "v1"), c.ref("s3/app", old), c.ref("s3/app", "multi")} {
 		c.crane("validate", "--remote", ref) // blobs by redirect to presigned URLs of Distribution's objects

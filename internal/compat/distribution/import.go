@@ -53,7 +53,11 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Owner names this importer in the job's lease (DefaultOwner()).
 	Owner string
-	Log   *slog.Logger
+	// Source names the storage imported ("filesystem:/var/lib/registry",
+	// "s3:bucket/prefix"): a finished import counts as adoption of that
+	// storage only (see Adopted).
+	Source string
+	Log    *slog.Logger
 }
 
 // Progress is where a run is.
@@ -67,9 +71,11 @@ type Progress struct {
 
 // ImportReport is what a run did (or, on a dry run, would do).
 type ImportReport struct {
-	DryRun       bool `json:"dry_run"`
-	Resumed      bool `json:"resumed,omitempty"`
-	Repositories int  `json:"repositories"`
+	// Source names the storage imported (Options.Source).
+	Source       string `json:"source,omitempty"`
+	DryRun       bool   `json:"dry_run"`
+	Resumed      bool   `json:"resumed,omitempty"`
+	Repositories int    `json:"repositories"`
 	// Manifests imported, or already there (imported by an earlier run).
 	Manifests int `json:"manifests"`
 	Existing  int `json:"existing"`
@@ -139,9 +145,10 @@ func NewImporter(src *Source, store Store, opts Options) *Importer {
 		dry: map[string]map[digest.Digest]bool{}}
 }
 
-// Adopted reports whether an import into store finished (a later run may
-// still pick up what Distribution received since).
-func Adopted(ctx context.Context, store meta.JobStore) (bool, error) {
+// Adopted reports whether an import of source into store finished (a
+// later run may still pick up what Distribution received since). A
+// database that imported another storage has not adopted this one.
+func Adopted(ctx context.Context, store meta.JobStore, source string) (bool, error) {
 	j, err := store.Job(ctx, JobName)
 	if err != nil {
 		return false, err
@@ -150,7 +157,7 @@ func Adopted(ctx context.Context, store meta.JobStore) (bool, error) {
 		return false, nil
 	}
 	var r ImportReport
-	return json.Unmarshal([]byte(j.Report), &r) == nil && r.Complete, nil
+	return json.Unmarshal([]byte(j.Report), &r) == nil && r.Complete && r.Source == source, nil
 }
 
 // Run imports: the phases asked for, resuming a run that was interrupted.
@@ -158,7 +165,7 @@ func Adopted(ctx context.Context, store meta.JobStore) (bool, error) {
 // errors.
 func (im *Importer) Run(ctx context.Context) (*ImportReport, error) {
 	im.start = time.Now()
-	st := state{Phase: im.opts.Phase, Report: &ImportReport{DryRun: im.store == nil}}
+	st := state{Phase: im.opts.Phase, Report: &ImportReport{DryRun: im.store == nil, Source: im.opts.Source}}
 	if st.Phase == PhaseAll {
 		st.Phase = phaseBoth
 	}
@@ -171,7 +178,7 @@ func (im *Importer) Run(ctx context.Context) (*ImportReport, error) {
 		var saved state
 		// A run asked for both phases resumes any; a run of one phase, only that one.
 		if j.Running && json.Unmarshal([]byte(j.Progress), &saved) == nil && saved.Report != nil &&
-			(im.opts.Phase == PhaseAll || saved.Phase == st.Phase) {
+			saved.Report.Source == im.opts.Source && (im.opts.Phase == PhaseAll || saved.Phase == st.Phase) {
 			st = saved
 			st.Report.Resumed = true
 			for _, p := range st.Report.Problems {

@@ -162,8 +162,11 @@ func TestImport(t *testing.T) {
 	if _, err := store.Blob(ctx, "app/multi", f.v1); err == nil {
 		t.Error("a blob of another repository is readable in app/multi")
 	}
-	if ok, err := distribution.Adopted(ctx, store); err != nil || !ok {
+	if ok, err := distribution.Adopted(ctx, store, ""); err != nil || !ok {
 		t.Errorf("Adopted = %v, %v after a complete import", ok, err)
+	}
+	if ok, _ := distribution.Adopted(ctx, store, "filesystem:/elsewhere"); ok {
+		t.Error("a database that imported one storage counts as having adopted another")
 	}
 
 	// Again: nothing new, nothing reported twice.
@@ -192,7 +195,7 @@ func TestImportPhases(t *testing.T) {
 	if _, err := store.ResolveTag(ctx, "app/img", "v1"); err == nil {
 		t.Error("the manifests phase pointed a tag")
 	}
-	if ok, _ := distribution.Adopted(ctx, store); ok {
+	if ok, _ := distribution.Adopted(ctx, store, ""); ok {
 		t.Error("adopted after the manifests phase only")
 	}
 	j, _ := store.Job(ctx, distribution.JobName)
