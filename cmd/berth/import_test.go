@@ -17,6 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/compat/distribution/layouttest"
+	"github.com/berth-registry/berth/internal/config"
 )
 
 // TestImportResumesAfterSIGKILL: `berth import` killed (SIGKILL) in the
@@ -139,5 +140,53 @@ func TestImportResumesAfterSIGKILL(t *testing.T) {
 		if string(b) != "layer 3 of bench/repo-00299" {
 			t.Errorf("adopted blob content %q", b)
 		}
+	}
+}
+
+// TestImportConfig: what --from names, and Berth's configuration it gives.
+func TestImportConfig(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "registry")
+	os.MkdirAll(filepath.Join(root, "docker", "registry", "v2"), 0o755)
+	dist := filepath.Join(dir, "config.yml")
+	os.WriteFile(dist, []byte("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: "+root+"\n"), 0o644)
+	berthConf := filepath.Join(dir, "berth.yaml")
+	os.WriteFile(berthConf, []byte("version: 1\ndata: "+filepath.Join(dir, "own")+"\n"), 0o644)
+	s3Conf := filepath.Join(dir, "s3.yaml")
+	os.WriteFile(s3Conf, []byte("version: 1\nstorage:\n  driver: s3\n  s3:\n    bucket: b\n"), 0o644)
+	tests := []struct {
+		name, from, config string
+		wantData, wantRoot string
+		wantNote           bool
+		wantErr            string
+	}{
+		{"distribution config", dist, "", filepath.Join(root, "berth"), root, false, ""},
+		{"distribution config and berth's", dist, berthConf, filepath.Join(dir, "own"), root, true, ""},
+		{"distribution config and s3", dist, s3Conf, "", "", false, "must be Distribution's"},
+		{"root directory", root, "", filepath.Join(root, "berth"), root, true, ""},
+		{"root directory and berth's config", root, berthConf, filepath.Join(dir, "own"), root, true, ""},
+		{"not a registry", dir, "", "", "", false, "holds no Distribution storage"},
+		{"berth's config as the source", berthConf, "", "", "", false, "not a Distribution configuration"},
+		{"missing", filepath.Join(dir, "nothing"), "", "", "", false, "no such file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, note, err := importConfig(tc.from, tc.config, nil, config.Overrides{})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Data != tc.wantData || !cfg.Storage.Distribution.Enabled || cfg.Storage.Distribution.Root != tc.wantRoot {
+				t.Errorf("data %s, adoption %+v; want %s, %s", cfg.Data, cfg.Storage.Distribution, tc.wantData, tc.wantRoot)
+			}
+			if (note != "") != tc.wantNote {
+				t.Errorf("note %q", note)
+			}
+		})
 	}
 }
