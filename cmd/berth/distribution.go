@@ -59,11 +59,10 @@ func loadDistribution(path string, env []string, o config.Overrides) (*config.Co
 }
 
 // logReport writes the compatibility report at start-up: one line with the
-// whole report, and a warning about the storage that is not adopted yet.
+// whole report.
 func logReport(log *slog.Logger, rep *distribution.Report) {
 	log.Info("serving a Distribution configuration", "file", rep.File,
 		"mapped", rep.Count(distribution.Mapped), "ignored", rep.Count(distribution.Ignored), "report", rep.String())
-	log.Warn("images stored by Distribution are not served yet: in-place adoption and `berth import` are not implemented (docs/migrate-from-distribution.md)")
 }
 
 // configCheck is `berth config check [--distribution] FILE`.

@@ -33,9 +33,22 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "berth:", err)
 		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
 		os.Exit(1)
 	}
 }
+
+// exitError asks for an exit status other than 1.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
 
 const usage = `Berth: a container image registry (OCI Distribution v1.1, Docker Registry V2).
 
@@ -48,6 +61,7 @@ Usage:
   berth backup [--to DIR] [--keep N] [--config FILE]            back the running registry up now (docs/backup.md)
   berth backup list|verify [--from DIR] [--snapshot ID]         list snapshots; re-hash blobs and check references
   berth restore [--from DIR] [--snapshot ID] [--config FILE]    restore a snapshot into empty stores
+  berth import [--dry-run] [--phase P] --from CONFIG_OR_DIR   adopt a Distribution (registry:2) storage in place
   berth config check [--distribution] FILE                      validate a configuration file (Distribution's: print the compatibility report)
   berth registry serve|garbage-collect ... CONFIG               Distribution's commands (also when installed as "registry")
   berth user add|list|passwd|delete ...                         manage users (berth user help)
@@ -96,6 +110,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return nil
 	case "config":
 		return configCheck(args[1:], env, stdout)
+	case "import":
+		return importCommand(ctx, args[1:], env, stdout, stderr)
 	case "registry":
 		return registryAlias(ctx, args[1:], env, stdout, stderr)
 	case "help", "-h", "--help":
@@ -133,6 +149,9 @@ func serve(ctx context.Context, args, env []string, stderr io.Writer) error {
 		return err
 	}
 	defer a.Close()
+	if err := a.AdoptDistribution(ctx); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return err

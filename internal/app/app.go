@@ -88,12 +88,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
+	blobs := storage.NewBlobs(driver)
+	detectDistribution(cfg)
+	if cfg.Storage.Distribution.Enabled {
+		adopted, err := openAdopted(ctx, cfg.Storage)
+		if err != nil {
+			return nil, err
+		}
+		blobs.Adopt(adopted)
+	}
 	store, err := openMeta(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
 	checkModes(cfg, log)
-	a := &App{cfg: cfg, log: log, meta: store, blobs: storage.NewBlobs(driver)}
+	a := &App{cfg: cfg, log: log, meta: store, blobs: blobs}
 	a.newEvents(store)
 	a.policy = policy.New(store, policy.Options{UsageCache: cfg.Policy.QuotaUsageCache, UntaggedGrace: cfg.Policy.UntaggedGrace,
 		QuotaUsage: a.onQuotaUsage}, log)

@@ -93,6 +93,18 @@ type Storage struct {
 	Filesystem Filesystem `yaml:"filesystem"`
 	S3         S3         `yaml:"s3"`
 	Redirect   Redirect   `yaml:"redirect"`
+	// Distribution adopts a CNCF Distribution (registry:2) storage in place
+	// (docs/migrate-from-distribution.md).
+	Distribution Adoption `yaml:"distribution"`
+}
+
+// Adoption names a Distribution storage layout (docker/registry/v2/...)
+// that Berth indexes into its database and reads blobs from in place.
+type Adoption struct {
+	Enabled bool `yaml:"enabled"`
+	// Root is Distribution's root directory (filesystem driver) or its
+	// prefix in the same bucket (s3 driver, "" for the bucket's top).
+	Root string `yaml:"root"`
 }
 
 // S3 configures the S3 (and S3-compatible) driver.
@@ -324,6 +336,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.Redirect.Enabled && c.Storage.Redirect.Expiry < time.Minute {
 		bad("storage.redirect.expiry: at least 1m")
+	}
+	if a := c.Storage.Distribution; a.Enabled && c.Storage.Driver != "s3" && a.Root == "" {
+		bad("storage.distribution.root: required with the filesystem driver (Distribution's rootdirectory)")
 	}
 	switch c.Database.Driver {
 	case "sqlite":

@@ -101,6 +101,7 @@ type Store interface {
 	BrowseStore
 	Snapshotter
 	EventStore
+	AdoptStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -13,7 +13,8 @@ import (
 // Blobs is the content-addressed layout over a Driver. It checks paths but
 // not content: callers verify digests before Commit.
 type Blobs struct {
-	d Driver
+	d       Driver
+	adopted Driver // Distribution's layout read in place (adopted.go), or nil
 }
 
 // NewBlobs returns the blob layout over d.
@@ -33,23 +34,19 @@ func UploadPath(id string) string { return "uploads/" + id }
 
 // Open reads a verified blob from offset.
 func (b *Blobs) Open(ctx context.Context, dgst digest.Digest, offset int64) (io.ReadCloser, error) {
-	return b.d.Reader(ctx, BlobPath(dgst), offset)
+	return b.open(ctx, dgst, offset)
 }
 
 // RedirectURL returns a URL the client can download a blob from directly,
 // if the driver can make one (see Redirector).
 func (b *Blobs) RedirectURL(ctx context.Context, dgst digest.Digest, expires time.Duration) (string, bool) {
-	r, ok := b.d.(Redirector)
-	if !ok {
-		return "", false
-	}
-	url, err := r.RedirectURL(ctx, BlobPath(dgst), expires)
+	url, err := b.redirectURL(ctx, dgst, expires)
 	return url, err == nil
 }
 
 // Stat describes a verified blob.
 func (b *Blobs) Stat(ctx context.Context, dgst digest.Digest) (FileInfo, error) {
-	return b.d.Stat(ctx, BlobPath(dgst))
+	return b.stat(ctx, dgst)
 }
 
 // UploadWriter opens the data of upload id for writing at offset.
@@ -65,7 +62,7 @@ func (b *Blobs) UploadReader(ctx context.Context, id string) (io.ReadCloser, err
 // Commit makes the synced data of upload id visible as blob dgst. If the
 // blob is already stored (same content), the upload is simply dropped.
 func (b *Blobs) Commit(ctx context.Context, id string, dgst digest.Digest) error {
-	if _, err := b.d.Stat(ctx, BlobPath(dgst)); err == nil {
+	if _, err := b.stat(ctx, dgst); err == nil {
 		return b.DeleteUpload(ctx, id)
 	} else if !errors.Is(err, ErrNotFound) {
 		return err

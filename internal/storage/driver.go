@@ -6,7 +6,10 @@
 //	uploads/<upload id>                             bytes of an upload in progress
 //
 // A blob path is written only by moving a finished upload onto it after its
-// digest was verified, so a reader never sees a partial blob.
+// digest was verified, so a reader never sees a partial blob. With a
+// Distribution storage adopted (adopted.go), blobs not found there are read
+// from docker/registry/v2/blobs/<algorithm>/<xx>/<hex>/data on a second
+// driver, which Berth never writes to.
 package storage
 
 import (

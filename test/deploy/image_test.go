@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/berth-registry/berth/internal/compat/distribution/layouttest"
 	"github.com/berth-registry/berth/internal/enginetest"
 	"github.com/berth-registry/berth/internal/freeport"
 )
@@ -148,6 +149,8 @@ func TestImage(t *testing.T) {
 	config := strings.TrimSpace(d.Run(t, "image", "inspect", "-f", "{{.Id}}", ref))
 	checkData(t, data, config)
 	d.Run(t, "rm", name)
+
+	testSeedsCommand(t, d, image, reg)
 }
 
 // checkImageConfig checks what the image declares.
@@ -296,5 +299,81 @@ func pullBlobs(t *testing.T, base, user, password, repo, manifest string) {
 	}
 	for _, l := range append(m.Layers, m.Config) {
 		check(l.Digest, get("/blobs/"+l.Digest, "*/*"))
+	}
+}
+
+// testSeedsCommand runs the seeds' registry:2 command with Berth's image
+// in its place: a volume holding Distribution's storage, configured by
+// REGISTRY_* variables only (htpasswd). Berth adopts the images as it
+// starts, serves them with Basic auth, and takes docker pushes.
+func testSeedsCommand(t *testing.T, d *enginetest.Docker, image, reg string) {
+	dir := t.TempDir()
+	data, auth := filepath.Join(dir, "registry"), filepath.Join(dir, "auth")
+	l := &layouttest.Layout{Root: data}
+	adopted, err := l.Image("seed/app", "from registry:2", 2, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// registry:2 runs as root: the volume's top directory must become
+	// writable by the image's user (Distribution's files only need to be
+	// readable, and stay as they are).
+	if err := os.Chown(data, imageUID, imageUID); err != nil {
+		t.Fatal(err)
+	}
+	const user, password = "bob", "seed-password-1"
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(auth, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(auth, "htpasswd"), []byte(user+":"+string(hash)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const name = "berth-seeds"
+	t.Cleanup(func() {
+		if t.Failed() {
+			r := d.Exec(nil, "logs", "--tail", "50", name)
+			t.Logf("docker logs %s:\n%s", name, r.Output())
+		}
+		d.Exec(nil, "rm", "-f", name)
+	})
+	d.Run(t, "run", "-d", "--name", name, "--network", "host",
+		"-v", data+":/var/lib/registry",
+		"-e", "REGISTRY_AUTH=htpasswd",
+		"-e", "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm",
+		"-e", "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd",
+		"-e", "REGISTRY_HTTP_ADDR="+reg,
+		"-v", auth+":/auth",
+		"--health-interval", "1s",
+		image)
+	waitHealthy(t, d, name)
+	resp, err := http.Get("http://" + reg + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+		t.Errorf("anonymous GET /v2/: %s %q, want 401 with a Basic challenge", resp.Status, resp.Header.Get("WWW-Authenticate"))
+	}
+	// Distribution's image, served in place.
+	pullBlobs(t, "http://"+reg, user, password, "seed/app", adopted.String())
+
+	d.RunIn(t, strings.NewReader(password), "login", "-u", user, "--password-stdin", reg)
+	ref := reg + "/seed/berth:v1"
+	d.Run(t, "tag", image, ref)
+	pushed := d.Push(t, ref)
+	d.Run(t, "rmi", ref)
+	if pulled := d.Pull(t, ref); pulled != pushed {
+		t.Errorf("pulled %s, pushed %s", pulled, pushed)
+	}
+	d.Run(t, "stop", name)
+	if code := strings.TrimSpace(d.Run(t, "inspect", "-f", "{{.State.ExitCode}}", name)); code != "0" {
+		t.Errorf("exit code after docker stop: %s", code)
+	}
+	// Distribution's files are as they were; Berth's beside them.
+	if _, err := os.Stat(filepath.Join(data, "berth.db")); err != nil {
+		t.Errorf("no berth.db beside Distribution's files: %v", err)
 	}
 }

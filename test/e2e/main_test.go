@@ -29,6 +29,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 )
 
 const modulePath = "github.com/berth-registry/berth"
@@ -103,7 +105,9 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "e2e: target %s (%s)\n", target, serverBin)
-	return m.Run()
+	code := m.Run()
+	s3test.Stop() // MinIO, if a test started it
+	return code
 }
 
 // findRepoRoot walks up from the working directory to the go.mod of the

@@ -63,6 +63,12 @@ func TestMap(t *testing.T) {
 			func(c *config.Config) any { return c.Data }, "/srv/registry/berth"},
 		{"filesystem default root", "storage: filesystem\n", nil, "storage.filesystem.rootdirectory", Mapped,
 			func(c *config.Config) any { return c.Data }, "/var/lib/registry/berth"},
+		{"filesystem adopted", "", nil, "storage.filesystem.rootdirectory", Mapped,
+			func(c *config.Config) any { return c.Storage.Distribution }, config.Adoption{Enabled: true, Root: "/srv/registry"}},
+		{"s3 adopted", "storage:\n  s3:\n    bucket: b\n    region: r\n    rootdirectory: /reg/\n", nil, "storage.s3.rootdirectory", Mapped,
+			func(c *config.Config) any { return c.Storage.Distribution }, config.Adoption{Enabled: true, Root: "reg"}},
+		{"s3 adopted at the top", "storage:\n  s3:\n    bucket: b\n    region: r\n", nil, "storage.s3.rootdirectory", Mapped,
+			func(c *config.Config) any { return c.Storage.Distribution }, config.Adoption{Enabled: true}},
 		{"filesystem unknown parameter", "storage:\n  filesystem:\n    rootdir: /x\n", nil, "storage.filesystem.rootdir", Refused, nil, nil},
 		{"s3", "storage:\n  s3:\n    accesskey: AK\n    secretkey: SK\n    region: eu-west-1\n    regionendpoint: minio:9000\n    secure: false\n" +
 			"    bucket: b\n    rootdirectory: /reg\n    encrypt: true\n    keyid: k1\n    storageclass: reduced_redundancy\n    chunksize: 10485760\n", nil,

@@ -13,10 +13,10 @@ import (
 // files (docker/registry/v2/...) are left as they are.
 const berthDir = "berth"
 
-// emptyNote is said of every storage mapping until adoption lands.
-const emptyNote = "Berth does not read Distribution's layout (docker/registry/v2/...) yet: the registry starts EMPTY and " +
-	"images already stored there are not served until in-place adoption or `berth import` lands (issue #18). " +
-	"Distribution's files are left untouched"
+// adoptNote is said of every storage mapping: what adoption does.
+const adoptNote = "Distribution's images (docker/registry/v2/...) are adopted in place (storage.distribution): " +
+	"`berth serve` indexes them into Berth's database at its first start (or run `berth import` beforehand) " +
+	"and reads their blobs where they are; Berth never writes there, so Distribution can serve the directory again"
 
 func mapStorage(d *Configuration, c *config.Config, r *Report) {
 	typ, err := d.Storage.Type()
@@ -35,8 +35,9 @@ func mapStorage(d *Configuration, c *config.Config, r *Report) {
 			root = "/var/lib/registry" // Distribution's default
 		}
 		c.Data = filepath.Join(root, berthDir)
-		r.mapped("storage.filesystem.rootdirectory", "data", "Berth keeps its database and blobs in %s (blobs under blobs/sha256/<2>/<digest>, uploads under uploads/). %s",
-			c.Data, emptyNote)
+		c.Storage.Distribution = config.Adoption{Enabled: true, Root: root}
+		r.mapped("storage.filesystem.rootdirectory", "data", "Berth keeps its database and new blobs in %s (blobs under blobs/sha256/<2>/<digest>, uploads under uploads/). %s",
+			c.Data, adoptNote)
 		if _, ok := p["maxthreads"]; ok {
 			r.ignored("storage.filesystem.maxthreads", "Go's runtime bounds Berth's file system threads")
 		}
@@ -109,12 +110,15 @@ func mapS3(p Parameters, c *config.Config, r *Report) {
 		s.Insecure = v
 		r.mapped(at+".skipverify", "storage.s3.insecure", "")
 	}
-	if root, ok := paramString(p, "rootdirectory"); ok && strings.Trim(root, "/") != "" {
-		s.Prefix = path.Join(strings.Trim(root, "/"), berthDir)
+	root, _ := paramString(p, "rootdirectory")
+	root = strings.Trim(root, "/")
+	if root != "" {
+		s.Prefix = path.Join(root, berthDir)
 	} else {
 		s.Prefix = berthDir
 	}
-	r.mapped(at+".rootdirectory", "storage.s3.prefix", "Berth keeps its blobs under %s/ in the bucket. %s", s.Prefix, emptyNote)
+	c.Storage.Distribution = config.Adoption{Enabled: true, Root: root}
+	r.mapped(at+".rootdirectory", "storage.s3.prefix", "Berth keeps its new blobs under %s/ in the bucket. %s", s.Prefix, adoptNote)
 	if enc, ok := boolean("encrypt"); ok && enc {
 		s.ServerSideEncryption = "AES256"
 		if k, ok := paramString(p, "keyid"); ok && k != "" {

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 	tests = append(tests, eventTests...)
 	tests = append(tests, replicationTests...)
 	tests = append(tests, sizeTests...)
+	tests = append(tests, adoptTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

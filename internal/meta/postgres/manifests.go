@@ -29,35 +29,43 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 	// ON CONFLICT DO UPDATE touch a row twice, which PostgreSQL refuses.
 	tags = slices.Compact(slices.Sorted(slices.Values(tags)))
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		repoID, err := ensureRepo(ctx, tx, m.Repository)
-		if err != nil {
+		if err := putManifestTx(ctx, tx, m, annotations, tags, immutable); err != nil {
 			return err
-		}
-		// FOR KEY SHARE holds what was found until commit: a concurrent
-		// UnlinkBlob or DeleteManifest waits instead of leaving this
-		// manifest pointing at something gone.
-		// The same query reads each reference's size for m.Sizes.
-		if err := present(ctx, tx, m, `SELECT rb.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
-			WHERE rb.repository_id = $1 AND rb.digest = ANY($2) FOR KEY SHARE OF rb`, repoID, m.Blobs, "blob"); err != nil {
-			return err
-		}
-		if err := present(ctx, tx, m, `SELECT digest, size FROM manifests
-			WHERE repository_id = $1 AND digest = ANY($2) FOR KEY SHARE`, repoID, m.Children, "manifest"); err != nil {
-			return err
-		}
-		id, err := insertManifest(ctx, tx, repoID, m, annotations)
-		if err != nil {
-			return err
-		}
-		if len(tags) > 0 {
-			if err := upsertTags(ctx, tx, repoID, tags, id, immutable); err != nil {
-				return err
-			}
 		}
 		e := meta.NewEvent(ctx, meta.EventManifestPushed, m.Repository)
 		e.Digest, e.MediaType, e.Tags = m.Digest, m.MediaType, tags
 		return recordEvent(ctx, tx, e)
 	})
+}
+
+// putManifestTx is putManifest inside the caller's transaction (tags
+// sorted and without duplicates), without the event: adoption records
+// none.
+func putManifestTx(ctx context.Context, tx pgx.Tx, m *meta.Manifest, annotations string, tags, immutable []string) error {
+	repoID, err := ensureRepo(ctx, tx, m.Repository)
+	if err != nil {
+		return err
+	}
+	// FOR KEY SHARE holds what was found until commit: a concurrent
+	// UnlinkBlob or DeleteManifest waits instead of leaving this
+	// manifest pointing at something gone.
+	// The same query reads each reference's size for m.Sizes.
+	if err := present(ctx, tx, m, `SELECT rb.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+		WHERE rb.repository_id = $1 AND rb.digest = ANY($2) FOR KEY SHARE OF rb`, repoID, m.Blobs, "blob"); err != nil {
+		return err
+	}
+	if err := present(ctx, tx, m, `SELECT digest, size FROM manifests
+		WHERE repository_id = $1 AND digest = ANY($2) FOR KEY SHARE`, repoID, m.Children, "manifest"); err != nil {
+		return err
+	}
+	id, err := insertManifest(ctx, tx, repoID, m, annotations)
+	if err != nil {
+		return err
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	return upsertTags(ctx, tx, repoID, tags, id, immutable)
 }
 
 // present checks, in one query selecting (digest, size), that every digest

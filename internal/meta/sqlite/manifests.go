@@ -24,49 +24,58 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 		return err
 	}
 	return s.tx(ctx, func(tx wtx) error {
-		repoID, err := ensureRepo(ctx, tx, m.Repository)
-		if err != nil {
+		if err := putManifestTx(ctx, tx, m, annotations, tags, immutable); err != nil {
 			return err
-		}
-		// One read per reference checks both that the repository has it
-		// and that the manifest gives it its stored size.
-		for _, d := range m.Blobs {
-			if err := sized(ctx, tx, m, `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
-				WHERE rb.repository_id = ? AND rb.digest = ?`, repoID, d, "blob"); err != nil {
-				return err
-			}
-		}
-		for _, d := range m.Children {
-			if err := sized(ctx, tx, m, `SELECT size FROM manifests WHERE repository_id = ? AND digest = ?`, repoID, d, "manifest"); err != nil {
-				return err
-			}
-		}
-		id, err := insertManifest(ctx, tx, repoID, m, annotations, now())
-		if err != nil {
-			return err
-		}
-		t := now()
-		for _, tag := range tags {
-			q := `INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?)
-				ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at`
-			fixed := slices.Contains(immutable, tag)
-			if fixed {
-				q += ` WHERE tags.manifest_id = excluded.manifest_id`
-			}
-			res, err := tx.ExecContext(ctx, q, repoID, tag, id, t)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if fixed && n == 0 {
-				return &meta.ImmutableTagError{Tag: tag}
-			}
 		}
 		e := meta.NewEvent(ctx, meta.EventManifestPushed, m.Repository)
 		e.Digest, e.MediaType, e.Tags = m.Digest, m.MediaType, tags
 		return recordEvent(ctx, tx, e)
 	})
+}
+
+// putManifestTx is putManifest inside the caller's transaction, without
+// the event: adoption records none.
+func putManifestTx(ctx context.Context, tx wtx, m *meta.Manifest, annotations string, tags, immutable []string) error {
+	repoID, err := ensureRepo(ctx, tx, m.Repository)
+	if err != nil {
+		return err
+	}
+	// One read per reference checks both that the repository has it
+	// and that the manifest gives it its stored size.
+	for _, d := range m.Blobs {
+		if err := sized(ctx, tx, m, `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+			WHERE rb.repository_id = ? AND rb.digest = ?`, repoID, d, "blob"); err != nil {
+			return err
+		}
+	}
+	for _, d := range m.Children {
+		if err := sized(ctx, tx, m, `SELECT size FROM manifests WHERE repository_id = ? AND digest = ?`, repoID, d, "manifest"); err != nil {
+			return err
+		}
+	}
+	id, err := insertManifest(ctx, tx, repoID, m, annotations, now())
+	if err != nil {
+		return err
+	}
+	t := now()
+	for _, tag := range tags {
+		q := `INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at`
+		fixed := slices.Contains(immutable, tag)
+		if fixed {
+			q += ` WHERE tags.manifest_id = excluded.manifest_id`
+		}
+		res, err := tx.ExecContext(ctx, q, repoID, tag, id, t)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if fixed && n == 0 {
+			return &meta.ImmutableTagError{Tag: tag}
+		}
+	}
+	return nil
 }
 
 // sized runs a query that selects the size of reference d of m, or no

@@ -302,3 +302,22 @@ func syncDir(dir string) error {
 	defer f.Close()
 	return f.Sync()
 }
+
+// List implements storage.Lister.
+func (d *Driver) List(_ context.Context, prefix string) ([]string, error) {
+	name, err := d.full(prefix)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(name)
+	if err != nil {
+		return nil, wrap(prefix, err)
+	}
+	var out []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".tmp-") {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}

@@ -3,6 +3,7 @@ package s3
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,4 +153,33 @@ func (d *Driver) statSession(ctx context.Context, key string) (storage.FileInfo,
 	return storage.FileInfo{
 		Path: d.rel(key), Size: base + aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified),
 	}, nil
+}
+
+// List implements storage.Lister with a delimited listing: the objects and
+// common prefixes directly below prefix.
+func (d *Driver) List(ctx context.Context, prefix string) ([]string, error) {
+	key, err := d.key(prefix)
+	if err != nil {
+		return nil, err
+	}
+	key += "/"
+	seen := map[string]bool{}
+	pages := s3.NewListObjectsV2Paginator(d.client, &s3.ListObjectsV2Input{Bucket: &d.bucket, Prefix: &key, Delimiter: aws.String("/")})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fail("list", prefix, err)
+		}
+		for _, p := range page.CommonPrefixes {
+			seen[strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), key), "/")] = true
+		}
+		for _, o := range page.Contents {
+			name := strings.TrimPrefix(aws.ToString(o.Key), key)
+			seen[strings.TrimSuffix(name, pendingSuffix)] = true
+		}
+	}
+	if len(seen) == 0 {
+		return nil, fmt.Errorf("%w: %s", storage.ErrNotFound, prefix)
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
 }

@@ -31,6 +31,7 @@ func Run(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
 		{"MoveReplaces", testMove},
 		{"DeleteTree", testDelete},
 		{"WalkOrder", testWalk},
+		{"List", testList},
 		{"ConcurrentWriters", testConcurrent},
 	}
 	for _, tc := range tests {
@@ -186,6 +187,34 @@ func testDelete(t *testing.T, d storage.Driver) {
 	}
 	if _, err := d.Stat(ctx, "tt"); err != nil {
 		t.Errorf("sibling with the same prefix was deleted: %v", err)
+	}
+}
+
+// testList: a driver that can list a directory (storage.Lister) names
+// its files and subdirectories once each, sorted.
+func testList(t *testing.T, d storage.Driver) {
+	l, ok := d.(storage.Lister)
+	if !ok {
+		t.Skip("the driver cannot list a directory")
+	}
+	for _, p := range []string{"l/b", "l/a/2", "l/a/1", "l/c/d/e", "lx/not"} {
+		d.PutContent(ctx, p, []byte(p))
+	}
+	w, err := d.Writer(ctx, "l/f", 0) // a file being written
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("partial"))
+	w.Close()
+	got, err := l.List(ctx, "l")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "a b c f"; strings.Join(got, " ") != want {
+		t.Fatalf("List = %v, want %s", got, want)
+	}
+	if _, err := l.List(ctx, "nothing"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("List of nothing: %v", err)
 	}
 }
 
