@@ -1,0 +1,14 @@
+-- Users who log in through an OpenID Connect provider: a row in users
+-- (password_hash '!external': no password here) linked to the provider's
+-- account (issuer, subject), with the groups and admin flag of their last
+-- login. Access tokens and memberships use the users row as for others.
+CREATE TABLE oidc_identities (
+    issuer     TEXT    NOT NULL,
+    subject    TEXT    NOT NULL,
+    user_name  TEXT    NOT NULL UNIQUE REFERENCES users (name) ON DELETE CASCADE,
+    email      TEXT    NOT NULL DEFAULT '',
+    groups     TEXT    NOT NULL DEFAULT '[]',  -- JSON array of names
+    admin      INTEGER NOT NULL DEFAULT 0,
+    last_login INTEGER NOT NULL,
+    PRIMARY KEY (issuer, subject)
+) WITHOUT ROWID;

@@ -1,0 +1,71 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// CreateOIDCUser implements meta.OIDCStore.
+func (s *Store) CreateOIDCUser(ctx context.Context, u meta.User, id meta.OIDCIdentity) error {
+	groups, err := json.Marshal(nonNil(id.Groups))
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx wtx) error {
+		t := now()
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, admin, disabled, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, u.Name, meta.ExternalPassword, u.Admin, u.Disabled, t, t)
+		if err := inserted(res, err, "user "+u.Name); err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `INSERT INTO oidc_identities (issuer, subject, user_name, email, groups, admin, last_login)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			id.Issuer, id.Subject, u.Name, id.Email, string(groups), id.Admin, nanos(id.LastLogin))
+		return inserted(res, err, "OIDC identity")
+	})
+}
+
+const oidcCols = `issuer, subject, user_name, email, groups, admin, last_login`
+
+func scanOIDC(row interface{ Scan(...any) error }) (meta.OIDCIdentity, error) {
+	var id meta.OIDCIdentity
+	var groups string
+	var last int64
+	if err := row.Scan(&id.Issuer, &id.Subject, &id.User, &id.Email, &groups, &id.Admin, &last); err != nil {
+		return id, notFound(err, "OIDC identity")
+	}
+	id.LastLogin = fromNanos(last)
+	return id, json.Unmarshal([]byte(groups), &id.Groups)
+}
+
+// OIDCIdentity implements meta.OIDCStore.
+func (s *Store) OIDCIdentity(ctx context.Context, issuer, subject string) (meta.OIDCIdentity, error) {
+	return scanOIDC(s.readRow(ctx, `SELECT `+oidcCols+` FROM oidc_identities WHERE issuer = ? AND subject = ?`, issuer, subject))
+}
+
+// OIDCIdentityOfUser implements meta.OIDCStore.
+func (s *Store) OIDCIdentityOfUser(ctx context.Context, user string) (meta.OIDCIdentity, error) {
+	return scanOIDC(s.readRow(ctx, `SELECT `+oidcCols+` FROM oidc_identities WHERE user_name = ?`, user))
+}
+
+// UpdateOIDCIdentity implements meta.OIDCStore.
+func (s *Store) UpdateOIDCIdentity(ctx context.Context, id meta.OIDCIdentity) error {
+	groups, err := json.Marshal(nonNil(id.Groups))
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx wtx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE oidc_identities SET email = ?, groups = ?, admin = ?, last_login = ?
+			WHERE issuer = ? AND subject = ?`, id.Email, string(groups), id.Admin, nanos(id.LastLogin), id.Issuer, id.Subject)
+		return changedOne(res, err, "OIDC identity")
+	})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
