@@ -27,8 +27,9 @@ type OIDCIdentity struct {
 // OIDCStore keeps the links between users and OIDC accounts.
 type OIDCStore interface {
 	// CreateOIDCUser adds a user (PasswordHash ExternalPassword) and its
-	// link in one transaction; ErrExists when the name or the link is
-	// taken.
+	// link in one transaction; a user of that name made beforehand with
+	// PasswordHash ExternalPassword and no link yet is linked instead.
+	// ErrExists when the name or the account is taken.
 	CreateOIDCUser(ctx context.Context, u User, id OIDCIdentity) error
 	// OIDCIdentity returns the link of an account, or ErrNotFound.
 	OIDCIdentity(ctx context.Context, issuer, subject string) (OIDCIdentity, error)

@@ -76,6 +76,23 @@ func testOIDCIdentities(t *testing.T, s meta.Store) {
 	if _, err := s.OIDCIdentity(ctx, id.Issuer, id.Subject); !errors.Is(err, meta.ErrNotFound) {
 		t.Fatalf("identity after its user was deleted: %v", err)
 	}
+	// A user made beforehand without a password is linked at its first
+	// login; a builtin user of the name is not.
+	if err := s.CreateOIDCUser(ctx, meta.User{Name: "bob"}, meta.OIDCIdentity{Issuer: id.Issuer, Subject: "bob"}); !errors.Is(err, meta.ErrExists) {
+		t.Fatalf("builtin user of the name: %v, want ErrExists", err)
+	}
+	if err := s.CreateUser(ctx, meta.User{Name: "carol", PasswordHash: meta.ExternalPassword}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateOIDCUser(ctx, meta.User{Name: "carol"}, meta.OIDCIdentity{Issuer: id.Issuer, Subject: "carol", Groups: []string{"x"}}); err != nil {
+		t.Fatalf("user made beforehand: %v", err)
+	}
+	if got, err := s.OIDCIdentityOfUser(ctx, "carol"); err != nil || got.Subject != "carol" || len(got.Groups) != 1 {
+		t.Fatalf("link of carol: %+v, %v", got, err)
+	}
+	if err := s.CreateOIDCUser(ctx, meta.User{Name: "carol"}, meta.OIDCIdentity{Issuer: id.Issuer, Subject: "carol2"}); !errors.Is(err, meta.ErrExists) {
+		t.Fatalf("linked twice: %v, want ErrExists", err)
+	}
 	// The account may then be onboarded again.
 	if err := s.CreateOIDCUser(ctx, meta.User{Name: "jane"}, id); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,7 +21,12 @@ func (s *Store) CreateOIDCUser(ctx context.Context, u meta.User, id meta.OIDCIde
 		tag, err := tx.Exec(ctx, `INSERT INTO users (name, password_hash, admin, disabled, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, u.Name, meta.ExternalPassword, u.Admin, u.Disabled, t, t)
 		if err := inserted(tag, err, "user "+u.Name); err != nil {
-			return err
+			// A user made beforehand for this login (no password, no
+			// link yet) is linked; any other is not.
+			var hash string
+			if err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE name = $1`, u.Name).Scan(&hash); err != nil || hash != meta.ExternalPassword {
+				return fmt.Errorf("%w: user %s", meta.ErrExists, u.Name)
+			}
 		}
 		tag, err = tx.Exec(ctx, `INSERT INTO oidc_identities (issuer, subject, user_name, email, groups, admin, last_login)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,

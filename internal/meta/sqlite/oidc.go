@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/berth-registry/berth/internal/meta"
 )
@@ -18,7 +19,12 @@ func (s *Store) CreateOIDCUser(ctx context.Context, u meta.User, id meta.OIDCIde
 		res, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, admin, disabled, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, u.Name, meta.ExternalPassword, u.Admin, u.Disabled, t, t)
 		if err := inserted(res, err, "user "+u.Name); err != nil {
-			return err
+			// A user made beforehand for this login (no password, no
+			// link yet) is linked; any other is not.
+			var hash string
+			if err := tx.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE name = ?`, u.Name).Scan(&hash); err != nil || hash != meta.ExternalPassword {
+				return fmt.Errorf("%w: user %s", meta.ErrExists, u.Name)
+			}
 		}
 		res, err = tx.ExecContext(ctx, `INSERT INTO oidc_identities (issuer, subject, user_name, email, groups, admin, last_login)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,

@@ -1,0 +1,89 @@
+package config
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// OIDC configures single sign-on through an OpenID Connect provider
+// (authorization code flow with PKCE). Users it logs in are kept in the
+// database, linked to the provider's account; their groups (GroupsClaim)
+// are members of projects like LDAP groups.
+type OIDC struct {
+	// Name is the provider's name on the login page ("Sign in with Name").
+	Name string `yaml:"name"`
+	// Issuer is the provider's issuer URL; its discovery document is
+	// Issuer + /.well-known/openid-configuration.
+	Issuer       string `yaml:"issuer"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	// RedirectURL is Berth's callback as registered at the provider:
+	// https://registry.example.com/ui/oidc/callback. Empty: derived from
+	// each request (scheme and host), like the token realm.
+	RedirectURL string `yaml:"redirect_url"`
+	// Scopes asked for; openid is always added.
+	Scopes []string `yaml:"scopes"`
+	// UsernameClaim names the user; when the token lacks it, email, then
+	// sub, name them.
+	UsernameClaim string `yaml:"username_claim"`
+	// GroupsClaim holds the user's groups (a list of strings); empty: no
+	// groups.
+	GroupsClaim string `yaml:"groups_claim"`
+	// GroupFilter, a regular expression, keeps only the groups it matches
+	// (empty: all).
+	GroupFilter string `yaml:"group_filter"`
+	// AdminGroup: members of this group are system administrators.
+	AdminGroup string `yaml:"admin_group"`
+	// AutoOnboard creates a user at their first login; false: only users
+	// an administrator created beforehand (berth user add --oidc) log in,
+	// others see a page saying so.
+	AutoOnboard bool `yaml:"auto_onboard"`
+	// CAFile is a PEM file of extra certificate authorities for the
+	// provider's TLS certificate.
+	CAFile string `yaml:"ca_file"`
+	// Timeout bounds each request to the provider.
+	Timeout time.Duration `yaml:"timeout"`
+	// Leeway is the clock skew allowed on the ID token's exp and iat.
+	Leeway time.Duration `yaml:"leeway"`
+	// Logout logs out at the provider too (RP-initiated logout, when its
+	// discovery document names an end_session_endpoint).
+	Logout bool `yaml:"logout"`
+}
+
+func (o OIDC) validate(bad func(string, ...any)) {
+	if u, err := url.Parse(o.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		bad("auth.oidc.issuer: %q is not an http(s) URL", o.Issuer)
+	}
+	if o.ClientID == "" {
+		bad("auth.oidc.client_id: required with mode oidc")
+	}
+	if o.RedirectURL != "" {
+		if u, err := url.Parse(o.RedirectURL); err != nil || u.Host == "" || !strings.HasSuffix(u.Path, "/ui/oidc/callback") {
+			bad("auth.oidc.redirect_url: %q is not an absolute URL ending in /ui/oidc/callback", o.RedirectURL)
+		}
+	}
+	if o.UsernameClaim == "" {
+		bad("auth.oidc.username_claim: must be set")
+	}
+	if _, err := regexp.Compile(o.GroupFilter); err != nil {
+		bad("auth.oidc.group_filter: %v", err)
+	}
+	if o.Name == "" || len(o.Name) > 64 {
+		bad("auth.oidc.name: 1 to 64 characters")
+	}
+	if o.Timeout <= 0 {
+		bad("auth.oidc.timeout: must be positive")
+	}
+	if o.Leeway < 0 || o.Leeway > 10*time.Minute {
+		bad("auth.oidc.leeway: %v is outside 0..10m", o.Leeway)
+	}
+}
+
+// AccessTokens bounds personal access tokens.
+type AccessTokens struct {
+	// MaxTTL is the longest lifetime a user may give a token; 0: no
+	// bound (tokens may never expire).
+	MaxTTL time.Duration `yaml:"max_ttl"`
+}
