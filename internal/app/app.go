@@ -23,6 +23,7 @@ import (
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/ldap"
+	"github.com/berth-registry/berth/internal/auth/oidc"
 	"github.com/berth-registry/berth/internal/buildinfo"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/gc"
@@ -56,6 +57,7 @@ type App struct {
 	stop    context.CancelFunc
 	handler http.Handler
 	auth    *auth.Service // nil with auth.mode none
+	sso     *oidc.Provider // nil without auth.mode oidc
 	authAPI *authapi.Handlers
 	mgr     *auth.Manager
 	gc      *gc.Collector
@@ -121,6 +123,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			return nil, err
 		}
 		mgr = a.auth.Manager()
+		if cfg.Auth.HasMode(config.AuthOIDC) {
+			if a.sso, err = oidc.New(cfg.Auth.OIDC, log, oidc.Options{}); err != nil {
+				store.Close()
+				return nil, err
+			}
+		}
 	}
 	a.authAPI = authapi.New(a.auth, mgr, log)
 	a.mgr = mgr

@@ -52,8 +52,8 @@ type Subject struct {
 	Name   string
 	Kind   Kind
 	Admin  bool     // system administrator
-	Groups []string // LDAP groups
-	Source string   // builtin, htpasswd, ldap, robot, token
+	Groups []string // LDAP or OIDC groups
+	Source string   // builtin, htpasswd, ldap, oidc, robot, token
 
 	robot *meta.Robot
 	// fingerprint binds refresh tokens to the credential used.
@@ -182,6 +182,8 @@ func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logge
 				return nil, fmt.Errorf("auth: mode ldap without an LDAP client")
 			}
 			s.backends = append(s.backends, ldapBackend{o.LDAP})
+		case config.AuthOIDC:
+			s.backends = append(s.backends, oidcBackend{s})
 		}
 	}
 	s.users = newLimiter(cfg.FailedLogins.PerUser, cfg.FailedLogins.Window, s.now)
@@ -244,8 +246,9 @@ func (builtin) Name() string { return config.AuthBuiltin }
 
 func (b builtin) Authenticate(ctx context.Context, user, pw string) (*Subject, error) {
 	u, err := b.store.User(ctx, user)
-	if errors.Is(err, meta.ErrNotFound) || err == nil && u.Disabled {
-		// A disabled user is refused as an unknown one, in the same time.
+	if errors.Is(err, meta.ErrNotFound) || err == nil && (u.Disabled || u.PasswordHash == meta.ExternalPassword) {
+		// A disabled user is refused as an unknown one, in the same time;
+		// so is a user of an external login (no password here).
 		if err := dummyCheck(ctx, pw, b.cost); err != nil {
 			return nil, err
 		}
@@ -262,7 +265,7 @@ func (b builtin) Authenticate(ctx context.Context, user, pw string) (*Subject, e
 
 func (b builtin) Lookup(ctx context.Context, user string) (*Subject, error) {
 	u, err := b.store.User(ctx, user)
-	if errors.Is(err, meta.ErrNotFound) || err == nil && u.Disabled {
+	if errors.Is(err, meta.ErrNotFound) || err == nil && (u.Disabled || u.PasswordHash == meta.ExternalPassword) {
 		return nil, errUnknownUser // a disabled user's sessions and tokens end
 	}
 	if err != nil {

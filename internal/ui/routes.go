@@ -21,6 +21,8 @@ func (u *UI) routes() []Route {
 		{Name: "ui_favicon", Method: http.MethodGet, Pattern: "/favicon.ico", Perm: manage.PermPublic, Handle: u.assets.favicon},
 		{Name: "ui_login", Method: http.MethodGet, Pattern: "/ui/login", Perm: manage.PermPublic, Handle: u.loginPage},
 		{Name: "ui_login", Method: http.MethodPost, Pattern: "/ui/login", Perm: manage.PermPublic, Handle: u.login},
+		{Name: "ui_oidc_login", Method: http.MethodGet, Pattern: "/ui/oidc/login", Perm: manage.PermPublic, Handle: u.ssoLogin},
+		{Name: "ui_oidc_callback", Method: http.MethodGet, Pattern: "/ui/oidc/callback", Perm: manage.PermPublic, Handle: u.ssoCallback},
 		{Name: "ui_logout", Method: http.MethodPost, Pattern: "/ui/logout", Perm: manage.PermPublic, Handle: u.logout},
 		{Name: "ui_lang", Method: http.MethodPost, Pattern: "/ui/lang", Perm: manage.PermPublic, Handle: u.setLang},
 		{Name: "ui_not_found", Method: "", Pattern: "/ui/", Perm: manage.PermPublic, Handle: u.notFound},

@@ -1,0 +1,137 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/meta"
+)
+
+// Users of an external login (OpenID Connect, internal/auth/oidc) are
+// kept in the database: a users row without a password
+// (meta.ExternalPassword) linked to the provider's account, with the
+// groups and admin flag the provider gave at their last login. So they
+// can be members of projects, be disabled, and hold personal access
+// tokens for the command line that keep working whatever the provider's
+// refresh tokens do: at each use of such a token the stored user, with
+// the stored groups, is what is checked (a user disabled or who left
+// the group that gave the access loses it), and each login refreshes
+// the stored groups.
+
+// ExternalIdentity is who an external login established.
+type ExternalIdentity struct {
+	Issuer   string
+	Subject  string // the provider's stable id of the account
+	Username string // the name the user gets here
+	Email    string
+	Groups   []string // after auth.oidc.group_filter
+	Admin    bool     // in auth.oidc.admin_group
+}
+
+// Refusals of ExternalLogin, for the login page to explain.
+var (
+	// ErrNotOnboarded: no user here for this account, and
+	// auth.oidc.auto_onboard is off.
+	ErrNotOnboarded = errors.New("no user here for this account: ask an administrator to create it")
+	// ErrNameTaken: the user name the provider gives belongs to another
+	// account (a local user, or another account of the provider).
+	ErrNameTaken = errors.New("the user name is taken by another account")
+	// ErrDisabled: the user is disabled here.
+	ErrDisabled = errors.New("the user is disabled")
+)
+
+// ExternalLogin logs in a user an external provider vouched for: it finds
+// the user linked to the account (or creates it, auth.oidc.auto_onboard),
+// stores the groups and admin flag of this login, and returns the
+// subject. Cached logins and re-checked tokens are forgotten, so a group
+// lost takes effect at once on this instance.
+func (s *Service) ExternalLogin(ctx context.Context, id ExternalIdentity) (*Subject, error) {
+	if !s.cfg.HasMode(config.AuthOIDC) {
+		return nil, ErrNotOnboarded
+	}
+	link := meta.OIDCIdentity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email,
+		Groups: id.Groups, Admin: id.Admin, LastLogin: s.now()}
+	cur, err := s.store.OIDCIdentity(ctx, id.Issuer, id.Subject)
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		if err := validUser(id.Username); err != nil {
+			return nil, err
+		}
+		link.User = id.Username
+		u, uerr := s.store.User(ctx, id.Username)
+		premade := uerr == nil && u.PasswordHash == meta.ExternalPassword
+		if !s.cfg.OIDC.AutoOnboard && !premade {
+			return nil, ErrNotOnboarded
+		}
+		if err := s.store.CreateOIDCUser(ctx, meta.User{Name: id.Username}, link); errors.Is(err, meta.ErrExists) {
+			return nil, fmt.Errorf("%w: %s", ErrNameTaken, id.Username)
+		} else if err != nil {
+			return nil, err
+		}
+		s.log.InfoContext(ctx, "oidc: user linked", "user", id.Username, "issuer", id.Issuer, "premade", premade)
+	case err != nil:
+		return nil, err
+	default:
+		link.User = cur.User
+		if err := s.store.UpdateOIDCIdentity(ctx, link); err != nil {
+			return nil, err
+		}
+	}
+	s.Invalidate()
+	subj, err := s.oidcUser(ctx, link.User)
+	if errors.Is(err, errUnknownUser) {
+		return nil, ErrDisabled
+	}
+	return subj, err
+}
+
+// oidcUser is the subject of a stored user with an OIDC link, with the
+// groups of their last login; errUnknownUser when there is none or they
+// are disabled.
+func (s *Service) oidcUser(ctx context.Context, name string) (*Subject, error) {
+	u, err := s.store.User(ctx, name)
+	if errors.Is(err, meta.ErrNotFound) || err == nil && (u.Disabled || u.PasswordHash != meta.ExternalPassword) {
+		return nil, errUnknownUser
+	}
+	if err != nil {
+		return nil, err
+	}
+	link, err := s.store.OIDCIdentityOfUser(ctx, name)
+	if errors.Is(err, meta.ErrNotFound) {
+		return nil, errUnknownUser // made beforehand, never logged in
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Subject{Name: u.Name, Kind: KindUser, Admin: u.Admin || link.Admin, Groups: slices.Clone(link.Groups),
+		Source: config.AuthOIDC, fingerprint: fingerprint(link.Issuer + "\x00" + link.Subject)}, nil
+}
+
+// oidcBackend is the source of users of the oidc mode: it knows the
+// stored users (for access tokens, refresh tokens and sessions) and no
+// password.
+type oidcBackend struct{ s *Service }
+
+func (oidcBackend) Name() string { return config.AuthOIDC }
+
+func (oidcBackend) Authenticate(context.Context, string, string) (*Subject, error) {
+	return nil, errUnknownUser
+}
+
+func (b oidcBackend) Lookup(ctx context.Context, user string) (*Subject, error) {
+	return b.s.oidcUser(ctx, user)
+}
+
+// HasPasswords reports whether a source of users checks passwords
+// (builtin, htpasswd, ldap): the login page then asks for one.
+func (s *Service) HasPasswords() bool {
+	for _, b := range s.backends {
+		if b.Name() != config.AuthOIDC {
+			return true
+		}
+	}
+	return false
+}
