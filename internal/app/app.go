@@ -56,7 +56,7 @@ type App struct {
 	audit   *audit.Log // nil when audit.enabled is off
 	stop    context.CancelFunc
 	handler http.Handler
-	auth    *auth.Service // nil with auth.mode none
+	auth    *auth.Service  // nil with auth.mode none
 	sso     *oidc.Provider // nil without auth.mode oidc
 	authAPI *authapi.Handlers
 	mgr     *auth.Manager
