@@ -63,6 +63,9 @@ func (s *Service) ExternalLogin(ctx context.Context, id ExternalIdentity) (*Subj
 		link.User = id.Username
 		u, uerr := s.store.User(ctx, id.Username)
 		premade := uerr == nil && u.PasswordHash == meta.ExternalPassword
+		if uerr == nil && !premade {
+			return nil, fmt.Errorf("%w: %s", ErrNameTaken, id.Username)
+		}
 		if !s.cfg.OIDC.AutoOnboard && !premade {
 			return nil, ErrNotOnboarded
 		}
