@@ -96,6 +96,7 @@ type Store interface {
 	SessionStore
 	BrowseStore
 	OIDCStore
+	NetworkRuleStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -8,7 +8,18 @@ CREATE TABLE oidc_identities (
     user_name  TEXT    NOT NULL UNIQUE REFERENCES users (name) ON DELETE CASCADE,
     email      TEXT    NOT NULL DEFAULT '',
     groups     TEXT    NOT NULL DEFAULT '[]',  -- JSON array of names
-    admin      INTEGER NOT NULL DEFAULT 0,
-    last_login INTEGER NOT NULL,
+    admin      BOOLEAN NOT NULL DEFAULT FALSE,
+    last_login BIGINT NOT NULL,
     PRIMARY KEY (issuer, subject)
-) WITHOUT ROWID;
+);
+
+-- Network rules: the source networks (JSON arrays of CIDRs; empty: any)
+-- that may pull and push, per project (scope 'project:NAME') and per
+-- robot account (scope 'robot:NAME'). A rule goes with its project or
+-- robot (the manager deletes it with them).
+CREATE TABLE network_rules (
+    scope      TEXT    PRIMARY KEY,
+    pull       TEXT    NOT NULL DEFAULT '[]',
+    push       TEXT    NOT NULL DEFAULT '[]',
+    updated_at BIGINT NOT NULL
+);
