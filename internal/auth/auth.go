@@ -105,6 +105,8 @@ type Service struct {
 	addrs     *limiter // failed logins per client address (refuses)
 	cache     credCache
 	live      liveCache // subjects of tokens re-checked for management calls
+	nets      netRules  // network rules of projects and robots
+	sysNet    netRule   // auth.network
 
 	observeLogin func(result string, d time.Duration)
 }
@@ -191,7 +193,11 @@ func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logge
 	s.addrs = newLimiter(cfg.FailedLogins.PerAddress, cfg.FailedLogins.Window, s.now)
 	s.cache.init(s.now)
 	s.live.init(s.now)
-	var err error
+	sysRule, err := parseRule(meta.NetworkRule{Pull: cfg.Network.Pull, Push: cfg.Network.Push})
+	if err != nil {
+		return nil, fmt.Errorf("auth.network: %w", err)
+	}
+	s.sysNet = sysRule
 	if s.trusted, err = loadTrusted(cfg.Token.Trusted); err != nil {
 		return nil, err
 	}
@@ -396,6 +402,7 @@ func (s *Service) lookupUser(ctx context.Context, user string) (*Subject, error)
 func (s *Service) Invalidate() {
 	s.cache.clear()
 	s.live.clear()
+	s.nets.invalidate()
 }
 
 // identity is what the Authorization header of a request established.

@@ -249,8 +249,18 @@ func (m *Manager) DeleteProject(ctx context.Context, name string) error {
 	if exists {
 		return fmt.Errorf("%w: delete the repositories of %s first", ErrNotEmpty, name)
 	}
+	robots, err := m.store.Robots(ctx, name)
+	if err != nil {
+		return err
+	}
 	if err := m.store.DeleteProject(ctx, name); err != nil {
 		return err
+	}
+	// The network rules of the project and its robots go with them.
+	for _, scope := range append([]string{ProjectNetworkScope(name)}, robotScopes(robots)...) {
+		if err := m.store.DeleteNetworkRule(ctx, scope); err != nil {
+			return err
+		}
 	}
 	m.onChange()
 	return nil
@@ -360,6 +370,9 @@ func (m *Manager) Robots(ctx context.Context, project string) ([]meta.Robot, err
 // DeleteRobot removes a robot account of a project ("" for system robots).
 func (m *Manager) DeleteRobot(ctx context.Context, project, name string) error {
 	if err := m.store.DeleteRobot(ctx, RobotName(project, name)); err != nil {
+		return err
+	}
+	if err := m.store.DeleteNetworkRule(ctx, RobotNetworkScope(RobotName(project, name))); err != nil {
 		return err
 	}
 	m.onChange()
@@ -483,4 +496,12 @@ func (m *Manager) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 		out = append(out, SigningKey{ID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt.UTC(), RetiredAt: k.RetiredAt.UTC()})
 	}
 	return out, nil
+}
+
+func robotScopes(rs []meta.Robot) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = RobotNetworkScope(r.Name)
+	}
+	return out
 }

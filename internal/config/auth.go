@@ -31,6 +31,8 @@ type Auth struct {
 	OIDC OIDC `yaml:"oidc"`
 	// AccessTokens bounds personal access tokens.
 	AccessTokens AccessTokens `yaml:"access_tokens"`
+	// Network is the system-wide network rule of pulls and pushes.
+	Network Network `yaml:"network"`
 	// BcryptCost is the work factor of the password hashes Berth makes
 	// (4..14; each step doubles the time of a login).
 	BcryptCost int `yaml:"bcrypt_cost"`
@@ -130,6 +132,7 @@ func defaultAuth() Auth {
 		Admin:        AuthAdmin{Username: "admin"},
 		Token:        Token{Enabled: true, Service: "berth", Issuer: "berth", TTL: 5 * time.Minute, RefreshTTL: 30 * 24 * time.Hour},
 		FailedLogins: FailedLogins{PerUser: 10, PerAddress: 50, Window: 5 * time.Minute, Delay: 2 * time.Second},
+		Network: Network{AdminBypass: true},
 		OIDC: OIDC{Name: "SSO", Scopes: []string{"openid", "profile", "email"}, UsernameClaim: "preferred_username",
 			AutoOnboard: true, Timeout: 10 * time.Second, Leeway: time.Minute},
 		LDAP: LDAP{UserFilter: "(uid=%s)", GroupFilter: "(|(member=%s)(uniqueMember=%s))",
@@ -225,6 +228,7 @@ func (a Auth) validate(bad func(string, ...any)) {
 	if a.HasMode(AuthOIDC) {
 		a.OIDC.validate(bad)
 	}
+	a.Network.validate(bad)
 	if a.AccessTokens.MaxTTL < 0 {
 		bad("auth.access_tokens.max_ttl: must not be negative")
 	}
