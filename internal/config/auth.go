@@ -132,7 +132,7 @@ func defaultAuth() Auth {
 		Admin:        AuthAdmin{Username: "admin"},
 		Token:        Token{Enabled: true, Service: "berth", Issuer: "berth", TTL: 5 * time.Minute, RefreshTTL: 30 * 24 * time.Hour},
 		FailedLogins: FailedLogins{PerUser: 10, PerAddress: 50, Window: 5 * time.Minute, Delay: 2 * time.Second},
-		Network: Network{AdminBypass: true},
+		Network:      Network{AdminBypass: true},
 		OIDC: OIDC{Name: "SSO", Scopes: []string{"openid", "profile", "email"}, UsernameClaim: "preferred_username",
 			AutoOnboard: true, Timeout: 10 * time.Second, Leeway: time.Minute},
 		LDAP: LDAP{UserFilter: "(uid=%s)", GroupFilter: "(|(member=%s)(uniqueMember=%s))",
