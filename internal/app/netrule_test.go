@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -110,6 +111,16 @@ func TestNetworkRules(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no refused push from 127.0.0.2 in the audit log")
+	}
+	// The project page edits the same rule.
+	b := newBrowser(t, s.URL)
+	b.login("admin", adminPassword)
+	want(t, "bad network", b.post("/ui/projects/team/network", url.Values{"pull": {"127.0.0.1\nnot-a-network"}, "push": {"127.0.0.1"}}),
+		http.StatusUnprocessableEntity, "Enter addresses or CIDRs", "not-a-network")
+	wantDone(t, "network", b.post("/ui/projects/team/network", url.Values{"pull": {" 127.0.0.0/8 \n\n10.1.2.3"}, "push": {"127.0.0.1"}}), "/ui/projects/team")
+	want(t, "project page", b.get("/ui/projects/team"), 200, "Network rules", "127.0.0.0/8\n10.1.2.3/32\n")
+	if got := api(t, s.URL, admin, "GET", "/api/v1/projects/team/network-rule", "", 200); got != `{"pull":["127.0.0.0/8","10.1.2.3/32"],"push":["127.0.0.1/32"]}`+"\n" {
+		t.Fatalf("rule set in the UI: %s", got)
 	}
 	// Both lists empty remove the rule.
 	api(t, s.URL, admin, "PUT", "/api/v1/projects/team/network-rule", `{}`, 200)

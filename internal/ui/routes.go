@@ -32,6 +32,7 @@ func (u *UI) routes() []Route {
 		{Name: "ui_project_create", Method: http.MethodPost, Pattern: "/ui/projects", Perm: manage.PermAuthenticated, Handle: u.createProject},
 		{Name: "ui_project", Method: http.MethodGet, Pattern: project, Perm: manage.PermProjectRead, Handle: u.project},
 		{Name: "ui_project_settings", Method: http.MethodPost, Pattern: project + "/settings", Perm: manage.PermProjectAdmin, Handle: u.projectSettings},
+		{Name: "ui_project_network", Method: http.MethodPost, Pattern: project + "/network", Perm: manage.PermProjectAdmin, Handle: u.projectNetwork},
 		{Name: "ui_project_delete", Method: http.MethodPost, Pattern: project + "/delete", Perm: manage.PermProjectAdmin, Handle: u.deleteProject},
 		{Name: "ui_repository", Method: http.MethodGet, Pattern: "/ui/repositories/{ref...}", Perm: manage.PermPublic, Handle: u.repository},
 		{Name: "ui_repository_change", Method: http.MethodPost, Pattern: "/ui/repositories/{ref...}", Perm: manage.PermPublic, Handle: u.changeRepository},
