@@ -41,8 +41,10 @@ type Config struct {
 	Jobs     Jobs     `yaml:"jobs"`
 	Policy   Policy   `yaml:"policy"`
 	UI       UI       `yaml:"ui"`
-	Debug    Debug    `yaml:"debug"`
-	Metrics  Metrics  `yaml:"metrics"`
+	// RateLimit bounds requests and manifest pulls per client and project.
+	RateLimit RateLimit `yaml:"rate_limit"`
+	Debug     Debug     `yaml:"debug"`
+	Metrics   Metrics   `yaml:"metrics"`
 }
 
 // Debug configures the diagnostics listener.
@@ -183,13 +185,14 @@ func Default() *Config {
 		Database: Database{Driver: "sqlite"},
 		Registry: Registry{MaxManifestSize: 4 << 20, DeleteEnabled: true, ManifestCacheSize: 16 << 20, UploadLease: time.Minute,
 			UploadSessionsPerRepository: 1000, UploadSessionsPerClient: 100, UploadEmptyTTL: 15 * time.Minute},
-		Auth:    defaultAuth(),
-		Audit:   defaultAudit(),
-		Anomaly: defaultAnomaly(),
-		GC:      defaultGC(),
-		Jobs:    defaultJobs(),
-		Policy:  defaultPolicy(),
-		UI:      defaultUI(),
+		Auth:      defaultAuth(),
+		Audit:     defaultAudit(),
+		Anomaly:   defaultAnomaly(),
+		GC:        defaultGC(),
+		Jobs:      defaultJobs(),
+		Policy:    defaultPolicy(),
+		UI:        defaultUI(),
+		RateLimit: defaultRateLimit(),
 	}
 }
 
@@ -356,5 +359,6 @@ func (c *Config) Validate() error {
 	c.Policy.validate(bad)
 	c.Metrics.validate(bad)
 	c.UI.validate(bad)
+	c.RateLimit.validate(bad)
 	return errors.Join(errs...)
 }

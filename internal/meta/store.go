@@ -97,6 +97,7 @@ type Store interface {
 	BrowseStore
 	OIDCStore
 	NetworkRuleStore
+	RateCountStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

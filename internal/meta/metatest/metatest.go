@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 	tests = append(tests, browseTests...)
 	tests = append(tests, oidcTests...)
 	tests = append(tests, netRuleTests...)
+	tests = append(tests, rateTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

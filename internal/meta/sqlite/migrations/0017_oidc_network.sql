@@ -23,3 +23,12 @@ CREATE TABLE network_rules (
     push       TEXT    NOT NULL DEFAULT '[]',
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Manifest pulls per rate-limit key (user, robot, address, project) and
+-- hour, added to by every instance every few seconds (rate_limit.sync).
+CREATE TABLE rate_counts (
+    key        TEXT    NOT NULL,
+    window_at  INTEGER NOT NULL,  -- start of the hour, Unix seconds
+    count      INTEGER NOT NULL,
+    PRIMARY KEY (key, window_at)
+) WITHOUT ROWID;
