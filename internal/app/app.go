@@ -33,6 +33,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta/sqlite"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/proxy"
+	"github.com/berth-registry/berth/internal/ratelimit"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/storage"
@@ -56,8 +57,9 @@ type App struct {
 	audit   *audit.Log // nil when audit.enabled is off
 	stop    context.CancelFunc
 	handler http.Handler
-	auth    *auth.Service  // nil with auth.mode none
-	sso     *oidc.Provider // nil without auth.mode oidc
+	auth    *auth.Service      // nil with auth.mode none
+	sso     *oidc.Provider     // nil without auth.mode oidc
+	limiter *ratelimit.Limiter // nil without rate limits
 	authAPI *authapi.Handlers
 	mgr     *auth.Manager
 	gc      *gc.Collector
@@ -137,6 +139,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	// bounds building).
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
+	if cfg.RateLimit.On() {
+		a.limiter = ratelimit.New(cfg.RateLimit, store, log, nil)
+		go a.limiter.Run(bg)
+	}
 	a.pullsDone = make(chan struct{})
 	go func() {
 		defer close(a.pullsDone)

@@ -152,6 +152,9 @@ func (a *App) routes() http.Handler {
 		h.WithAuthorizer(v2Access{a.auth, a.svc})
 		v2router.WithAuthorizer(v2Access{a.auth, a.svc})
 	}
+	if a.limiter != nil {
+		v2router.WithAdmitter(v2Admit{a})
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(a.healthz)))
 	mux.Handle("GET /readyz", named("readyz", http.HandlerFunc(a.readyz)))
