@@ -276,6 +276,9 @@ func openAuth(ctx context.Context, cfg *config.Config, store meta.Store, log *sl
 		return nil, err
 	}
 	o := auth.Options{TrustedProxies: proxies, ProxyRepo: proxyRepo, ObserveLogin: observeLogin}
+	if len(cfg.Auth.WorkloadIdentity) > 0 {
+		o.Workload = oidc.NewWorkload(nil, nil)
+	}
 	if cfg.Auth.HasMode(config.AuthLDAP) {
 		if o.LDAP, err = ldap.New(cfg.Auth.LDAP, log); err != nil {
 			return nil, err

@@ -105,6 +105,7 @@ type Service struct {
 	addrs     *limiter // failed logins per client address (refuses)
 	cache     credCache
 	live      liveCache // subjects of tokens re-checked for management calls
+	workload  WorkloadVerifier
 	nets      netRules  // network rules of projects and robots
 	sysNet    netRule   // auth.network
 
@@ -124,6 +125,9 @@ type Options struct {
 	// nil when nothing is proxied. Tokens for such pulls are granted
 	// against the cache repository's project, like the pulls themselves.
 	ProxyRepo func(ctx context.Context, repo string) (string, bool)
+	// Workload verifies CI systems' OIDC tokens for
+	// auth.workload_identity (nil: none configured).
+	Workload WorkloadVerifier
 	// ObserveLogin, if set, gets the outcome of every password login
 	// (LoginSuccess, LoginCached, ...) and how long it took (for metrics).
 	ObserveLogin func(result string, d time.Duration)
@@ -159,7 +163,10 @@ var (
 // trusted token issuers' keys and creates the initial administrator.
 func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logger, o Options) (*Service, error) {
 	s := &Service{cfg: cfg, store: store, log: log, now: o.Now, proxies: o.TrustedProxies, proxyRepo: o.ProxyRepo,
-		admins: map[string]bool{}, observeLogin: o.ObserveLogin}
+		admins: map[string]bool{}, observeLogin: o.ObserveLogin, workload: o.Workload}
+	if len(cfg.WorkloadIdentity) > 0 && s.workload == nil {
+		return nil, fmt.Errorf("auth.workload_identity: no verifier")
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -345,7 +352,13 @@ func (s *Service) robotLogin(ctx context.Context, name, secret string) (*Subject
 	if err != nil {
 		return nil, err
 	}
-	if !secretMatches(secret, r.SecretHash) || s.expired(r.ExpiresAt) {
+	if s.expired(r.ExpiresAt) {
+		return nil, errBadPassword
+	}
+	if s.workload != nil && looksLikeJWT(secret) {
+		return s.workloadLogin(ctx, r, secret)
+	}
+	if !secretMatches(secret, r.SecretHash) {
 		return nil, errBadPassword
 	}
 	return robotSubject(r), nil

@@ -31,6 +31,9 @@ type Auth struct {
 	OIDC OIDC `yaml:"oidc"`
 	// AccessTokens bounds personal access tokens.
 	AccessTokens AccessTokens `yaml:"access_tokens"`
+	// WorkloadIdentity lets CI jobs log in as robots with their CI
+	// system's OIDC tokens.
+	WorkloadIdentity []WorkloadIdentity `yaml:"workload_identity"`
 	// Network is the system-wide network rule of pulls and pushes.
 	Network Network `yaml:"network"`
 	// BcryptCost is the work factor of the password hashes Berth makes
@@ -229,6 +232,7 @@ func (a Auth) validate(bad func(string, ...any)) {
 		a.OIDC.validate(bad)
 	}
 	a.Network.validate(bad)
+	validateWorkload(a.WorkloadIdentity, bad)
 	if a.AccessTokens.MaxTTL < 0 {
 		bad("auth.access_tokens.max_ttl: must not be negative")
 	}

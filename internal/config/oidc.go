@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -86,4 +87,38 @@ type AccessTokens struct {
 	// MaxTTL is the longest lifetime a user may give a token; 0: no
 	// bound (tokens may never expire).
 	MaxTTL time.Duration `yaml:"max_ttl"`
+}
+
+// WorkloadIdentity lets a CI job log in as a robot account with the OIDC
+// token its CI system gives it (GitHub Actions, GitLab CI), instead of a
+// stored secret: the token must be signed by Issuer's published keys, be
+// for Audience, be unexpired, and carry every claim of Claims (values are
+// path.Match patterns: "refs/heads/*").
+type WorkloadIdentity struct {
+	Robot    string            `yaml:"robot"`
+	Issuer   string            `yaml:"issuer"`
+	Audience string            `yaml:"audience"`
+	Claims   map[string]string `yaml:"claims"`
+}
+
+func validateWorkload(ws []WorkloadIdentity, bad func(string, ...any)) {
+	for i, w := range ws {
+		if !strings.HasPrefix(w.Robot, "robot$") {
+			bad("auth.workload_identity[%d].robot: %q is not a robot account (robot$...)", i, w.Robot)
+		}
+		if u, err := url.Parse(w.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("auth.workload_identity[%d].issuer: %q is not an http(s) URL", i, w.Issuer)
+		}
+		if w.Audience == "" {
+			bad("auth.workload_identity[%d].audience: required", i)
+		}
+		if len(w.Claims) == 0 {
+			bad("auth.workload_identity[%d].claims: at least one condition is required (every job of the CI system gets tokens of its issuer)", i)
+		}
+		for k, v := range w.Claims {
+			if _, err := path.Match(v, ""); err != nil || k == "" {
+				bad("auth.workload_identity[%d].claims.%s: %q is not a valid pattern", i, k, v)
+			}
+		}
+	}
 }
