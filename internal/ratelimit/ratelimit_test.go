@@ -13,6 +13,9 @@ import (
 
 	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/postgres"
+	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/ratelimit"
@@ -127,47 +130,82 @@ func TestManifestPullsPerHour(t *testing.T) {
 	}
 }
 
-// Two instances on one database share the pull counts: the total passes
-// the limit by at most what one instance admitted between syncs.
+// Two instances on one database (SQLite; PostgreSQL with a store, a
+// connection pool, each) share the pull counts: the total passes the limit
+// by at most what the instances admitted between syncs.
 func TestPullCountsAcrossInstances(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	c := newClock()
-	cfg := config.RateLimit{User: config.Limit{ManifestPullsPerHour: 10}, Sync: time.Second}
-	a := ratelimit.New(cfg, store, discard, c.now)
-	b := ratelimit.New(cfg, store, discard, c.now)
-	pull := ratelimit.Request{Kind: ratelimit.User, Name: "alice", ManifestPull: true}
-	admitted := func(l *ratelimit.Limiter, n int) int {
-		ok := 0
-		for range n {
-			if l.Admit(http.Header{}, pull) == nil {
-				ok++
+	stores := map[string]func(t *testing.T) (meta.RateCountStore, meta.RateCountStore){
+		"sqlite": func(t *testing.T) (meta.RateCountStore, meta.RateCountStore) {
+			s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		return ok
+			t.Cleanup(func() { s.Close() })
+			return s, s
+		},
+		"postgres": func(t *testing.T) (meta.RateCountStore, meta.RateCountStore) {
+			dsn := pgtest.Start(t)
+			var out [2]meta.RateCountStore
+			for i := range out {
+				s, err := postgres.Open(ctx, dsn, postgres.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				out[i] = s
+			}
+			return out[0], out[1]
+		},
 	}
-	// Before any sync each instance admits up to the limit: the bound.
-	if n := admitted(a, 4) + admitted(b, 4); n != 8 {
-		t.Fatalf("admitted %d of 8 before syncing", n)
-	}
-	for _, l := range []*ratelimit.Limiter{a, b, a} {
-		if err := l.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Both now know of the 8: two more in all.
-	if n := admitted(a, 1) + admitted(b, 1); n != 2 {
-		t.Fatalf("admitted %d of 2", n)
-	}
-	a.Sync(ctx)
-	b.Sync(ctx)
-	a.Sync(ctx)
-	if n := admitted(a, 5) + admitted(b, 5); n != 0 {
-		t.Fatalf("admitted %d past the limit after syncing", n)
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			sa, sb := open(t)
+			c := newClock()
+			cfg := config.RateLimit{User: config.Limit{ManifestPullsPerHour: 10}, Sync: time.Second}
+			a := ratelimit.New(cfg, sa, discard, c.now)
+			b := ratelimit.New(cfg, sb, discard, c.now)
+			pull := ratelimit.Request{Kind: ratelimit.User, Name: "alice", ManifestPull: true}
+			admitted := func(l *ratelimit.Limiter, n int) int {
+				ok := 0
+				for range n {
+					if l.Admit(http.Header{}, pull) == nil {
+						ok++
+					}
+				}
+				return ok
+			}
+			sync := func(ls ...*ratelimit.Limiter) {
+				for _, l := range ls {
+					if err := l.Sync(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			// Before any sync each instance admits against its own count.
+			if n := admitted(a, 4) + admitted(b, 4); n != 8 {
+				t.Fatalf("admitted %d of 8 before syncing", n)
+			}
+			sync(a, b, a)
+			// Both now know of the 8: two more in all.
+			if n := admitted(a, 1) + admitted(b, 1); n != 2 {
+				t.Fatalf("admitted %d of 2", n)
+			}
+			sync(a, b, a)
+			if n := admitted(a, 5) + admitted(b, 5); n != 0 {
+				t.Fatalf("admitted %d past the limit after syncing", n)
+			}
+			// The worst case: both admit up to the limit between syncs,
+			// the error bound (N-1) x limit.
+			c.add(time.Hour)
+			if n := admitted(a, 10) + admitted(b, 10); n != 20 {
+				t.Fatalf("admitted %d between syncs, want 20 (the bound)", n)
+			}
+			sync(a, b, a)
+			if n := admitted(a, 1) + admitted(b, 1); n != 0 {
+				t.Fatalf("admitted %d after syncing 20", n)
+			}
+		})
 	}
 }
 
