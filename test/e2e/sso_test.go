@@ -11,11 +11,14 @@ import (
 	"testing"
 
 	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/berth-registry/berth/internal/enginetest"
 )
 
 // A single sign-on user (mockoidc, a real OpenID Connect provider on
 // loopback, with a groups claim) signs in to the web UI, makes a personal
-// access token there, and logs in with it from crane and skopeo: the
+// access token there, and logs in with it from crane, skopeo and the
+// Docker daemon: the
 // token's access comes from the group's role in the project, and ends
 // when the user leaves the group at the provider.
 func TestSSOUserTokenWithClients(t *testing.T) {
@@ -66,6 +69,12 @@ func TestSSOUserTokenWithClients(t *testing.T) {
 	c.skopeo("login", "--tls-verify=false", "-u", "jane", "-p", token, reg.Host)
 	c.skopeo("copy", "--src-tls-verify=false", "docker://"+c.ref("team/sso", "v1"), "oci:"+filepath.Join(c.dir, "out")+":v1")
 	verifyLayoutBlobs(t, filepath.Join(c.dir, "out"))
+
+	// The Docker daemon logs in with the token and pushes.
+	d := enginetest.StartDocker(t, enginetest.DockerOptions{InsecureRegistries: []string{reg.Host}})
+	d.RunIn(t, strings.NewReader(token), "login", "-u", "jane", "--password-stdin", reg.Host)
+	d.Run(t, "import", writeDockerImportTar(t, t.TempDir()), reg.Host+"/team/sso-docker:v1")
+	d.Push(t, reg.Host+"/team/sso-docker:v1")
 
 	// jane leaves devs at the provider; her next login stores it.
 	m.QueueUser(&mockoidc.MockUser{Subject: "sub-jane", PreferredUsername: "jane", Groups: []string{"sales"}})
