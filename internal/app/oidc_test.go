@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/app"
 	"github.com/berth-registry/berth/internal/app/apptest"
 	"github.com/berth-registry/berth/internal/config"
 )
@@ -212,4 +214,52 @@ func TestSSOProviderDown(t *testing.T) {
 	m.Shutdown()
 	want(t, "provider down", newBrowser(t, s.URL).get("/ui/oidc/login"), http.StatusServiceUnavailable, "cannot be reached", `name="password"`)
 	newBrowser(t, s.URL).login("admin", adminPassword)
+}
+
+// With auth.oidc.refresh_interval, a job asks the provider between logins
+// what groups each user has now: a group left at the provider ends the
+// access of the user's token without a new login, and a refresh token the
+// provider refuses takes every group away.
+func TestSSOPeriodicGroupCheck(t *testing.T) {
+	s, m := startSSO(t, func(c *config.Config) { c.Auth.OIDC.RefreshInterval = time.Hour })
+	admin := cred{"admin", adminPassword}
+	api(t, s.URL, admin, "POST", "/api/v1/projects", `{"name":"team"}`, 201)
+	api(t, s.URL, admin, "PUT", "/api/v1/projects/team/members/group/devs", `{"role":"developer"}`, 200)
+	jane := &mockoidc.MockUser{Subject: "sub-jane", PreferredUsername: "jane", Groups: []string{"devs"}}
+	b := newBrowser(t, s.URL)
+	wantDone(t, "login", ssoLogin(t, b, m, jane), "/ui/user")
+	token := patRe.FindString(b.post("/ui/user/tokens", url.Values{"name": {"cli"}, "expires_days": {"7"}}).body)
+	jt := cred{"jane", token}
+	groups := func() string {
+		var me struct{ Groups []string }
+		json.Unmarshal([]byte(api(t, s.URL, jt, "GET", "/api/v1/me", "", 200)), &me)
+		return strings.Join(me.Groups, ",")
+	}
+	if g := groups(); g != "devs" {
+		t.Fatalf("groups after login: %q", g)
+	}
+	run := func() string {
+		rep, err := s.App.Jobs().RunNow(context.Background(), app.OIDCRefreshJob, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	jane.Groups = []string{"sales"} // left devs at the provider
+	if rep := run(); rep != `{"checked":1,"refused":0}` {
+		t.Fatalf("report %s", rep)
+	}
+	if g := groups(); g != "sales" {
+		t.Fatalf("groups after the check: %q", g)
+	}
+	api(t, s.URL, jt, "GET", "/api/v1/projects/team/network-rule", "", 403)
+
+	// The provider no longer takes the refresh token (it expired there).
+	m.FastForward(2 * time.Hour)
+	if rep := run(); rep != `{"checked":0,"refused":1}` {
+		t.Fatalf("report %s", rep)
+	}
+	if g := groups(); g != "" {
+		t.Fatalf("groups after a refused refresh: %q", g)
+	}
 }

@@ -29,6 +29,9 @@ type ExternalIdentity struct {
 	Email    string
 	Groups   []string // after auth.oidc.group_filter
 	Admin    bool     // in auth.oidc.admin_group
+	// RefreshToken, when auth.oidc.refresh_interval is on, is kept for
+	// the periodic check of the groups.
+	RefreshToken string
 }
 
 // Refusals of ExternalLogin, for the login page to explain.
@@ -53,7 +56,7 @@ func (s *Service) ExternalLogin(ctx context.Context, id ExternalIdentity) (*Subj
 		return nil, ErrNotOnboarded
 	}
 	link := meta.OIDCIdentity{Issuer: id.Issuer, Subject: id.Subject, Email: id.Email,
-		Groups: id.Groups, Admin: id.Admin, LastLogin: s.now()}
+		Groups: id.Groups, Admin: id.Admin, LastLogin: s.now(), RefreshToken: id.RefreshToken}
 	cur, err := s.store.OIDCIdentity(ctx, id.Issuer, id.Subject)
 	switch {
 	case errors.Is(err, meta.ErrNotFound):
@@ -137,4 +140,61 @@ func (s *Service) HasPasswords() bool {
 		}
 	}
 	return false
+}
+
+// ErrRefreshRefused: the provider refused a user's refresh token (the
+// account is gone or disabled there, or the grant was revoked).
+var ErrRefreshRefused = errors.New("the provider refused the refresh token")
+
+// ExternalRefresher asks the provider, with a refresh token, who the user
+// is now (internal/auth/oidc). Errors wrap ErrRefreshRefused when the
+// provider refuses the token, ErrUnavailable when it cannot be reached.
+type ExternalRefresher interface {
+	Refresh(ctx context.Context, refreshToken string) (ExternalIdentity, error)
+}
+
+// RefreshExternal checks every stored single sign-on user that has a
+// refresh token with the provider (auth.oidc.refresh_interval): their
+// groups and admin flag become what the provider says now; a user whose
+// token is refused loses every group and the admin flag until they log
+// in again. It stops at the first ErrUnavailable (the provider is down:
+// nothing is changed) and returns a report.
+func (s *Service) RefreshExternal(ctx context.Context, r ExternalRefresher) (string, error) {
+	links, err := s.store.OIDCIdentitiesWithRefresh(ctx)
+	if err != nil {
+		return "", err
+	}
+	var updated, refused int
+	defer func() {
+		if updated+refused > 0 {
+			s.Invalidate()
+		}
+	}()
+	for _, link := range links {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		id, err := r.Refresh(ctx, link.RefreshToken)
+		switch {
+		case errors.Is(err, ErrUnavailable):
+			return fmt.Sprintf(`{"checked":%d,"refused":%d}`, updated, refused), err
+		case err == nil && (id.Issuer != link.Issuer || id.Subject != link.Subject):
+			err = fmt.Errorf("%w: the token names another account", ErrRefreshRefused)
+		}
+		if err != nil {
+			s.log.InfoContext(ctx, "oidc: refresh refused; the user loses their groups until the next login", "user", link.User, "error", err)
+			link.Groups, link.Admin, link.RefreshToken = nil, false, ""
+			refused++
+		} else {
+			link.Groups, link.Admin, link.Email = id.Groups, id.Admin, id.Email
+			if id.RefreshToken != "" {
+				link.RefreshToken = id.RefreshToken
+			}
+			updated++
+		}
+		if err := s.store.UpdateOIDCIdentity(ctx, link); err != nil && !errors.Is(err, meta.ErrNotFound) {
+			return "", err
+		}
+	}
+	return fmt.Sprintf(`{"checked":%d,"refused":%d}`, updated, refused), nil
 }

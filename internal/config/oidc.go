@@ -48,6 +48,13 @@ type OIDC struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Leeway is the clock skew allowed on the ID token's exp and iat.
 	Leeway time.Duration `yaml:"leeway"`
+	// RefreshInterval, when not 0, checks every so often with each user's
+	// refresh token what groups the provider gives them now (between
+	// logins), ending the access of groups a user left; a user whose
+	// refresh token the provider refuses loses every group until they log
+	// in again. Providers give refresh tokens for the offline_access scope
+	// (most) or by default (some).
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
 	// Logout logs out at the provider too (RP-initiated logout, when its
 	// discovery document names an end_session_endpoint).
 	Logout bool `yaml:"logout"`
@@ -76,6 +83,9 @@ func (o OIDC) validate(bad func(string, ...any)) {
 	}
 	if o.Timeout <= 0 {
 		bad("auth.oidc.timeout: must be positive")
+	}
+	if o.RefreshInterval != 0 && (o.RefreshInterval < time.Minute || o.RefreshInterval > 7*24*time.Hour) {
+		bad("auth.oidc.refresh_interval: %v is outside 1m..168h (or 0s: off)", o.RefreshInterval)
 	}
 	if o.Leeway < 0 || o.Leeway > 10*time.Minute {
 		bad("auth.oidc.leeway: %v is outside 0..10m", o.Leeway)

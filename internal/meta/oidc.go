@@ -22,6 +22,9 @@ type OIDCIdentity struct {
 	Groups    []string
 	Admin     bool // in the provider's admin group at the last login
 	LastLogin time.Time
+	// RefreshToken is the provider's, kept for the periodic check of the
+	// groups (auth.oidc.refresh_interval); "" when there is none.
+	RefreshToken string
 }
 
 // OIDCStore keeps the links between users and OIDC accounts.
@@ -35,7 +38,11 @@ type OIDCStore interface {
 	OIDCIdentity(ctx context.Context, issuer, subject string) (OIDCIdentity, error)
 	// OIDCIdentityOfUser returns the link of a user, or ErrNotFound.
 	OIDCIdentityOfUser(ctx context.Context, user string) (OIDCIdentity, error)
-	// UpdateOIDCIdentity saves a link's email, groups, admin flag and last
-	// login; ErrNotFound. The link goes with its user (DeleteUser).
+	// UpdateOIDCIdentity saves a link's email, groups, admin flag, last
+	// login and refresh token; ErrNotFound. The link goes with its user
+	// (DeleteUser).
 	UpdateOIDCIdentity(ctx context.Context, id OIDCIdentity) error
+	// OIDCIdentitiesWithRefresh lists the links that have a refresh token,
+	// by user.
+	OIDCIdentitiesWithRefresh(ctx context.Context) ([]OIDCIdentity, error)
 }

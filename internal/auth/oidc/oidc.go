@@ -218,7 +218,59 @@ func (p *Provider) Finish(ctx context.Context, redirectURL, code string, f Flow)
 			}
 		}
 	}
-	return p.identity(idt.Issuer, idt.Subject, claims)
+	id, err := p.identity(idt.Issuer, idt.Subject, claims)
+	if p.cfg.RefreshInterval > 0 {
+		id.RefreshToken = tok.RefreshToken
+	}
+	return id, err
+}
+
+// Refresh asks the provider who the holder of a refresh token is now:
+// the groups of a new ID token (or of the userinfo answer). Errors wrap
+// auth.ErrRefreshRefused or auth.ErrUnavailable.
+func (p *Provider) Refresh(ctx context.Context, refreshToken string) (auth.ExternalIdentity, error) {
+	prov, err := p.discover(ctx)
+	if err != nil {
+		return auth.ExternalIdentity{}, err
+	}
+	ctx = gooidc.ClientContext(ctx, p.client)
+	tok, err := p.oauth2(prov, "").TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			return auth.ExternalIdentity{}, fmt.Errorf("%w: %s %s", auth.ErrRefreshRefused, re.ErrorCode, re.ErrorDescription)
+		}
+		return auth.ExternalIdentity{}, p.unavailable("token endpoint", err)
+	}
+	var claims map[string]any
+	var issuer, subject string
+	if raw, _ := tok.Extra("id_token").(string); raw != "" {
+		idt, err := p.verifier(prov).Verify(ctx, raw)
+		if err != nil {
+			return auth.ExternalIdentity{}, fmt.Errorf("%w: ID token: %v", auth.ErrRefreshRefused, err)
+		}
+		if err := idt.Claims(&claims); err != nil {
+			return auth.ExternalIdentity{}, fmt.Errorf("%w: ID token claims: %v", auth.ErrRefreshRefused, err)
+		}
+		issuer, subject = idt.Issuer, idt.Subject
+	} else {
+		ui, err := prov.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err != nil {
+			return auth.ExternalIdentity{}, p.unavailable("userinfo", err)
+		}
+		if err := ui.Claims(&claims); err != nil {
+			return auth.ExternalIdentity{}, fmt.Errorf("%w: userinfo: %v", auth.ErrRefreshRefused, err)
+		}
+		issuer, subject = p.cfg.Issuer, ui.Subject
+	}
+	id, err := p.identity(issuer, subject, claims)
+	if err != nil {
+		return id, fmt.Errorf("%w: %v", auth.ErrRefreshRefused, err)
+	}
+	if tok.RefreshToken != refreshToken {
+		id.RefreshToken = tok.RefreshToken // rotated
+	}
+	return id, nil
 }
 
 // verifier checks signature (keys refetched for an unknown key id),

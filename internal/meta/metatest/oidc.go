@@ -51,14 +51,20 @@ func testOIDCIdentities(t *testing.T, s meta.Store) {
 	if _, err := s.User(ctx, "jane2"); !errors.Is(err, meta.ErrNotFound) {
 		t.Fatalf("a failed CreateOIDCUser left its user: %v", err)
 	}
+	if ids, err := s.OIDCIdentitiesWithRefresh(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("no refresh tokens yet: %v, %v", ids, err)
+	}
 	// Groups refreshed at the next login, the admin group lost.
-	id.Groups, id.Admin, id.LastLogin = nil, false, t0.Add(time.Hour)
+	id.Groups, id.Admin, id.LastLogin, id.RefreshToken = nil, false, t0.Add(time.Hour), "rt-1"
 	if err := s.UpdateOIDCIdentity(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.OIDCIdentityOfUser(ctx, "jane")
 	if err != nil || len(got.Groups) != 0 || got.Admin || !got.LastLogin.Equal(id.LastLogin) {
 		t.Fatalf("after update: %+v, %v", got, err)
+	}
+	if ids, err := s.OIDCIdentitiesWithRefresh(ctx); err != nil || len(ids) != 1 || ids[0].User != "jane" || ids[0].RefreshToken != "rt-1" {
+		t.Fatalf("with refresh tokens: %+v, %v", ids, err)
 	}
 	if err := s.UpdateOIDCIdentity(ctx, meta.OIDCIdentity{Issuer: "x", Subject: "y"}); !errors.Is(err, meta.ErrNotFound) {
 		t.Fatalf("update of an unknown identity: %v", err)

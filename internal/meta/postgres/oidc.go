@@ -28,20 +28,20 @@ func (s *Store) CreateOIDCUser(ctx context.Context, u meta.User, id meta.OIDCIde
 				return fmt.Errorf("%w: user %s", meta.ErrExists, u.Name)
 			}
 		}
-		tag, err = tx.Exec(ctx, `INSERT INTO oidc_identities (issuer, subject, user_name, email, groups, admin, last_login)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-			id.Issuer, id.Subject, u.Name, id.Email, string(groups), id.Admin, nanos(id.LastLogin))
+		tag, err = tx.Exec(ctx, `INSERT INTO oidc_identities (issuer, subject, user_name, email, groups, admin, last_login, refresh_token)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+			id.Issuer, id.Subject, u.Name, id.Email, string(groups), id.Admin, nanos(id.LastLogin), id.RefreshToken)
 		return inserted(tag, err, "OIDC identity")
 	})
 }
 
-const oidcCols = `issuer, subject, user_name, email, groups, admin, last_login`
+const oidcCols = `issuer, subject, user_name, email, groups, admin, last_login, refresh_token`
 
-func scanOIDC(row pgx.Row) (meta.OIDCIdentity, error) {
+func scanOIDC(row interface{ Scan(...any) error }) (meta.OIDCIdentity, error) {
 	var id meta.OIDCIdentity
 	var groups string
 	var last int64
-	if err := row.Scan(&id.Issuer, &id.Subject, &id.User, &id.Email, &groups, &id.Admin, &last); err != nil {
+	if err := row.Scan(&id.Issuer, &id.Subject, &id.User, &id.Email, &groups, &id.Admin, &last, &id.RefreshToken); err != nil {
 		return id, notFound(err, "OIDC identity")
 	}
 	id.LastLogin = fromNanos(last)
@@ -65,8 +65,8 @@ func (s *Store) UpdateOIDCIdentity(ctx context.Context, id meta.OIDCIdentity) er
 		return err
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE oidc_identities SET email = $1, groups = $2, admin = $3, last_login = $4
-			WHERE issuer = $5 AND subject = $6`, id.Email, string(groups), id.Admin, nanos(id.LastLogin), id.Issuer, id.Subject)
+		tag, err := tx.Exec(ctx, `UPDATE oidc_identities SET email = $1, groups = $2, admin = $3, last_login = $4, refresh_token = $5
+			WHERE issuer = $6 AND subject = $7`, id.Email, string(groups), id.Admin, nanos(id.LastLogin), id.RefreshToken, id.Issuer, id.Subject)
 		return changedOne(tag, err, "OIDC identity")
 	})
 }
@@ -76,4 +76,22 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// OIDCIdentitiesWithRefresh implements meta.OIDCStore.
+func (s *Store) OIDCIdentitiesWithRefresh(ctx context.Context) ([]meta.OIDCIdentity, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+oidcCols+` FROM oidc_identities WHERE refresh_token <> '' ORDER BY user_name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []meta.OIDCIdentity
+	for rows.Next() {
+		id, err := scanOIDC(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }

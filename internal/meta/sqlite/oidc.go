@@ -26,20 +26,20 @@ func (s *Store) CreateOIDCUser(ctx context.Context, u meta.User, id meta.OIDCIde
 				return fmt.Errorf("%w: user %s", meta.ErrExists, u.Name)
 			}
 		}
-		res, err = tx.ExecContext(ctx, `INSERT INTO oidc_identities (issuer, subject, user_name, email, groups, admin, last_login)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			id.Issuer, id.Subject, u.Name, id.Email, string(groups), id.Admin, nanos(id.LastLogin))
+		res, err = tx.ExecContext(ctx, `INSERT INTO oidc_identities (issuer, subject, user_name, email, groups, admin, last_login, refresh_token)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			id.Issuer, id.Subject, u.Name, id.Email, string(groups), id.Admin, nanos(id.LastLogin), id.RefreshToken)
 		return inserted(res, err, "OIDC identity")
 	})
 }
 
-const oidcCols = `issuer, subject, user_name, email, groups, admin, last_login`
+const oidcCols = `issuer, subject, user_name, email, groups, admin, last_login, refresh_token`
 
 func scanOIDC(row interface{ Scan(...any) error }) (meta.OIDCIdentity, error) {
 	var id meta.OIDCIdentity
 	var groups string
 	var last int64
-	if err := row.Scan(&id.Issuer, &id.Subject, &id.User, &id.Email, &groups, &id.Admin, &last); err != nil {
+	if err := row.Scan(&id.Issuer, &id.Subject, &id.User, &id.Email, &groups, &id.Admin, &last, &id.RefreshToken); err != nil {
 		return id, notFound(err, "OIDC identity")
 	}
 	id.LastLogin = fromNanos(last)
@@ -63,8 +63,8 @@ func (s *Store) UpdateOIDCIdentity(ctx context.Context, id meta.OIDCIdentity) er
 		return err
 	}
 	return s.tx(ctx, func(tx wtx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE oidc_identities SET email = ?, groups = ?, admin = ?, last_login = ?
-			WHERE issuer = ? AND subject = ?`, id.Email, string(groups), id.Admin, nanos(id.LastLogin), id.Issuer, id.Subject)
+		res, err := tx.ExecContext(ctx, `UPDATE oidc_identities SET email = ?, groups = ?, admin = ?, last_login = ?, refresh_token = ?
+			WHERE issuer = ? AND subject = ?`, id.Email, string(groups), id.Admin, nanos(id.LastLogin), id.RefreshToken, id.Issuer, id.Subject)
 		return changedOne(res, err, "OIDC identity")
 	})
 }
@@ -74,4 +74,22 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// OIDCIdentitiesWithRefresh implements meta.OIDCStore.
+func (s *Store) OIDCIdentitiesWithRefresh(ctx context.Context) ([]meta.OIDCIdentity, error) {
+	rows, err := s.readRows(ctx, `SELECT `+oidcCols+` FROM oidc_identities WHERE refresh_token <> '' ORDER BY user_name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []meta.OIDCIdentity
+	for rows.Next() {
+		id, err := scanOIDC(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }

@@ -10,6 +10,9 @@ CREATE TABLE oidc_identities (
     groups     TEXT    NOT NULL DEFAULT '[]',  -- JSON array of names
     admin      BOOLEAN NOT NULL DEFAULT FALSE,
     last_login BIGINT NOT NULL,
+    -- the provider's refresh token, for auth.oidc.refresh_interval's
+    -- periodic check of the groups ('' when off or none was given)
+    refresh_token TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (issuer, subject)
 );
 
