@@ -120,17 +120,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.metrics = newMetrics(store)
 	mgr := auth.NewManager(store, cfg.Auth.BcryptCost)
 	if cfg.Auth.Enabled() {
-		if a.auth, err = openAuth(ctx, cfg, store, log, a.svc.ProxyRepo, a.metrics.ops.observeLogin); err != nil {
-			store.Close()
-			return nil, err
-		}
-		mgr = a.auth.Manager()
 		if cfg.Auth.HasMode(config.AuthOIDC) {
 			if a.sso, err = oidc.New(cfg.Auth.OIDC, log, oidc.Options{}); err != nil {
 				store.Close()
 				return nil, err
 			}
 		}
+		if a.auth, err = openAuth(ctx, cfg, store, log, a.svc.ProxyRepo, a.metrics.ops.observeLogin, a.sso); err != nil {
+			store.Close()
+			return nil, err
+		}
+		mgr = a.auth.Manager()
 	}
 	a.authAPI = authapi.New(a.auth, mgr, log)
 	a.mgr = mgr
@@ -244,7 +244,7 @@ func RotateSigningKey(ctx context.Context, cfg *config.Config, log *slog.Logger,
 		return "", err
 	}
 	defer store.Close()
-	s, err := openAuth(ctx, cfg, store, log, nil, nil)
+	s, err := openAuth(ctx, cfg, store, log, nil, nil, nil)
 	if err != nil {
 		return "", err
 	}
@@ -268,9 +268,10 @@ func Migrate(ctx context.Context, cfg *config.Config) error {
 // openAuth builds access control from the auth configuration; proxyRepo
 // (nil: nothing proxied) maps pulls the pull-through cache serves to
 // their cache repositories, for the tokens of such pulls; observeLogin, if
-// not nil, gets every login's outcome (for metrics).
+// not nil, gets every login's outcome (for metrics); sso, if not nil, is
+// the OIDC provider (for auth.oidc.api_bearer).
 func openAuth(ctx context.Context, cfg *config.Config, store meta.Store, log *slog.Logger,
-	proxyRepo func(context.Context, string) (string, bool), observeLogin func(string, time.Duration)) (*auth.Service, error) {
+	proxyRepo func(context.Context, string) (string, bool), observeLogin func(string, time.Duration), sso *oidc.Provider) (*auth.Service, error) {
 	proxies, err := cfg.HTTP.TrustedProxyPrefixes()
 	if err != nil {
 		return nil, err
@@ -278,6 +279,9 @@ func openAuth(ctx context.Context, cfg *config.Config, store meta.Store, log *sl
 	o := auth.Options{TrustedProxies: proxies, ProxyRepo: proxyRepo, ObserveLogin: observeLogin}
 	if len(cfg.Auth.WorkloadIdentity) > 0 {
 		o.Workload = oidc.NewWorkload(nil, nil)
+	}
+	if sso != nil && cfg.Auth.OIDC.APIBearer {
+		o.IDTokens = sso
 	}
 	if cfg.Auth.HasMode(config.AuthLDAP) {
 		if o.LDAP, err = ldap.New(cfg.Auth.LDAP, log); err != nil {

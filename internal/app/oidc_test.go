@@ -263,3 +263,67 @@ func TestSSOPeriodicGroupCheck(t *testing.T) {
 		t.Fatalf("groups after a refused refresh: %q", g)
 	}
 }
+
+// idToken gets an ID token from mockoidc by the code flow, as automation
+// holding one would have it.
+func idToken(t *testing.T, m *mockoidc.MockOIDC, user *mockoidc.MockUser) string {
+	t.Helper()
+	m.QueueUser(user)
+	mc := m.Config()
+	q := url.Values{"client_id": {mc.ClientID}, "redirect_uri": {"http://127.0.0.1:1/cb"}, "state": {"s"},
+		"scope": {"openid profile groups"}, "response_type": {"code"}, "nonce": {"n"}}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get(m.AuthorizationEndpoint() + "?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	res, err = http.PostForm(m.TokenEndpoint(), url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+		"client_id": {mc.ClientID}, "client_secret": {mc.ClientSecret}, "redirect_uri": {"http://127.0.0.1:1/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var tr struct {
+		IDToken string `json:"id_token"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&tr); err != nil || tr.IDToken == "" {
+		t.Fatalf("token endpoint: %v", err)
+	}
+	return tr.IDToken
+}
+
+// auth.oidc.api_bearer: the provider's ID token of a user who logged in
+// once is accepted on /api/v1 (off by default), not on /v2/.
+func TestSSOIDTokenOnAPI(t *testing.T) {
+	jane := func() *mockoidc.MockUser {
+		return &mockoidc.MockUser{Subject: "sub-jane", PreferredUsername: "jane", Groups: []string{"devs"}}
+	}
+	for _, on := range []bool{false, true} {
+		s, m := startSSO(t, func(c *config.Config) { c.Auth.OIDC.APIBearer = on })
+		wantDone(t, "login", ssoLogin(t, newBrowser(t, s.URL), m, jane()), "/ui/user")
+		tok := idToken(t, m, jane())
+		res := send(t, "GET", s.URL+"/api/v1/me", "Bearer "+tok, nil, nil)
+		if !on {
+			if res.status != http.StatusUnauthorized {
+				t.Fatalf("ID token with api_bearer off: %d %s", res.status, res.body)
+			}
+			continue
+		}
+		if res.status != 200 || !strings.Contains(res.body, `"name":"jane"`) || !strings.Contains(res.body, `"groups":["devs"]`) {
+			t.Fatalf("ID token: %d %s", res.status, res.body)
+		}
+		if res := send(t, "GET", s.URL+"/api/v1/me", "Bearer "+tok[:len(tok)-4]+"AAAA", nil, nil); res.status != http.StatusUnauthorized {
+			t.Fatalf("tampered ID token: %d", res.status)
+		}
+		if res := send(t, "GET", s.URL+"/v2/", "Bearer "+tok, nil, nil); res.status != http.StatusUnauthorized {
+			t.Fatalf("ID token on /v2/: %d", res.status)
+		}
+		// A user who never logged in here is unknown.
+		other := idToken(t, m, &mockoidc.MockUser{Subject: "sub-bob", PreferredUsername: "bob"})
+		if res := send(t, "GET", s.URL+"/api/v1/me", "Bearer "+other, nil, nil); res.status != http.StatusUnauthorized {
+			t.Fatalf("ID token of an unknown user: %d", res.status)
+		}
+	}
+}

@@ -106,6 +106,7 @@ type Service struct {
 	cache     credCache
 	live      liveCache // subjects of tokens re-checked for management calls
 	workload  WorkloadVerifier
+	idTokens  IDTokenVerifier // nil: ID tokens are not accepted
 	nets      netRules  // network rules of projects and robots
 	sysNet    netRule   // auth.network
 
@@ -125,6 +126,9 @@ type Options struct {
 	// nil when nothing is proxied. Tokens for such pulls are granted
 	// against the cache repository's project, like the pulls themselves.
 	ProxyRepo func(ctx context.Context, repo string) (string, bool)
+	// IDTokens, when auth.oidc.api_bearer is on, verifies the provider's
+	// ID tokens sent as Bearer tokens to /api/.
+	IDTokens IDTokenVerifier
 	// Workload verifies CI systems' OIDC tokens for
 	// auth.workload_identity (nil: none configured).
 	Workload WorkloadVerifier
@@ -163,7 +167,7 @@ var (
 // trusted token issuers' keys and creates the initial administrator.
 func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logger, o Options) (*Service, error) {
 	s := &Service{cfg: cfg, store: store, log: log, now: o.Now, proxies: o.TrustedProxies, proxyRepo: o.ProxyRepo,
-		admins: map[string]bool{}, observeLogin: o.ObserveLogin, workload: o.Workload}
+		admins: map[string]bool{}, observeLogin: o.ObserveLogin, workload: o.Workload, idTokens: o.IDTokens}
 	if len(cfg.WorkloadIdentity) > 0 && s.workload == nil {
 		return nil, fmt.Errorf("auth.workload_identity: no verifier")
 	}
@@ -456,6 +460,15 @@ func (s *Service) authenticate(r *http.Request) *identity {
 		return &identity{subj: subj, err: err}
 	case "bearer":
 		claims, err := s.keys.verify(r.Context(), c.Token, s.cfg.Token.Service, s.trusted)
+		if err != nil && s.idTokens != nil && strings.HasPrefix(r.URL.Path, "/api/") {
+			// The provider's ID token of a user (auth.oidc.api_bearer):
+			// the stored user, as with a password.
+			subj, ierr := s.idTokenSubject(r.Context(), c.Token)
+			if ierr == nil {
+				return &identity{subj: subj}
+			}
+			s.log.InfoContext(r.Context(), "ID token rejected", "reason", ierr.Error(), "remote", s.ClientAddr(r))
+		}
 		if err != nil {
 			s.log.InfoContext(r.Context(), "token rejected", "reason", err.Error(), "remote", s.ClientAddr(r))
 			return &identity{err: s.invalidToken()}

@@ -131,6 +131,31 @@ func (b oidcBackend) Lookup(ctx context.Context, user string) (*Subject, error) 
 	return b.s.oidcUser(ctx, user)
 }
 
+// IDTokenVerifier verifies the provider's ID tokens (internal/auth/oidc),
+// for auth.oidc.api_bearer.
+type IDTokenVerifier interface {
+	VerifyIDToken(ctx context.Context, raw string) (issuer, subject string, err error)
+}
+
+// idTokenSubject is the stored user an ID token of the provider names,
+// or an error (ErrUnavailable when the provider cannot be reached).
+func (s *Service) idTokenSubject(ctx context.Context, raw string) (*Subject, error) {
+	iss, sub, err := s.idTokens.VerifyIDToken(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	link, err := s.store.OIDCIdentity(ctx, iss, sub)
+	if err != nil {
+		return nil, err
+	}
+	subj, err := s.lookupUser(ctx, link.User)
+	if err != nil {
+		return nil, err
+	}
+	subj.Source = "oidc-id-token"
+	return subj, nil
+}
+
 // HasPasswords reports whether a source of users checks passwords
 // (builtin, htpasswd, ldap): the login page then asks for one.
 func (s *Service) HasPasswords() bool {

@@ -55,6 +55,10 @@ type OIDC struct {
 	// in again. Providers give refresh tokens for the offline_access scope
 	// (most) or by default (some).
 	RefreshInterval time.Duration `yaml:"refresh_interval"`
+	// APIBearer accepts the provider's ID tokens (for this client id) as
+	// Bearer tokens on the management API (/api/v1), for automation that
+	// already holds one; the user must have logged in once.
+	APIBearer bool `yaml:"api_bearer"`
 	// Logout logs out at the provider too (RP-initiated logout, when its
 	// discovery document names an end_session_endpoint).
 	Logout bool `yaml:"logout"`

@@ -225,6 +225,20 @@ func (p *Provider) Finish(ctx context.Context, redirectURL, code string, f Flow)
 	return id, err
 }
 
+// VerifyIDToken checks an ID token of the provider for this client
+// (signature, issuer, audience, expiry) and returns whose it is.
+func (p *Provider) VerifyIDToken(ctx context.Context, raw string) (string, string, error) {
+	prov, err := p.discover(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	idt, err := p.verifier(prov).Verify(gooidc.ClientContext(ctx, p.client), raw)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: ID token: %v", ErrRejected, err)
+	}
+	return idt.Issuer, idt.Subject, nil
+}
+
 // Refresh asks the provider who the holder of a refresh token is now:
 // the groups of a new ID token (or of the userinfo answer). Errors wrap
 // auth.ErrRefreshRefused or auth.ErrUnavailable.
