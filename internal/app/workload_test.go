@@ -52,7 +52,9 @@ func TestWorkloadIdentity(t *testing.T) {
 			return is.Sign(t, with(func(c jwt.MapClaims) { c["repository"] = "evil/app" }), false)
 		}, "team/app", false},
 		{"claim missing", "robot$team+ci", func() string { return is.Sign(t, with(func(c jwt.MapClaims) { delete(c, "ref") }), false) }, "team/app", false},
-		{"wrong audience", "robot$team+ci", func() string { return is.Sign(t, with(func(c jwt.MapClaims) { c["aud"] = "sts.amazonaws.com" }), false) }, "team/app", false},
+		{"wrong audience", "robot$team+ci", func() string {
+			return is.Sign(t, with(func(c jwt.MapClaims) { c["aud"] = "sts.amazonaws.com" }), false)
+		}, "team/app", false},
 		{"expired", "robot$team+ci", func() string {
 			return is.Sign(t, with(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }), false)
 		}, "team/app", false},

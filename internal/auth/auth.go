@@ -107,8 +107,8 @@ type Service struct {
 	live      liveCache // subjects of tokens re-checked for management calls
 	workload  WorkloadVerifier
 	idTokens  IDTokenVerifier // nil: ID tokens are not accepted
-	nets      netRules  // network rules of projects and robots
-	sysNet    netRule   // auth.network
+	nets      netRules        // network rules of projects and robots
+	sysNet    netRule         // auth.network
 
 	observeLogin func(result string, d time.Duration)
 }
