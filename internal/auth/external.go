@@ -223,3 +223,17 @@ func (s *Service) RefreshExternal(ctx context.Context, r ExternalRefresher) (str
 	}
 	return fmt.Sprintf(`{"checked":%d,"refused":%d}`, updated, refused), nil
 }
+
+// CreateExternalUser adds a user without a password, for an external
+// login (OIDC) to link at the user's first login when auth.oidc.auto_onboard
+// is off (the provider's user name claim must equal name).
+func (m *Manager) CreateExternalUser(ctx context.Context, name string, admin bool) error {
+	if err := validUser(name); err != nil {
+		return err
+	}
+	if err := m.store.CreateUser(ctx, meta.User{Name: name, PasswordHash: meta.ExternalPassword, Admin: admin}); err != nil {
+		return err
+	}
+	m.onChange()
+	return nil
+}

@@ -95,20 +95,6 @@ func (m *Manager) CreateUser(ctx context.Context, name, password string, admin b
 	return nil
 }
 
-// CreateExternalUser adds a user without a password, for an external
-// login (OIDC) to link at the user's first login when auth.oidc.auto_onboard
-// is off (the provider's user name claim must equal name).
-func (m *Manager) CreateExternalUser(ctx context.Context, name string, admin bool) error {
-	if err := validUser(name); err != nil {
-		return err
-	}
-	if err := m.store.CreateUser(ctx, meta.User{Name: name, PasswordHash: meta.ExternalPassword, Admin: admin}); err != nil {
-		return err
-	}
-	m.onChange()
-	return nil
-}
-
 // Users lists the builtin users.
 func (m *Manager) Users(ctx context.Context) ([]meta.User, error) { return m.store.Users(ctx) }
 
@@ -496,12 +482,4 @@ func (m *Manager) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 		out = append(out, SigningKey{ID: k.ID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt.UTC(), RetiredAt: k.RetiredAt.UTC()})
 	}
 	return out, nil
-}
-
-func robotScopes(rs []meta.Robot) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = RobotNetworkScope(r.Name)
-	}
-	return out
 }

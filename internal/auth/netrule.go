@@ -259,3 +259,11 @@ func (m *Manager) setNetworkRule(ctx context.Context, scope string, rule Network
 	m.onChange()
 	return out, nil
 }
+
+func robotScopes(rs []meta.Robot) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = RobotNetworkScope(r.Name)
+	}
+	return out
+}
