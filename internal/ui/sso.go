@@ -42,6 +42,26 @@ type ssoState struct {
 	Next string `json:"next"`
 }
 
+// maxSSOCookie bounds the cookie a callback decodes.
+const maxSSOCookie = 4096
+
+// decodeSSOState reads the login-in-progress cookie.
+func decodeSSOState(v string) (ssoState, error) {
+	var st ssoState
+	if len(v) > maxSSOCookie {
+		return st, errors.New("cookie too long")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return ssoState{}, err
+	}
+	st.Next = localPath(st.Next)
+	return st, nil
+}
+
 // ssoLogin serves GET /ui/oidc/login?next=: the redirect to the provider.
 func (u *UI) ssoLogin(w http.ResponseWriter, r *http.Request) error {
 	if u.sso == nil || u.auth == nil {
@@ -68,11 +88,7 @@ func (u *UI) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 	var st ssoState
 	c, err := r.Cookie(ssoCookie)
 	if err == nil {
-		if b, derr := base64.RawURLEncoding.DecodeString(c.Value); derr == nil {
-			err = json.Unmarshal(b, &st)
-		} else {
-			err = derr
-		}
+		st, err = decodeSSOState(c.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: ssoCookie, Path: "/ui/oidc/", MaxAge: -1, HttpOnly: true, Secure: u.secure(r), SameSite: http.SameSiteLaxMode})
 	q := r.URL.Query()
