@@ -21,7 +21,9 @@ func testNetworkRule(t *testing.T, c *cluster) {
 	from := func(local string) *http.Client {
 		tr := c.client.Transport.(*http.Transport).Clone()
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
-		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) { return d.DialContext(ctx, network, addr) }
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		}
 		return &http.Client{Transport: tr}
 	}
 	put := func(body string) {
