@@ -69,8 +69,9 @@ type netSnapshot struct {
 }
 
 type netRules struct {
-	snap atomic.Pointer[netSnapshot]
-	mu   sync.Mutex // one reload at a time
+	snap atomic.Pointer[netSnapshot] // nil: read them again
+	last atomic.Pointer[netSnapshot] // the last read, kept when the database fails
+	mu   sync.Mutex                  // one reload at a time
 }
 
 func (n *netRules) invalidate() { n.snap.Store(nil) }
@@ -101,6 +102,10 @@ func (s *Service) netRulesNow(ctx context.Context) (map[string]netRule, error) {
 	}
 	rs, err := s.store.NetworkRules(ctx)
 	if err != nil {
+		if last := s.nets.last.Load(); last != nil {
+			s.log.WarnContext(ctx, "network rules: cannot read them again; the last ones stay in force", "error", err)
+			return last.rules, nil
+		}
 		return nil, err
 	}
 	m := make(map[string]netRule, len(rs))
@@ -113,7 +118,9 @@ func (s *Service) netRulesNow(ctx context.Context) (map[string]netRule, error) {
 		}
 		m[r.Scope] = nr
 	}
-	s.nets.snap.Store(&netSnapshot{loaded: now, rules: m})
+	sn := &netSnapshot{loaded: now, rules: m}
+	s.nets.snap.Store(sn)
+	s.nets.last.Store(sn)
 	return m, nil
 }
 
