@@ -77,6 +77,12 @@ func ToOCI(err error) *oci.Error {
 	return &oci.Error{Code: oci.CodeUnknown, Message: "internal server error"}
 }
 
+// headerSetter is an error with headers of its own (a rate limit's
+// Retry-After and RateLimit-*): WriteError sets them.
+type headerSetter interface {
+	SetHeaders(http.Header)
+}
+
 // challenger is an error asking the client to authenticate: WriteError
 // sends its challenge as the WWW-Authenticate header.
 type challenger interface {
@@ -112,6 +118,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var ch challenger
 	if errors.As(err, &ch) {
 		h.Set("WWW-Authenticate", ch.Challenge())
+	}
+	var hs headerSetter
+	if errors.As(err, &hs) {
+		hs.SetHeaders(h)
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -24,6 +24,7 @@ import (
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/ldap"
+	"github.com/berth-registry/berth/internal/auth/oidc"
 	"github.com/berth-registry/berth/internal/buildinfo"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/events"
@@ -34,6 +35,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta/sqlite"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/proxy"
+	"github.com/berth-registry/berth/internal/ratelimit"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/scrub"
@@ -58,7 +60,9 @@ type App struct {
 	audit   *audit.Log // nil when audit.enabled is off
 	stop    context.CancelFunc
 	handler http.Handler
-	auth    *auth.Service // nil with auth.mode none
+	auth    *auth.Service      // nil with auth.mode none
+	sso     *oidc.Provider     // nil without auth.mode oidc
+	limiter *ratelimit.Limiter // nil without rate limits
 	authAPI *authapi.Handlers
 	mgr     *auth.Manager
 	gc      *gc.Collector
@@ -146,7 +150,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.metrics = newMetrics(store)
 	mgr := auth.NewManager(store, cfg.Auth.BcryptCost)
 	if cfg.Auth.Enabled() {
-		if a.auth, err = openAuth(ctx, cfg, store, log, a.svc.ProxyRepo, a.metrics.ops.observeLogin); err != nil {
+		if cfg.Auth.HasMode(config.AuthOIDC) {
+			if a.sso, err = oidc.New(cfg.Auth.OIDC, log, oidc.Options{}); err != nil {
+				store.Close()
+				return nil, err
+			}
+		}
+		if a.auth, err = openAuth(ctx, cfg, store, log, a.svc.ProxyRepo, a.metrics.ops.observeLogin, a.sso); err != nil {
 			store.Close()
 			return nil, err
 		}
@@ -160,6 +170,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	// bounds building).
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
+	if cfg.RateLimit.On() {
+		a.limiter = ratelimit.New(cfg.RateLimit, store, log, nil)
+		go a.limiter.Run(bg)
+	}
 	a.pullsDone = make(chan struct{})
 	go func() {
 		defer close(a.pullsDone)
@@ -268,7 +282,7 @@ func RotateSigningKey(ctx context.Context, cfg *config.Config, log *slog.Logger,
 		return "", err
 	}
 	defer store.Close()
-	s, err := openAuth(ctx, cfg, store, log, nil, nil)
+	s, err := openAuth(ctx, cfg, store, log, nil, nil, nil)
 	if err != nil {
 		return "", err
 	}
@@ -292,14 +306,21 @@ func Migrate(ctx context.Context, cfg *config.Config) error {
 // openAuth builds access control from the auth configuration; proxyRepo
 // (nil: nothing proxied) maps pulls the pull-through cache serves to
 // their cache repositories, for the tokens of such pulls; observeLogin, if
-// not nil, gets every login's outcome (for metrics).
+// not nil, gets every login's outcome (for metrics); sso, if not nil, is
+// the OIDC provider (for auth.oidc.api_bearer).
 func openAuth(ctx context.Context, cfg *config.Config, store meta.Store, log *slog.Logger,
-	proxyRepo func(context.Context, string) (string, bool), observeLogin func(string, time.Duration)) (*auth.Service, error) {
+	proxyRepo func(context.Context, string) (string, bool), observeLogin func(string, time.Duration), sso *oidc.Provider) (*auth.Service, error) {
 	proxies, err := cfg.HTTP.TrustedProxyPrefixes()
 	if err != nil {
 		return nil, err
 	}
 	o := auth.Options{TrustedProxies: proxies, ProxyRepo: proxyRepo, ObserveLogin: observeLogin}
+	if len(cfg.Auth.WorkloadIdentity) > 0 {
+		o.Workload = oidc.NewWorkload(nil, nil)
+	}
+	if sso != nil && cfg.Auth.OIDC.APIBearer {
+		o.IDTokens = sso
+	}
 	if cfg.Auth.HasMode(config.AuthLDAP) {
 		if o.LDAP, err = ldap.New(cfg.Auth.LDAP, log); err != nil {
 			return nil, err

@@ -58,6 +58,10 @@ func (a *App) newLifecycle() {
 				return replication.Report(n), err
 			}})
 	}
+	if a.sso != nil && a.cfg.Auth.OIDC.RefreshInterval > 0 {
+		all = append(all, jobs.Job{Name: OIDCRefreshJob, Interval: a.cfg.Auth.OIDC.RefreshInterval,
+			Run: func(ctx context.Context, _ *jobs.Run) (string, error) { return a.auth.RefreshExternal(ctx, a.sso) }})
+	}
 	a.jobs = jobs.New(a.meta, jobs.Options{Lease: a.cfg.Jobs.Lease, Poll: a.cfg.Jobs.Poll, Log: a.log.With("component", "jobs")}, all...)
 }
 
@@ -215,3 +219,7 @@ func (m *gcMetrics) observe(r gc.Report, err error) {
 	}
 	m.freed.Add(float64(r.FreedBytes()))
 }
+
+// OIDCRefreshJob checks single sign-on users' groups with the provider
+// between logins (auth.oidc.refresh_interval).
+const OIDCRefreshJob = "oidc-refresh"

@@ -141,6 +141,12 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "project_robots", Method: http.MethodGet, Pattern: "/api/v1/projects/{project}/robots", Perm: manage.PermProjectAdmin, Handle: h.ListProjectRobots},
 		{Name: "project_robot_create", Method: http.MethodPost, Pattern: "/api/v1/projects/{project}/robots", Perm: manage.PermProjectAdmin, Handle: h.CreateProjectRobot},
 		{Name: "project_robot_delete", Method: http.MethodDelete, Pattern: "/api/v1/projects/{project}/robots/{robot}", Perm: manage.PermProjectAdmin, Handle: h.DeleteProjectRobot},
+		{Name: "project_network_rule", Method: http.MethodGet, Pattern: "/api/v1/projects/{project}/network-rule", Perm: manage.PermProjectRead, Handle: h.GetProjectNetworkRule},
+		{Name: "project_network_rule_put", Method: http.MethodPut, Pattern: "/api/v1/projects/{project}/network-rule", Perm: manage.PermProjectAdmin, Handle: h.PutProjectNetworkRule},
+		{Name: "project_robot_network_rule", Method: http.MethodGet, Pattern: "/api/v1/projects/{project}/robots/{robot}/network-rule", Perm: manage.PermProjectAdmin, Handle: h.GetRobotNetworkRule},
+		{Name: "project_robot_network_rule_put", Method: http.MethodPut, Pattern: "/api/v1/projects/{project}/robots/{robot}/network-rule", Perm: manage.PermProjectAdmin, Handle: h.PutRobotNetworkRule},
+		{Name: "robot_network_rule", Method: http.MethodGet, Pattern: "/api/v1/robots/{robot}/network-rule", Perm: manage.PermSystemAdmin, Handle: h.GetRobotNetworkRule},
+		{Name: "robot_network_rule_put", Method: http.MethodPut, Pattern: "/api/v1/robots/{robot}/network-rule", Perm: manage.PermSystemAdmin, Handle: h.PutRobotNetworkRule},
 		{Name: "robots", Method: http.MethodGet, Pattern: "/api/v1/robots", Perm: manage.PermSystemAdmin, Handle: h.ListRobots},
 		{Name: "robot_create", Method: http.MethodPost, Pattern: "/api/v1/robots", Perm: manage.PermSystemAdmin, Handle: h.CreateRobot},
 		{Name: "robot_delete", Method: http.MethodDelete, Pattern: "/api/v1/robots/{robot}", Perm: manage.PermSystemAdmin, Handle: h.DeleteRobot},
@@ -196,6 +202,9 @@ func (a *App) routes() http.Handler {
 	if a.auth != nil {
 		h.WithAuthorizer(v2Access{a.auth, a.svc})
 		v2router.WithAuthorizer(v2Access{a.auth, a.svc})
+	}
+	if a.limiter != nil {
+		v2router.WithAdmitter(v2Admit{a})
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", named("healthz", http.HandlerFunc(a.healthz)))

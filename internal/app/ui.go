@@ -15,8 +15,13 @@ import (
 // newUI builds the web UI over the same services and permission code as
 // the management API.
 func (a *App) newUI() error {
+	var sso ui.SSO
+	if a.sso != nil {
+		sso = a.sso
+	}
 	var err error
 	a.ui, err = ui.New(ui.Options{
+		SSO:      sso,
 		Config:   a.cfg.UI,
 		Auth:     a.auth,
 		Sessions: a.meta,

@@ -52,8 +52,8 @@ type Subject struct {
 	Name   string
 	Kind   Kind
 	Admin  bool     // system administrator
-	Groups []string // LDAP groups
-	Source string   // builtin, htpasswd, ldap, robot, token
+	Groups []string // LDAP or OIDC groups
+	Source string   // builtin, htpasswd, ldap, oidc, robot, token
 
 	robot *meta.Robot
 	// fingerprint binds refresh tokens to the credential used.
@@ -106,6 +106,10 @@ type Service struct {
 	cache     credCache
 	live      liveCache // subjects of tokens re-checked for management calls
 	public    publicCache
+	workload  WorkloadVerifier
+	idTokens  IDTokenVerifier // nil: ID tokens are not accepted
+	nets      netRules        // network rules of projects and robots
+	sysNet    netRule         // auth.network
 
 	observeLogin func(result string, d time.Duration)
 }
@@ -123,6 +127,12 @@ type Options struct {
 	// nil when nothing is proxied. Tokens for such pulls are granted
 	// against the cache repository's project, like the pulls themselves.
 	ProxyRepo func(ctx context.Context, repo string) (string, bool)
+	// IDTokens, when auth.oidc.api_bearer is on, verifies the provider's
+	// ID tokens sent as Bearer tokens to /api/.
+	IDTokens IDTokenVerifier
+	// Workload verifies CI systems' OIDC tokens for
+	// auth.workload_identity (nil: none configured).
+	Workload WorkloadVerifier
 	// ObserveLogin, if set, gets the outcome of every password login
 	// (LoginSuccess, LoginCached, ...) and how long it took (for metrics).
 	ObserveLogin func(result string, d time.Duration)
@@ -158,7 +168,10 @@ var (
 // trusted token issuers' keys and creates the initial administrator.
 func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logger, o Options) (*Service, error) {
 	s := &Service{cfg: cfg, store: store, log: log, now: o.Now, proxies: o.TrustedProxies, proxyRepo: o.ProxyRepo,
-		admins: map[string]bool{}, observeLogin: o.ObserveLogin}
+		admins: map[string]bool{}, observeLogin: o.ObserveLogin, workload: o.Workload, idTokens: o.IDTokens}
+	if len(cfg.WorkloadIdentity) > 0 && s.workload == nil {
+		return nil, fmt.Errorf("auth.workload_identity: no verifier")
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -183,6 +196,8 @@ func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logge
 				return nil, fmt.Errorf("auth: mode ldap without an LDAP client")
 			}
 			s.backends = append(s.backends, ldapBackend{o.LDAP})
+		case config.AuthOIDC:
+			s.backends = append(s.backends, oidcBackend{s})
 		}
 	}
 	s.users = newLimiter(cfg.FailedLogins.PerUser, cfg.FailedLogins.Window, s.now)
@@ -190,7 +205,11 @@ func New(ctx context.Context, cfg config.Auth, store meta.Store, log *slog.Logge
 	s.addrs = newLimiter(cfg.FailedLogins.PerAddress, cfg.FailedLogins.Window, s.now)
 	s.cache.init(s.now)
 	s.live.init(s.now)
-	var err error
+	sysRule, err := parseRule(meta.NetworkRule{Pull: cfg.Network.Pull, Push: cfg.Network.Push})
+	if err != nil {
+		return nil, fmt.Errorf("auth.network: %w", err)
+	}
+	s.sysNet = sysRule
 	if s.trusted, err = loadTrusted(cfg.Token.Trusted); err != nil {
 		return nil, err
 	}
@@ -245,8 +264,9 @@ func (builtin) Name() string { return config.AuthBuiltin }
 
 func (b builtin) Authenticate(ctx context.Context, user, pw string) (*Subject, error) {
 	u, err := b.store.User(ctx, user)
-	if errors.Is(err, meta.ErrNotFound) || err == nil && u.Disabled {
-		// A disabled user is refused as an unknown one, in the same time.
+	if errors.Is(err, meta.ErrNotFound) || err == nil && (u.Disabled || u.PasswordHash == meta.ExternalPassword) {
+		// A disabled user is refused as an unknown one, in the same time;
+		// so is a user of an external login (no password here).
 		if err := dummyCheck(ctx, pw, b.cost); err != nil {
 			return nil, err
 		}
@@ -263,7 +283,7 @@ func (b builtin) Authenticate(ctx context.Context, user, pw string) (*Subject, e
 
 func (b builtin) Lookup(ctx context.Context, user string) (*Subject, error) {
 	u, err := b.store.User(ctx, user)
-	if errors.Is(err, meta.ErrNotFound) || err == nil && u.Disabled {
+	if errors.Is(err, meta.ErrNotFound) || err == nil && (u.Disabled || u.PasswordHash == meta.ExternalPassword) {
 		return nil, errUnknownUser // a disabled user's sessions and tokens end
 	}
 	if err != nil {
@@ -337,7 +357,13 @@ func (s *Service) robotLogin(ctx context.Context, name, secret string) (*Subject
 	if err != nil {
 		return nil, err
 	}
-	if !secretMatches(secret, r.SecretHash) || s.expired(r.ExpiresAt) {
+	if s.expired(r.ExpiresAt) {
+		return nil, errBadPassword
+	}
+	if s.workload != nil && looksLikeJWT(secret) {
+		return s.workloadLogin(ctx, r, secret)
+	}
+	if !secretMatches(secret, r.SecretHash) {
 		return nil, errBadPassword
 	}
 	return robotSubject(r), nil
@@ -396,6 +422,7 @@ func (s *Service) Invalidate() {
 	s.cache.clear()
 	s.live.clear()
 	s.public.clear()
+	s.nets.invalidate()
 }
 
 // identity is what the Authorization header of a request established.
@@ -441,6 +468,15 @@ func (s *Service) authenticate(r *http.Request) *identity {
 		return &identity{subj: subj, err: err}
 	case "bearer":
 		claims, err := s.keys.verify(r.Context(), c.Token, s.cfg.Token.Service, s.trusted)
+		if err != nil && s.idTokens != nil && strings.HasPrefix(r.URL.Path, "/api/") {
+			// The provider's ID token of a user (auth.oidc.api_bearer):
+			// the stored user, as with a password.
+			subj, ierr := s.idTokenSubject(r.Context(), c.Token)
+			if ierr == nil {
+				return &identity{subj: subj}
+			}
+			s.log.InfoContext(r.Context(), "ID token rejected", "reason", ierr.Error(), "remote", s.ClientAddr(r))
+		}
 		if err != nil {
 			s.log.InfoContext(r.Context(), "token rejected", "reason", err.Error(), "remote", s.ClientAddr(r))
 			return &identity{err: s.invalidToken()}

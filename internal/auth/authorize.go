@@ -137,7 +137,7 @@ func (s *Service) CheckRepo(r *http.Request, repo, action string) error {
 		if action == ActionPull && id.subj.Anonymous() && !id.bearer {
 			id.anonPull = repo
 		}
-		return nil
+		return s.checkNetwork(r, id.subj, repo, action)
 	}
 	switch {
 	case id.bearer:
@@ -153,7 +153,8 @@ func (s *Service) CheckRepo(r *http.Request, repo, action string) error {
 // mount checks pull on its source with it.
 func (s *Service) Allowed(r *http.Request, repo, action string) bool {
 	id := identityOf(r)
-	return id.err == nil && action != ActionPush && s.allowed(r.Context(), id, repo, action)
+	return id.err == nil && action != ActionPush && s.allowed(r.Context(), id, repo, action) &&
+		s.checkNetwork(r, id.subj, repo, action) == nil
 }
 
 func (s *Service) allowed(ctx context.Context, id *identity, repo, action string) bool {

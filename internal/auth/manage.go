@@ -21,6 +21,9 @@ type Manager struct {
 	cost     int // of bcrypt
 	now      func() time.Time
 	onChange func() // forget cached logins
+	// maxTokenTTL bounds personal access tokens' lifetime
+	// (auth.access_tokens.max_ttl); 0: no bound.
+	maxTokenTTL time.Duration
 }
 
 // NewManager returns a manager over a store; passwords are hashed with
@@ -32,7 +35,7 @@ func NewManager(store meta.Store, cost int) *Manager {
 // Manager returns the service's manager; its changes also end the
 // service's cached logins.
 func (s *Service) Manager() *Manager {
-	return &Manager{store: s.store, cost: s.cfg.BcryptCost, now: s.now, onChange: s.Invalidate}
+	return &Manager{store: s.store, cost: s.cfg.BcryptCost, now: s.now, onChange: s.Invalidate, maxTokenTTL: s.cfg.AccessTokens.MaxTTL}
 }
 
 // FieldError is an ErrInvalid about one input: its Field is name,
@@ -108,6 +111,9 @@ func (m *Manager) UpdateUser(ctx context.Context, name, password string, admin *
 		return err
 	}
 	if password != "" {
+		if u.PasswordHash == meta.ExternalPassword {
+			return invalid("password", "%s signs in through single sign-on and has no password here", name)
+		}
 		if u.PasswordHash, err = HashPassword(password, m.cost); err != nil {
 			return err
 		}
@@ -233,8 +239,18 @@ func (m *Manager) DeleteProject(ctx context.Context, name string) error {
 	if exists {
 		return fmt.Errorf("%w: delete the repositories of %s first", ErrNotEmpty, name)
 	}
+	robots, err := m.store.Robots(ctx, name)
+	if err != nil {
+		return err
+	}
 	if err := m.store.DeleteProject(ctx, name); err != nil {
 		return err
+	}
+	// The network rules of the project and its robots go with them.
+	for _, scope := range append([]string{ProjectNetworkScope(name)}, robotScopes(robots)...) {
+		if err := m.store.DeleteNetworkRule(ctx, scope); err != nil {
+			return err
+		}
 	}
 	m.onChange()
 	return nil
@@ -346,6 +362,9 @@ func (m *Manager) DeleteRobot(ctx context.Context, project, name string) error {
 	if err := m.store.DeleteRobot(ctx, RobotName(project, name)); err != nil {
 		return err
 	}
+	if err := m.store.DeleteNetworkRule(ctx, RobotNetworkScope(RobotName(project, name))); err != nil {
+		return err
+	}
 	m.onChange()
 	return nil
 }
@@ -358,6 +377,9 @@ func (m *Manager) CreateAccessToken(ctx context.Context, user, name string, expi
 	}
 	if !expires.IsZero() && !expires.After(m.now()) {
 		return "", meta.AccessToken{}, invalid("expires", "the expiry is in the past")
+	}
+	if max := m.maxTokenTTL; max > 0 && (expires.IsZero() || expires.After(m.now().Add(max))) {
+		return "", meta.AccessToken{}, invalid("expires", "tokens expire within %v at most here (auth.access_tokens.max_ttl)", max)
 	}
 	token, id := newAccessToken()
 	t := meta.AccessToken{ID: id, User: user, Name: name, SecretHash: hashSecret(token), ExpiresAt: expires, CreatedAt: m.now()}
@@ -390,23 +412,49 @@ func (m *Manager) SetProjectCreation(ctx context.Context, v string) error {
 }
 
 // ErrNotBuiltin: the subject is not a builtin user, so it has no password
-// or access tokens here (htpasswd and LDAP users have theirs elsewhere,
-// robots have a secret).
-var ErrNotBuiltin = errors.New("only builtin users (not htpasswd, LDAP or robot accounts) have passwords and access tokens here")
+// here (htpasswd and LDAP users have theirs elsewhere, single sign-on
+// users none, robots have a secret), or no access tokens (only users
+// kept here, builtin and single sign-on, have them).
+var ErrNotBuiltin = errors.New("only builtin users (not htpasswd, LDAP, single sign-on or robot accounts) have passwords here, and only builtin and single sign-on users access tokens")
 
-// BuiltinUser returns s's name when s is a builtin user, else
-// ErrNotBuiltin.
+// BuiltinUser returns s's name when s is a builtin user (with a password
+// here), else ErrNotBuiltin.
 func (m *Manager) BuiltinUser(ctx context.Context, s *Subject) (string, error) {
-	if s == nil || s.Kind != KindUser {
-		return "", ErrNotBuiltin
-	}
-	if _, err := m.store.User(ctx, s.Name); errors.Is(err, meta.ErrNotFound) {
-		return "", ErrNotBuiltin
-	} else if err != nil {
+	u, err := m.storedUser(ctx, s)
+	if err != nil {
 		return "", err
 	}
-	return s.Name, nil
+	if u.PasswordHash == meta.ExternalPassword {
+		return "", ErrNotBuiltin
+	}
+	return u.Name, nil
 }
+
+// TokenUser returns s's name when s is a user kept here (builtin, or of
+// single sign-on) who may hold personal access tokens, else
+// ErrNotBuiltin.
+func (m *Manager) TokenUser(ctx context.Context, s *Subject) (string, error) {
+	u, err := m.storedUser(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	return u.Name, nil
+}
+
+func (m *Manager) storedUser(ctx context.Context, s *Subject) (meta.User, error) {
+	if s == nil || s.Kind != KindUser {
+		return meta.User{}, ErrNotBuiltin
+	}
+	u, err := m.store.User(ctx, s.Name)
+	if errors.Is(err, meta.ErrNotFound) {
+		return meta.User{}, ErrNotBuiltin
+	}
+	return u, err
+}
+
+// TokenMaxTTL is the longest lifetime of a personal access token
+// (auth.access_tokens.max_ttl; 0: no bound), for forms to show.
+func (m *Manager) TokenMaxTTL() time.Duration { return m.maxTokenTTL }
 
 // Memberships lists the roles s has in projects: as a user member, or
 // through one of its groups (by project, then kind and name).

@@ -16,6 +16,25 @@ func (s *Service) Realm(r *http.Request) string {
 	if s.cfg.Token.Realm != "" {
 		return s.cfg.Token.Realm
 	}
+	return s.requestBase(r) + TokenPath
+}
+
+// SSORedirectURL is the callback URL of single sign-on for a request:
+// auth.oidc.redirect_url, or built like Realm from the scheme and host the
+// client used (behind a proxy, set it: the provider compares it with the
+// URL registered there).
+func (s *Service) SSORedirectURL(r *http.Request) string {
+	if s.cfg.OIDC.RedirectURL != "" {
+		return s.cfg.OIDC.RedirectURL
+	}
+	return s.requestBase(r) + SSOCallbackPath
+}
+
+// SSOCallbackPath is where the OIDC provider sends the browser back.
+const SSOCallbackPath = "/ui/oidc/callback"
+
+// requestBase is scheme://host as the client reached Berth.
+func (s *Service) requestBase(r *http.Request) string {
 	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
@@ -28,7 +47,7 @@ func (s *Service) Realm(r *http.Request) string {
 			host = h
 		}
 	}
-	return scheme + "://" + host + TokenPath
+	return scheme + "://" + host
 }
 
 func firstValue(v string) string {

@@ -26,6 +26,16 @@ type Auth struct {
 	FailedLogins FailedLogins `yaml:"failed_logins"`
 	// LDAP configures the ldap mode.
 	LDAP LDAP `yaml:"ldap"`
+	// OIDC configures the oidc mode (single sign-on through an OpenID
+	// Connect provider).
+	OIDC OIDC `yaml:"oidc"`
+	// AccessTokens bounds personal access tokens.
+	AccessTokens AccessTokens `yaml:"access_tokens"`
+	// WorkloadIdentity lets CI jobs log in as robots with their CI
+	// system's OIDC tokens.
+	WorkloadIdentity []WorkloadIdentity `yaml:"workload_identity"`
+	// Network is the system-wide network rule of pulls and pushes.
+	Network Network `yaml:"network"`
 	// BcryptCost is the work factor of the password hashes Berth makes
 	// (4..14; each step doubles the time of a login).
 	BcryptCost int `yaml:"bcrypt_cost"`
@@ -115,6 +125,7 @@ const (
 	AuthBuiltin  = "builtin"
 	AuthHtpasswd = "htpasswd"
 	AuthLDAP     = "ldap"
+	AuthOIDC     = "oidc"
 )
 
 func defaultAuth() Auth {
@@ -124,6 +135,9 @@ func defaultAuth() Auth {
 		Admin:        AuthAdmin{Username: "admin"},
 		Token:        Token{Enabled: true, Service: "berth", Issuer: "berth", TTL: 5 * time.Minute, RefreshTTL: 30 * 24 * time.Hour},
 		FailedLogins: FailedLogins{PerUser: 10, PerAddress: 50, Window: 5 * time.Minute, Delay: 2 * time.Second},
+		Network:      Network{AdminBypass: true},
+		OIDC: OIDC{Name: "SSO", Scopes: []string{"openid", "profile", "email"}, UsernameClaim: "preferred_username",
+			AutoOnboard: true, Timeout: 10 * time.Second, Leeway: time.Minute},
 		LDAP: LDAP{UserFilter: "(uid=%s)", GroupFilter: "(|(member=%s)(uniqueMember=%s))",
 			GroupNameAttribute: "cn", MemberOfAttribute: "memberOf", Timeout: 5 * time.Second},
 	}
@@ -158,9 +172,9 @@ func (a Auth) validate(bad func(string, ...any)) {
 	seen := map[string]bool{}
 	for _, m := range a.Modes() {
 		switch m {
-		case AuthBuiltin, AuthHtpasswd, AuthLDAP:
+		case AuthBuiltin, AuthHtpasswd, AuthLDAP, AuthOIDC:
 		default:
-			bad("auth.mode: %q is not none or a comma-separated list of builtin, htpasswd, ldap", a.Mode)
+			bad("auth.mode: %q is not none or a comma-separated list of builtin, htpasswd, ldap, oidc", a.Mode)
 			return
 		}
 		if seen[m] {
@@ -213,6 +227,14 @@ func (a Auth) validate(bad func(string, ...any)) {
 	}
 	if f.Delay > 30*time.Second {
 		bad("auth.failed_logins.delay: %v is over 30s", f.Delay)
+	}
+	if a.HasMode(AuthOIDC) {
+		a.OIDC.validate(bad)
+	}
+	a.Network.validate(bad)
+	validateWorkload(a.WorkloadIdentity, bad)
+	if a.AccessTokens.MaxTTL < 0 {
+		bad("auth.access_tokens.max_ttl: must not be negative")
 	}
 	if a.HasMode(AuthLDAP) {
 		l := a.LDAP

@@ -46,6 +46,8 @@ type Config struct {
 	Debug       Debug       `yaml:"debug"`
 	Metrics     Metrics     `yaml:"metrics"`
 	Events      Events      `yaml:"events"`
+	// RateLimit bounds requests and manifest pulls per client and project.
+	RateLimit RateLimit `yaml:"rate_limit"`
 }
 
 // Debug configures the diagnostics listener.
@@ -208,6 +210,7 @@ func Default() *Config {
 		Jobs:        defaultJobs(),
 		Policy:      defaultPolicy(),
 		UI:          defaultUI(),
+		RateLimit:   defaultRateLimit(),
 	}
 }
 
@@ -380,5 +383,6 @@ func (c *Config) Validate() error {
 	c.Metrics.validate(bad)
 	c.UI.validate(bad)
 	c.Events.validate(bad)
+	c.RateLimit.validate(bad)
 	return errors.Join(errs...)
 }

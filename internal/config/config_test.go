@@ -265,3 +265,51 @@ func FuzzParseDuration(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseNetworks(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::ffff:10.0.0.0/104", "fe80::1%eth0", "1.2.3.4/33", " 127.0.0.1 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ps, err := ParseNetworks([]string{s})
+		if err != nil {
+			return
+		}
+		for _, p := range ps {
+			if !p.IsValid() || p != p.Masked() || p.Addr().Is4In6() {
+				t.Fatalf("%q gave %v", s, p)
+			}
+			// What it prints parses to itself.
+			again, err := ParseNetworks([]string{p.String()})
+			if err != nil || len(again) != 1 || again[0] != p {
+				t.Fatalf("%q -> %v -> %v, %v", s, p, again, err)
+			}
+		}
+	})
+}
+
+func TestParseNetworks(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // "" for an error
+	}{
+		{"10.1.2.3/8", "10.0.0.0/8"},
+		{"192.0.2.7", "192.0.2.7/32"},
+		{"2001:db8::1/32", "2001:db8::/32"},
+		{"::ffff:10.0.0.0/104", "10.0.0.0/8"},
+		{"::ffff:10.0.0.1", "10.0.0.1/32"},
+		{"fe80::1%eth0", ""},
+		{"10.0.0.0/33", ""},
+		{"example.com", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		ps, err := ParseNetworks([]string{tc.in})
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("%q: %v, want an error", tc.in, ps)
+		case tc.want != "" && (err != nil || ps[0].String() != tc.want):
+			t.Errorf("%q: %v, %v; want %s", tc.in, ps, err, tc.want)
+		}
+	}
+}

@@ -102,6 +102,9 @@ type Store interface {
 	Snapshotter
 	EventStore
 	AdoptStore
+	OIDCStore
+	NetworkRuleStore
+	RateCountStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -19,6 +19,7 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := u.page(r, "login.title")
 	p.Form = map[string]string{"next": localPath(r.URL.Query().Get("next"))}
+	p.Data = u.loginData()
 	return u.show(w, r, "login", p)
 }
 
@@ -35,6 +36,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
 	p := u.page(r, "login.title")
 	p.Form = map[string]string{"username": user, "next": next}
 	p.Errors = map[string]string{}
+	p.Data = u.loginData()
 	if user == "" {
 		p.Errors["username"] = "login.username_required"
 	}
@@ -70,11 +72,21 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// logout serves POST /ui/logout: the session ends on every instance.
+// logout serves POST /ui/logout: the session ends on every instance;
+// a single sign-on user is then sent to the provider's logout when it
+// offers one and auth.oidc.logout is on (RP-initiated logout).
 func (u *UI) logout(w http.ResponseWriter, r *http.Request) error {
 	if u.auth != nil {
+		sso := ssoSource(r)
 		if err := u.endSession(w, r); err != nil {
 			return err
+		}
+		if sso && u.sso != nil {
+			back := strings.TrimSuffix(u.auth.SSORedirectURL(r), auth.SSOCallbackPath) + "/ui/"
+			if to := u.sso.LogoutURL(r.Context(), back); to != "" {
+				http.Redirect(w, r, to, http.StatusSeeOther)
+				return nil
+			}
 		}
 	}
 	return u.done(w, r, "/ui/", "flash.logged_out")

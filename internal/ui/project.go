@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/berth-registry/berth/internal/api/browseapi"
 	"github.com/berth-registry/berth/internal/api/manage"
@@ -27,6 +28,8 @@ type projectData struct {
 	Prev     string // URL of the previous page, "" on the first
 	Next     string
 	CanAdmin bool // project admin: settings and delete
+	// Network is the project's network rule (shown to its admins).
+	Network  auth.NetworkRule
 	Implicit bool // repositories without a project record (pushed with auth.mode none)
 }
 
@@ -85,6 +88,11 @@ func (u *UI) projectData(r *http.Request) (*projectData, error) {
 		d.Quota, d.HasQuota = qt, true
 	}
 	d.CanAdmin = !d.Implicit && u.access.Authorize(r, manage.PermProjectAdmin) == nil
+	if d.CanAdmin {
+		if d.Network, err = u.svc.Manager.ProjectNetworkRule(ctx, name); err != nil {
+			return nil, err
+		}
+	}
 	d.Prev, d.Next = pager(r.URL, q.Offset, q.Limit, int(d.Total))
 	return d, nil
 }
@@ -114,6 +122,41 @@ func (u *UI) projectSettings(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return u.done(w, r, "/ui/projects/"+pathEscape(name), "flash.project_saved")
+}
+
+// projectNetwork serves POST /ui/projects/{project}/network {pull, push}
+// (one address or CIDR a line), as PUT /api/v1/projects/{project}/network-rule.
+func (u *UI) projectNetwork(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("project")
+	rule := auth.NetworkRule{Pull: lines(r.PostFormValue("pull")), Push: lines(r.PostFormValue("push"))}
+	_, err := u.svc.Manager.SetProjectNetworkRule(r.Context(), name, rule)
+	var fe *auth.FieldError
+	if errors.As(err, &fe) {
+		d, derr := u.projectData(r)
+		if derr != nil {
+			return derr
+		}
+		d.Network = rule
+		p := u.page(r, "project.title")
+		p.Data = d
+		p.Errors = map[string]string{"network_" + fe.Field: "project.network_invalid"}
+		return u.invalid(w, r, "project", p)
+	}
+	if err != nil {
+		return err
+	}
+	return u.done(w, r, "/ui/projects/"+pathEscape(name), "flash.project_saved")
+}
+
+// lines splits a textarea into its non-empty lines.
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // deleteProject serves POST /ui/projects/{project}/delete, as

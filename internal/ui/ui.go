@@ -47,7 +47,9 @@ type Options struct {
 	// auth.mode none (no log-in, everything visible).
 	Auth     *auth.Service
 	Sessions meta.SessionStore
-	Access   Access
+	// SSO, when auth.mode has oidc, offers "Sign in with ..." (nil: off).
+	SSO    SSO
+	Access Access
 	// Services the pages call (the same the management API calls).
 	Services Services
 	Log      *slog.Logger
@@ -60,6 +62,7 @@ type UI struct {
 	cfg      config.UI
 	auth     *auth.Service
 	sessions meta.SessionStore
+	sso      SSO
 	access   Access
 	svc      Services
 	log      *slog.Logger
@@ -72,7 +75,7 @@ type UI struct {
 
 // New loads the catalogs, assets and templates.
 func New(o Options) (*UI, error) {
-	u := &UI{cfg: o.Config, auth: o.Auth, sessions: o.Sessions, access: o.Access, svc: o.Services, log: o.Log, now: o.Now}
+	u := &UI{cfg: o.Config, auth: o.Auth, sessions: o.Sessions, sso: o.SSO, access: o.Access, svc: o.Services, log: o.Log, now: o.Now}
 	if u.now == nil {
 		u.now = time.Now
 	}

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -15,7 +17,13 @@ type userData struct {
 	Source  string
 	Admin   bool
 	Groups  []string
-	Builtin bool // has a password and access tokens here
+	Builtin bool // has a password here
+	// Tokenable: may hold access tokens (builtin and single sign-on users).
+	Tokenable bool
+	SSO       bool // signs in through single sign-on
+	// MaxDays bounds a token's lifetime (auth.access_tokens.max_ttl); 0:
+	// no bound.
+	MaxDays int
 	Roles   []memberRow
 	Tokens  []meta.AccessToken
 	// NewToken is a token just created, shown this once.
@@ -46,14 +54,18 @@ func (u *UI) userData(r *http.Request) (*userData, error) {
 		return nil, err
 	}
 	d.Roles = memberRows(ms)
-	name, err := u.svc.Manager.BuiltinUser(ctx, s)
+	d.SSO = s.Source == config.AuthOIDC
+	d.MaxDays = int(u.svc.Manager.TokenMaxTTL() / (24 * time.Hour))
+	name, err := u.svc.Manager.TokenUser(ctx, s)
 	if errors.Is(err, auth.ErrNotBuiltin) {
 		return d, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	d.Builtin = true
+	d.Tokenable = true
+	_, err = u.svc.Manager.BuiltinUser(ctx, s)
+	d.Builtin = err == nil
 	d.Tokens, err = u.svc.Manager.AccessTokens(ctx, name)
 	return d, err
 }
@@ -69,9 +81,19 @@ func (u *UI) userForm(w http.ResponseWriter, r *http.Request, p *Page) error {
 }
 
 // builtinName is the viewer's name if they are a builtin user; others
-// have no password or tokens here (403, as the API answers).
+// have no password here (403, as the API answers).
 func (u *UI) builtinName(r *http.Request) (string, error) {
 	name, err := u.svc.Manager.BuiltinUser(r.Context(), auth.SubjectOf(r))
+	if errors.Is(err, auth.ErrNotBuiltin) {
+		return "", errForbidden
+	}
+	return name, err
+}
+
+// tokenName is the viewer's name if they may hold access tokens (builtin
+// and single sign-on users; 403 for others, as the API answers).
+func (u *UI) tokenName(r *http.Request) (string, error) {
+	name, err := u.svc.Manager.TokenUser(r.Context(), auth.SubjectOf(r))
 	if errors.Is(err, auth.ErrNotBuiltin) {
 		return "", errForbidden
 	}
@@ -109,7 +131,7 @@ func (u *UI) userPassword(w http.ResponseWriter, r *http.Request) error {
 // userTokenCreate serves POST /ui/user/tokens {name, expires_days}, as
 // POST /api/v1/me/tokens; the page shows the token this once.
 func (u *UI) userTokenCreate(w http.ResponseWriter, r *http.Request) error {
-	name, err := u.builtinName(r)
+	name, err := u.tokenName(r)
 	if err != nil {
 		return err
 	}
@@ -122,7 +144,11 @@ func (u *UI) userTokenCreate(w http.ResponseWriter, r *http.Request) error {
 		return u.userForm(w, r, p)
 	}
 	token, _, err := u.svc.Manager.CreateAccessToken(r.Context(), name, tname, exp)
-	if fieldError(p, err, map[string][2]string{"name": {"token_name", "user.token_name_invalid"}, "expires": {"expires_days", "user.expiry_invalid"}}) {
+	expiryMsg := "user.expiry_invalid"
+	if u.svc.Manager.TokenMaxTTL() > 0 {
+		expiryMsg = "user.expiry_max" // the only expiry a whole number of days can break
+	}
+	if fieldError(p, err, map[string][2]string{"name": {"token_name", "user.token_name_invalid"}, "expires": {"expires_days", expiryMsg}}) {
 		return u.userForm(w, r, p)
 	}
 	if err != nil {
@@ -141,7 +167,7 @@ func (u *UI) userTokenCreate(w http.ResponseWriter, r *http.Request) error {
 // userTokenDelete serves POST /ui/user/tokens/delete {id}, as
 // DELETE /api/v1/me/tokens/{id}.
 func (u *UI) userTokenDelete(w http.ResponseWriter, r *http.Request) error {
-	name, err := u.builtinName(r)
+	name, err := u.tokenName(r)
 	if err != nil {
 		return err
 	}

@@ -46,9 +46,15 @@ func (s *server) URL(path string) string { return "http://" + s.Host + path }
 // (the server's log is printed if the test failed).
 func startServer(t testing.TB) *server {
 	t.Helper()
+	return startServerEnv(t, nil)
+}
+
+// startServerEnv is startServer with more BERTH_* settings.
+func startServerEnv(t testing.TB, extraEnv []string) *server {
+	t.Helper()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s, err := tryStartServer(t)
+		s, err := tryStartServer(t, extraEnv)
 		if err == nil {
 			return s
 		}
@@ -63,7 +69,7 @@ func startServer(t testing.TB) *server {
 
 var errPortTaken = errors.New("port taken")
 
-func tryStartServer(t testing.TB) (*server, error) {
+func tryStartServer(t testing.TB, extraEnv []string) (*server, error) {
 	dir := t.TempDir()
 	port, err := freeport.Port()
 	if err != nil {
@@ -74,6 +80,7 @@ func tryStartServer(t testing.TB) (*server, error) {
 	s.cmd.Env = append(serverEnv(),
 		"BERTH_AUTH_MODE=builtin", "BERTH_AUTH_ADMIN_PASSWORD="+adminPassword, "BERTH_AUTH_BCRYPT_COST=4",
 		"BERTH_GC_INTERVAL=0s", "BERTH_GC_GRACE_PERIOD=0s", "BERTH_LOG_LEVEL=warn")
+	s.cmd.Env = append(s.cmd.Env, extraEnv...)
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {

@@ -83,6 +83,7 @@ func testTokenAuth(t *testing.T) {
 		}
 	})
 	t.Run("docker", func(t *testing.T) { testDockerLogin(t, c) })
+	t.Run("network-rule", func(t *testing.T) { testNetworkRule(t, c) })
 	t.Run("anonymous-pull-refused", func(t *testing.T) {
 		resp, body := c.send(t, "GET", c.url+"/v2/team/crane/manifests/v1", nil)
 		expect(t, "anonymous pull of a private project", resp, body, http.StatusUnauthorized)

@@ -50,6 +50,16 @@ func (h *Handlers) builtinUser(r *http.Request) (string, error) {
 	return name, err
 }
 
+// tokenUser returns the caller's name when they may hold access tokens
+// (builtin and single sign-on users).
+func (h *Handlers) tokenUser(r *http.Request) (string, error) {
+	name, err := h.mgr.TokenUser(r.Context(), subject(r))
+	if errors.Is(err, auth.ErrNotBuiltin) {
+		return "", forbidden(err.Error())
+	}
+	return name, err
+}
+
 // SetMyPassword serves PUT /api/v1/me/password {"password"}.
 func (h *Handlers) SetMyPassword(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
@@ -86,7 +96,7 @@ func toToken(t meta.AccessToken) tokenJSON {
 
 // ListMyTokens serves GET /api/v1/me/tokens.
 func (h *Handlers) ListMyTokens(w http.ResponseWriter, r *http.Request) error {
-	name, err := h.builtinUser(r)
+	name, err := h.tokenUser(r)
 	if err != nil {
 		return err
 	}
@@ -112,7 +122,7 @@ func (h *Handlers) CreateMyToken(w http.ResponseWriter, r *http.Request) error {
 	if err := manage.ReadJSON(r, &in); err != nil {
 		return err
 	}
-	name, err := h.builtinUser(r)
+	name, err := h.tokenUser(r)
 	if err != nil {
 		return err
 	}
@@ -131,7 +141,7 @@ func (h *Handlers) CreateMyToken(w http.ResponseWriter, r *http.Request) error {
 
 // DeleteMyToken serves DELETE /api/v1/me/tokens/{id}.
 func (h *Handlers) DeleteMyToken(w http.ResponseWriter, r *http.Request) error {
-	name, err := h.builtinUser(r)
+	name, err := h.tokenUser(r)
 	if err != nil {
 		return err
 	}

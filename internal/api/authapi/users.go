@@ -12,12 +12,13 @@ type userJSON struct {
 	Name      string    `json:"name"`
 	Admin     bool      `json:"admin"`
 	Disabled  bool      `json:"disabled"`
+	SSO       bool      `json:"sso"` // signs in through single sign-on, no password here
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func toUser(u meta.User) userJSON {
-	return userJSON{Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	return userJSON{Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, SSO: u.PasswordHash == meta.ExternalPassword, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 // ListUsers serves GET /api/v1/users: the builtin users.
@@ -33,17 +34,29 @@ func (h *Handlers) ListUsers(w http.ResponseWriter, r *http.Request) error {
 	return manage.WriteJSON(w, http.StatusOK, out)
 }
 
-// CreateUser serves POST /api/v1/users {"name","password","admin"}.
+// CreateUser serves POST /api/v1/users {"name","password","admin","sso"?}.
 func (h *Handlers) CreateUser(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Name     string `json:"name"`
 		Password string `json:"password"`
 		Admin    bool   `json:"admin"`
+		// SSO: a user of single sign-on, without a password; linked at
+		// their first login (auth.oidc.auto_onboard off).
+		SSO bool `json:"sso"`
 	}
 	if err := manage.ReadJSON(r, &in); err != nil {
 		return err
 	}
-	if err := h.mgr.CreateUser(r.Context(), in.Name, in.Password, in.Admin); err != nil {
+	var err error
+	switch {
+	case in.SSO && in.Password != "":
+		return manage.BadRequest("a single sign-on user has no password")
+	case in.SSO:
+		err = h.mgr.CreateExternalUser(r.Context(), in.Name, in.Admin)
+	default:
+		err = h.mgr.CreateUser(r.Context(), in.Name, in.Password, in.Admin)
+	}
+	if err != nil {
 		return apiErr(err)
 	}
 	u, err := h.mgr.User(r.Context(), in.Name)

@@ -112,11 +112,18 @@ type Authorizer interface {
 	Visible(r *http.Request) (func(repo string) bool, error)
 }
 
+// Admitter decides, after authorization, whether a request may run now
+// (rate limits); it may set response headers.
+type Admitter interface {
+	Admit(w http.ResponseWriter, r *http.Request, m Matched) error
+}
+
 // Router dispatches /v2/ requests through a route table.
 type Router struct {
 	routes map[Kind]map[string]Route
 	allow  map[Kind]string
 	authz  Authorizer
+	admit  Admitter // nil: no rate limits
 	log    *slog.Logger
 }
 
@@ -140,6 +147,13 @@ func NewRouter(table []Route, log *slog.Logger) *Router {
 // before its handler runs.
 func (rt *Router) WithAuthorizer(a Authorizer) *Router {
 	rt.authz = a
+	return rt
+}
+
+// WithAdmitter makes the router ask a about every authorized request
+// before its handler runs.
+func (rt *Router) WithAdmitter(a Admitter) *Router {
+	rt.admit = a
 	return rt
 }
 
@@ -185,6 +199,12 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt.authz != nil {
 		if err := rt.authz.Authorize(r, m); err != nil {
+			api.WriteError(w, r, rt.log, err)
+			return
+		}
+	}
+	if rt.admit != nil {
+		if err := rt.admit.Admit(w, r, m); err != nil {
 			api.WriteError(w, r, rt.log, err)
 			return
 		}

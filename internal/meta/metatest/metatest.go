@@ -53,6 +53,9 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 	tests = append(tests, replicationTests...)
 	tests = append(tests, sizeTests...)
 	tests = append(tests, adoptTests...)
+	tests = append(tests, oidcTests...)
+	tests = append(tests, netRuleTests...)
+	tests = append(tests, rateTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
