@@ -10,6 +10,7 @@ import (
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/trust"
 )
 
 // errorCodes maps the service's sentinel errors to OCI codes, with a
@@ -46,6 +47,9 @@ var errorCodes = []struct {
 	{policy.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
 	{policy.ErrNotFound, oci.CodeNameUnknown, http.StatusNotFound},
 	{policy.ErrBusy, oci.CodeTooManyRequests, http.StatusConflict},
+	{trust.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
+	{trust.ErrNotFound, oci.CodeNameUnknown, http.StatusNotFound},
+	{trust.ErrConflict, oci.CodeUnsupported, http.StatusConflict},
 }
 
 // ToOCI turns any error into the OCI error sent to the client. Unknown

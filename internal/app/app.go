@@ -38,6 +38,7 @@ import (
 	"github.com/berth-registry/berth/internal/storage/filesystem"
 	"github.com/berth-registry/berth/internal/storage/s3"
 	"github.com/berth-registry/berth/internal/sysinfo"
+	"github.com/berth-registry/berth/internal/trust"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
@@ -66,6 +67,7 @@ type App struct {
 	// pullsDone is closed when the pull statistics are written for the last time.
 	pullsDone chan struct{}
 	anomaly   *anomaly.Detector
+	trust     *trust.Service
 }
 
 // New builds every component from cfg. Close releases them.
@@ -112,6 +114,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if a.proxy.Enabled() {
 		opts.Upstream = a.proxy
 	}
+	a.trust = a.newTrust(store)
+	opts.PullGates = append(opts.PullGates, a.trust)
+	opts.OnPush = append(opts.OnPush, a.trust.OnPush)
 	a.svc = registry.New(store, a.blobs, opts, log)
 	a.metrics = newMetrics(store)
 	mgr := auth.NewManager(store, cfg.Auth.BcryptCost)
@@ -134,6 +139,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		defer close(a.pullsDone)
 		a.svc.RunPullStats(bg, pullStatsEvery)
 	}()
+	go a.trust.Run(bg)
 	if cfg.Audit.Enabled {
 		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention,
 			Buffer: cfg.Audit.Buffer, BufferBytes: int64(cfg.Audit.BufferBytes)}, log)
@@ -148,6 +154,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if a.proxy.Enabled() {
 		a.metrics.registry.MustRegister(a.proxy)
 	}
+	a.metrics.registry.MustRegister(a.trust.Collectors()...)
 	a.metrics.registry.MustRegister(policy.NewCollector(a.policy, cfg.Policy.MetricsProjects, 15*time.Second))
 	if a.audit != nil {
 		a.metrics.registry.MustRegister(
