@@ -78,6 +78,29 @@ func (v *Verifier) tagCandidates(ctx context.Context, repo string, dgst digest.D
 	if err != nil {
 		return nil
 	}
+	return v.simpleSigningCandidates(ctx, repo, sd)
+}
+
+// cosignReferrerCandidates reads cosign's simple-signing signatures stored
+// as referrers (cosign sign --registry-referrers-mode=oci-1-1).
+func (v *Verifier) cosignReferrerCandidates(ctx context.Context, repo string, dgst digest.Digest) []candidate {
+	refs, err := v.src.Referrers(ctx, repo, dgst, mediaCosignSig)
+	if err != nil {
+		return nil
+	}
+	var out []candidate
+	for i, d := range refs {
+		if i == maxSignatures {
+			break
+		}
+		out = append(out, v.simpleSigningCandidates(ctx, repo, d.Digest)...)
+	}
+	return out
+}
+
+// simpleSigningCandidates reads the simple-signing layers of the signature
+// manifest sd.
+func (v *Verifier) simpleSigningCandidates(ctx context.Context, repo string, sd digest.Digest) []candidate {
 	m, err := v.readManifest(ctx, repo, sd)
 	if err != nil {
 		return []candidate{{format: FormatCosignTag, artifact: sd, err: err}}
@@ -100,7 +123,7 @@ func (v *Verifier) tagCandidates(ctx context.Context, repo string, dgst digest.D
 		out = append(out, c)
 	}
 	if len(out) == 0 {
-		return []candidate{{format: FormatCosignTag, artifact: sd, err: fmt.Errorf("%s: %s holds no simple-signing layer", ReasonMalformed, tag)}}
+		return []candidate{{format: FormatCosignTag, artifact: sd, err: fmt.Errorf("%s: %s holds no simple-signing layer", ReasonMalformed, sd)}}
 	}
 	return out
 }

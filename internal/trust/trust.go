@@ -59,6 +59,7 @@ const (
 const (
 	mediaSimpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
 	mediaBundle        = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	mediaCosignSig     = "application/vnd.dev.cosign.artifact.sig.v1+json"
 	mediaNotation      = "application/vnd.cncf.notary.signature"
 	mediaJWS           = "application/jose+json"
 	mediaCOSE          = "application/cose"

@@ -184,6 +184,7 @@ func (v *Verifier) coverByIndex(ctx context.Context, r *Rule, repo string, child
 // candidates finds every signature of a manifest.
 func (v *Verifier) candidates(ctx context.Context, repo string, dgst digest.Digest) []candidate {
 	out := v.tagCandidates(ctx, repo, dgst)
+	out = append(out, v.cosignReferrerCandidates(ctx, repo, dgst)...)
 	out = append(out, v.referrerCandidates(ctx, repo, dgst, mediaBundle, FormatBundle)...)
 	return append(out, v.referrerCandidates(ctx, repo, dgst, mediaNotation, FormatNotation)...)
 }
