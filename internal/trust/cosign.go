@@ -281,9 +281,9 @@ func classify(errs []error, fallback string) error {
 	switch {
 	case strings.Contains(low, "certificateidentity") || strings.Contains(low, "expected san") || strings.Contains(low, "expected issuer"):
 		reason = ReasonIdentity
-	case strings.Contains(low, "artifact digest") || strings.Contains(low, "message digest"):
+	case strings.Contains(low, "artifact digest") || strings.Contains(low, "message digest") || strings.Contains(low, "match digest"):
 		reason = ReasonDigestMismatch
-	case strings.Contains(low, "expired") || strings.Contains(low, "timestamp") || strings.Contains(low, "not valid at"):
+	case strings.Contains(low, "expired") || strings.Contains(low, "timestamp") || strings.Contains(low, "validity"):
 		reason = ReasonExpired
 	}
 	if len(all) > 300 {
