@@ -34,7 +34,7 @@ func (s *Service) CheckPull(ctx context.Context, repo string, m *meta.Manifest) 
 	}
 	var st *Status
 	if found && res.Version == version {
-		st, err = decodeStatus(res.Result)
+		st, err = s.decoded(res)
 	}
 	if st == nil || err != nil {
 		if st, err = s.Reverify(ctx, repo, m.Digest); err != nil {
@@ -141,6 +141,40 @@ func isSignatureArtifact(m *meta.Manifest) bool {
 		}
 	}
 	return true
+}
+
+// decodedEntry is a stored result decoded once.
+type decodedEntry struct {
+	version  int64
+	verified time.Time
+	st       *Status
+}
+
+// maxDecoded bounds the decoded results kept; past it the map restarts.
+const maxDecoded = 10000
+
+// decoded returns a stored result decoded, from memory when this result
+// (same version, same verification time) was decoded before: a pull of a
+// verified manifest is one query and a map lookup.
+func (s *Service) decoded(res meta.SignatureResult) (*Status, error) {
+	key := res.Repository + "@" + res.Digest.String()
+	s.mu.Lock()
+	e, ok := s.cache[key]
+	s.mu.Unlock()
+	if ok && e.version == res.Version && e.verified.Equal(res.VerifiedAt) {
+		return e.st, nil
+	}
+	st, err := decodeStatus(res.Result)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if len(s.cache) >= maxDecoded {
+		s.cache = map[string]decodedEntry{}
+	}
+	s.cache[key] = decodedEntry{version: res.Version, verified: res.VerifiedAt, st: st}
+	s.mu.Unlock()
+	return st, nil
 }
 
 func decodeStatus(s string) (*Status, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/singleflight"
@@ -48,6 +49,9 @@ type Service struct {
 	sf      singleflight.Group
 	queue   chan job
 	metrics *metrics
+
+	mu    sync.Mutex
+	cache map[string]decodedEntry // by repository@digest
 }
 
 // New returns the service over the metadata store and blob storage.
@@ -56,7 +60,7 @@ func New(store Store, blobs BlobOpener, opts Options, log *slog.Logger) *Service
 		opts.QueueSize = 1024
 	}
 	return &Service{store: store, v: NewVerifier(store, blobs, log), opts: opts, log: log,
-		queue: make(chan job, opts.QueueSize), metrics: newMetrics()}
+		queue: make(chan job, opts.QueueSize), metrics: newMetrics(), cache: map[string]decodedEntry{}}
 }
 
 func storeErr(err error) error {
