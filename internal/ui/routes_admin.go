@@ -41,6 +41,13 @@ func (u *UI) adminRoutes() []Route {
 		{Name: "ui_retention_delete", Method: post, Pattern: project + "/retention/delete", Perm: manage.PermProjectAdmin, Handle: u.retentionDelete},
 		{Name: "ui_retention_run", Method: post, Pattern: project + "/retention/run", Perm: manage.PermProjectAdmin, Handle: u.retentionRun},
 
+		// Signature policies of a project (docs/signing.md).
+		{Name: "ui_signing", Method: get, Pattern: project + "/signing", Perm: manage.PermProjectRead, Handle: u.signing},
+		{Name: "ui_signing_rule_add", Method: post, Pattern: project + "/signing/rules", Perm: manage.PermProjectAdmin, Handle: u.signingRuleAdd},
+		{Name: "ui_signing_rule_delete", Method: post, Pattern: project + "/signing/rules/delete", Perm: manage.PermProjectAdmin, Handle: u.signingRuleDelete},
+		{Name: "ui_signing_key_add", Method: post, Pattern: project + "/signing/keys", Perm: manage.PermProjectAdmin, Handle: u.signingKeyAdd},
+		{Name: "ui_signing_key_delete", Method: post, Pattern: project + "/signing/keys/delete", Perm: manage.PermProjectAdmin, Handle: u.signingKeyDelete},
+
 		// Administration (system administrators).
 		{Name: "ui_admin", Method: get, Pattern: "/ui/admin", Perm: manage.PermSystemAdmin, Handle: u.adminSystem},
 		{Name: "ui_admin_settings", Method: post, Pattern: "/ui/admin/settings", Perm: manage.PermSystemAdmin, Handle: u.adminSettings},
