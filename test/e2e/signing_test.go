@@ -55,6 +55,14 @@ func TestSignaturePolicy(t *testing.T) {
 	copied := pushCraneImage(t, c, c.ref(repo, "copied"), 4<<10)
 	c.crane("copy", c.ref(repo, sigTag(tagSigned)), c.ref(repo, sigTag(copied)))
 	elsewhere := pushCraneImage(t, c, c.ref("signed/tools", "x"), 4<<10) // no rule covers signed/tools
+	// A signed index and an unsigned one, by crane index append; cosign
+	// signs the index only.
+	amd, arm, lone := pushCraneImage(t, c, c.ref(repo, "amd64"), 4<<10), pushCraneImage(t, c, c.ref(repo, "arm64"), 4<<10),
+		pushCraneImage(t, c, c.ref(repo, "lone"), 4<<10)
+	c.crane("index", "append", "-m", c.ref(repo, amd), "-m", c.ref(repo, arm), "-t", c.ref(repo, "multi"))
+	multi := strings.TrimSpace(c.crane("digest", c.ref(repo, "multi")))
+	c.cosign("sign", "--key", "cosign.key", "--tlog-upload=false", "--yes", c.ref(repo, multi))
+	c.crane("index", "append", "-m", c.ref(repo, lone), "-t", c.ref(repo, "multi-unsigned"))
 	// The rule comes after the signing: cosign reads the image it signs,
 	// which an enforce rule refuses to all but exempt callers (CI robots).
 	var rule struct {
@@ -87,6 +95,11 @@ func TestSignaturePolicy(t *testing.T) {
 		denied(t, unsigned, "no signature")
 		denied(t, otherSigned, "untrusted key")
 		denied(t, copied, "digest mismatch")
+		// A signed index covers its children pulled by digest.
+		allowed(t, multi)
+		allowed(t, amd)
+		allowed(t, arm)
+		denied(t, lone, "no signature")
 		// A whole image through skopeo copy, and a repository no rule covers.
 		c.skopeo("copy", "--src-tls-verify=false", "docker://"+c.ref(repo, tagSigned), "oci:"+filepath.Join(t.TempDir(), "out")+":x")
 		c.crane("manifest", c.ref("signed/tools", elsewhere))
