@@ -82,6 +82,10 @@ type SigningStore interface {
 	// (a signature arrived: any of its manifests, or an index's children,
 	// may now verify differently).
 	DeleteSignatureResults(ctx context.Context, repo string) error
+	// SignatureResultsOf lists the (repository, digest) of the stored
+	// results of a project's repositories, at most n, by repository and
+	// digest (what to verify again after a policy change).
+	SignatureResultsOf(ctx context.Context, project string, n int) ([]SignatureResult, error)
 	// IndexesListing lists the digests of repo's indexes that list child.
 	IndexesListing(ctx context.Context, repo string, child digest.Digest) ([]digest.Digest, error)
 }

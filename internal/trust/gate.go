@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -185,10 +186,47 @@ func decodeStatus(s string) (*Status, error) {
 	return &st, nil
 }
 
-// job is a verification to run after a signature arrived.
+// job is a verification to run after a signature arrived (repo,
+// subject), or the re-verification of a project's stored results after
+// its policy changed (project).
 type job struct {
 	repo    string
 	subject digest.Digest
+	project string
+}
+
+// maxReverify bounds the results verified again after a policy change;
+// the others are verified at their next pull.
+const maxReverify = 10000
+
+// policyChanged enqueues the re-verification of the project's stored
+// results (they are stale from now on: the version changed).
+func (s *Service) policyChanged(project string) {
+	s.busy.Add(1)
+	select {
+	case s.queue <- job{project: project}:
+	default:
+		s.busy.Add(-1)
+		s.log.Warn("signature verification queue full; results of the project are verified at their next pull", "project", project)
+	}
+}
+
+// reverifyProject verifies again the manifests of a project that have a
+// stored result.
+func (s *Service) reverifyProject(ctx context.Context, project string) {
+	results, err := s.store.SignatureResultsOf(ctx, project, maxReverify)
+	if err != nil {
+		s.log.Warn("listing signature results", "project", project, "error", err)
+		return
+	}
+	for _, r := range results {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, err := s.Reverify(ctx, r.Repository, r.Digest); err != nil && !errors.Is(err, ErrNotFound) {
+			s.log.Warn("verifying signatures", "repo", r.Repository, "digest", r.Digest, "error", err)
+		}
+	}
 }
 
 // OnPush is the registry's OnPush hook: a pushed signature (cosign tag, or
@@ -209,9 +247,11 @@ func (s *Service) OnPush(_ context.Context, m *meta.Manifest, tags []string) {
 	if subject == "" {
 		return
 	}
+	s.busy.Add(1)
 	select {
 	case s.queue <- job{repo: m.Repository, subject: subject}:
 	default:
+		s.busy.Add(-1)
 		s.log.Warn("signature verification queue full; verifying at the next pull", "repo", m.Repository, "digest", subject)
 		s.forget(m.Repository)
 	}
@@ -235,19 +275,29 @@ func (s *Service) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case j := <-s.queue:
-			s.forget(j.repo)
-			if version, _, _, err := s.store.SignatureCheck(ctx, policy.ProjectOf(j.repo), j.repo, j.subject); err != nil || version == 0 {
-				continue
-			}
-			if _, err := s.store.Manifest(ctx, j.repo, j.subject); err != nil {
-				continue // a signature of something not (yet) pushed
-			}
-			if _, err := s.Reverify(ctx, j.repo, j.subject); err != nil {
-				s.log.Warn("verifying signatures", "repo", j.repo, "digest", j.subject, "error", err)
-			}
+			s.runJob(ctx, j)
+			s.busy.Add(-1)
 		}
 	}
 }
 
-// Idle reports whether no verification is waiting (tests).
-func (s *Service) Idle() bool { return len(s.queue) == 0 }
+// runJob runs one queued verification.
+func (s *Service) runJob(ctx context.Context, j job) {
+	if j.project != "" {
+		s.reverifyProject(ctx, j.project)
+		return
+	}
+	s.forget(j.repo)
+	if version, _, _, err := s.store.SignatureCheck(ctx, policy.ProjectOf(j.repo), j.repo, j.subject); err != nil || version == 0 {
+		return
+	}
+	if _, err := s.store.Manifest(ctx, j.repo, j.subject); err != nil {
+		return // a signature of something not (yet) pushed
+	}
+	if _, err := s.Reverify(ctx, j.repo, j.subject); err != nil {
+		s.log.Warn("verifying signatures", "repo", j.repo, "digest", j.subject, "error", err)
+	}
+}
+
+// Idle reports whether no verification is waiting or running (tests).
+func (s *Service) Idle() bool { return s.busy.Load() == 0 }

@@ -208,6 +208,13 @@ func TestGate(t *testing.T) {
 		if err := e.trust.DeleteMaterial(ctx, "p", ms[0].ID); err != nil {
 			t.Fatal(err)
 		}
+		// The change re-verifies the stored results in the background,
+		// before any pull.
+		e.settle()
+		version, res, found, err := e.store.SignatureCheck(ctx, "p", "p/app", signed)
+		if err != nil || !found || res.Version != version || !strings.Contains(res.Result, ReasonUntrusted) {
+			t.Fatalf("after the key was removed: version %d, result %+v, %v, %v", version, res, found, err)
+		}
 		if err := e.pull("p/app", signed); err == nil {
 			t.Fatal("a signature by a removed key still counts")
 		}

@@ -112,10 +112,9 @@ func (e *env) referrer(repo string, subject digest.Digest, size int64, artifactT
 // settle waits for the verifications OnPush enqueued.
 func (e *env) settle() {
 	e.t.Helper()
-	for i := 0; i < 200 && !e.trust.Idle(); i++ {
-		time.Sleep(10 * time.Millisecond)
+	for i := 0; i < 1000 && !e.trust.Idle(); i++ {
+		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond) // the one taken from the queue
 }
 
 // pull gets a manifest through the gate.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/singleflight"
@@ -50,6 +51,8 @@ type Service struct {
 	queue   chan job
 	metrics *metrics
 
+	busy atomic.Int64 // verifications queued or running
+
 	mu    sync.Mutex
 	cache map[string]decodedEntry // by repository@digest
 }
@@ -61,6 +64,16 @@ func New(store Store, blobs BlobOpener, opts Options, log *slog.Logger) *Service
 	}
 	return &Service{store: store, v: NewVerifier(store, blobs, log), opts: opts, log: log,
 		queue: make(chan job, opts.QueueSize), metrics: newMetrics(), cache: map[string]decodedEntry{}}
+}
+
+// changed follows a change of the project's policy: on success its
+// stored results are verified again in the background.
+func (s *Service) changed(project string, err error) error {
+	if err != nil {
+		return storeErr(err)
+	}
+	s.policyChanged(project)
+	return nil
 }
 
 func storeErr(err error) error {
@@ -98,7 +111,7 @@ func (s *Service) AddRule(ctx context.Context, project string, r Rule) (Rule, er
 	}
 	m, err = s.store.AddSigningRule(ctx, m)
 	r.ID = m.ID
-	return r, storeErr(err)
+	return r, s.changed(project, err)
 }
 
 // UpdateRule replaces rule r.ID.
@@ -108,12 +121,12 @@ func (s *Service) UpdateRule(ctx context.Context, project string, r Rule) (Rule,
 		return r, err
 	}
 	m.ID = r.ID
-	return r, storeErr(s.store.UpdateSigningRule(ctx, m))
+	return r, s.changed(project, s.store.UpdateSigningRule(ctx, m))
 }
 
 // DeleteRule removes a rule.
 func (s *Service) DeleteRule(ctx context.Context, project string, id int64) error {
-	return storeErr(s.store.DeleteSigningRule(ctx, project, id))
+	return s.changed(project, s.store.DeleteSigningRule(ctx, project, id))
 }
 
 // checkRule validates a rule, including that the material it names exists.
@@ -156,13 +169,13 @@ func (s *Service) AddMaterial(ctx context.Context, m meta.TrustMaterial) (meta.T
 		return m, err
 	}
 	m, err := s.store.AddTrustMaterial(ctx, m)
-	return m, storeErr(err)
+	return m, s.changed(m.Project, err)
 }
 
 // DeleteMaterial removes trust material. Rules naming it stop accepting
 // its signatures (the policy version changes).
 func (s *Service) DeleteMaterial(ctx context.Context, project string, id int64) error {
-	return storeErr(s.store.DeleteTrustMaterial(ctx, project, id))
+	return s.changed(project, s.store.DeleteTrustMaterial(ctx, project, id))
 }
 
 // Status returns the verification status of a manifest: the stored one

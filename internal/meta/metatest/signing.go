@@ -139,6 +139,15 @@ func testSignatureResults(t *testing.T, s meta.Store) {
 		t.Fatal("result found in another repository")
 	}
 	s.PutSignatureResult(ctx, meta.SignatureResult{Repository: "p/other", Digest: d, Version: pv, Result: `{}`, VerifiedAt: at})
+	s.PutSignatureResult(ctx, meta.SignatureResult{Repository: "pq/app", Digest: d, Version: 1, Result: `{}`, VerifiedAt: at})
+	s.PutSignatureResult(ctx, meta.SignatureResult{Repository: "p", Digest: dg("x"), Version: 1, Result: `{}`, VerifiedAt: at})
+	of, err := s.SignatureResultsOf(ctx, "p", 10)
+	if err != nil || len(of) != 3 || of[0].Repository != "p" || of[1].Repository != "p/app" || of[2].Repository != "p/other" || of[1].Digest != d {
+		t.Fatalf("SignatureResultsOf = %+v, %v", of, err)
+	}
+	if of, _ := s.SignatureResultsOf(ctx, "p", 1); len(of) != 1 {
+		t.Fatalf("SignatureResultsOf limited to 1 = %+v", of)
+	}
 	if err := s.DeleteSignatureResults(ctx, "p/app"); err != nil {
 		t.Fatal(err)
 	}

@@ -178,3 +178,20 @@ func (s *Store) IndexesListing(ctx context.Context, repo string, child digest.Di
 		return digest.Digest(d), err
 	})
 }
+
+// SignatureResultsOf implements meta.SigningStore.
+func (s *Store) SignatureResultsOf(ctx context.Context, project string, n int) ([]meta.SignatureResult, error) {
+	lo, hi := meta.ProjectBounds(project)
+	rows, err := s.pool.Query(ctx, `SELECT repository, digest, version FROM signature_results
+		WHERE repository = $1 OR (repository >= $2 AND repository < $3) ORDER BY repository, digest LIMIT $4`, project, lo, hi, n)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.AppendRows([]meta.SignatureResult(nil), rows, func(row pgx.CollectableRow) (meta.SignatureResult, error) {
+		var r meta.SignatureResult
+		var d string
+		err := row.Scan(&r.Repository, &d, &r.Version)
+		r.Digest = digest.Digest(d)
+		return r, err
+	})
+}

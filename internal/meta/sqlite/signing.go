@@ -205,3 +205,25 @@ func (s *Store) IndexesListing(ctx context.Context, repo string, child digest.Di
 	}
 	return out, rows.Err()
 }
+
+// SignatureResultsOf implements meta.SigningStore.
+func (s *Store) SignatureResultsOf(ctx context.Context, project string, n int) ([]meta.SignatureResult, error) {
+	lo, hi := meta.ProjectBounds(project)
+	rows, err := s.readRows(ctx, `SELECT repository, digest, version FROM signature_results
+		WHERE repository = ? OR (repository >= ? AND repository < ?) ORDER BY repository, digest LIMIT ?`, project, lo, hi, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []meta.SignatureResult
+	for rows.Next() {
+		var r meta.SignatureResult
+		var d string
+		if err := rows.Scan(&r.Repository, &d, &r.Version); err != nil {
+			return nil, err
+		}
+		r.Digest = digest.Digest(d)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
