@@ -8,12 +8,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/enginetest"
 )
 
 // Signature policies (docs/signing.md) with the real cosign CLI: a project
 // with an enforce rule trusting one cosign key serves the images that key
 // signed (tag scheme, Sigstore bundle referrers, cosign signatures as
-// referrers) to crane and skopeo, and refuses the unsigned one, one signed
+// referrers) to crane, skopeo and the Docker daemon, and refuses the
+// unsigned one, one signed
 // by another key and one next to which a valid signature of another image
 // was copied, with DENIED naming the rule and the reason. Signature tags
 // stay pullable; audit mode serves everything; removing the key or
@@ -108,6 +111,16 @@ func TestSignaturePolicy(t *testing.T) {
 		c.crane("manifest", c.ref(repo, sigTag(otherSigned)))
 		// cosign verify still works through the gate.
 		verified(t, c.cosign("verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", c.ref(repo, tagSigned)), tagSigned)
+	})
+
+	t.Run("docker", func(t *testing.T) {
+		d := enginetest.StartDocker(t, enginetest.DockerOptions{InsecureRegistries: []string{reg.Host}})
+		d.Run(t, "pull", c.ref(repo, tagSigned))
+		r := d.Exec(nil, "pull", c.ref(repo, "unsigned"))
+		refusedByRegistry(t, r, "docker pull of an unsigned image")
+		if !strings.Contains(r.Output(), "no signature") {
+			t.Fatalf("docker pull does not say why:\n%s", r.Output())
+		}
 	})
 
 	t.Run("status", func(t *testing.T) {
