@@ -15,10 +15,10 @@ import (
 // Signature policies (docs/signing.md) with the real cosign CLI: a project
 // with an enforce rule trusting one cosign key serves the images that key
 // signed (tag scheme, Sigstore bundle referrers, cosign signatures as
-// referrers) to crane, skopeo and the Docker daemon, and refuses the
-// unsigned one, one signed
-// by another key and one next to which a valid signature of another image
-// was copied, with DENIED naming the rule and the reason. Signature tags
+// referrers, a signed index and its children) to crane, skopeo and the
+// Docker daemon, and refuses the unsigned one, one signed by another key
+// and one next to which a valid signature of another image was copied,
+// with DENIED naming the rule and the reason. Signature tags
 // stay pullable; audit mode serves everything; removing the key or
 // signing later changes the answer (no stale cached result).
 func TestSignaturePolicy(t *testing.T) {
