@@ -36,6 +36,9 @@ func (s *Service) CheckPull(ctx context.Context, repo string, m *meta.Manifest) 
 	var st *Status
 	if found && res.Version == version {
 		st, err = s.decoded(res)
+		if age := time.Since(res.VerifiedAt); err == nil && (age > resultTTL || !st.met() && age > unmetTTL) {
+			st = nil // verify again (see unmetTTL, resultTTL)
+		}
 	}
 	if st == nil || err != nil {
 		if st, err = s.Reverify(ctx, repo, m.Digest); err != nil {
@@ -43,6 +46,27 @@ func (s *Service) CheckPull(ctx context.Context, repo string, m *meta.Manifest) 
 		}
 	}
 	return s.decide(ctx, repo, m.Digest, st)
+}
+
+// unmetTTL is how long a result that refuses (or audits) a pull is
+// trusted. OnPush is not durable: an instance that stops between a
+// signature's push and its verification leaves a stale refusal, which
+// the next pull after unmetTTL verifies again. A policy or key change
+// revokes a met result at once (the version changes); a deleted signature
+// only after resultTTL, when any result is verified again.
+const (
+	unmetTTL  = time.Minute
+	resultTTL = time.Hour
+)
+
+// met reports whether every rule is met.
+func (st *Status) met() bool {
+	for _, rs := range st.Rules {
+		if !rs.Met {
+			return false
+		}
+	}
+	return true
 }
 
 // decide applies a status: an unmet enforce rule refuses the pull unless

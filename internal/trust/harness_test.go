@@ -25,7 +25,7 @@ var ctx = context.Background()
 // service as its pull gate and OnPush hook.
 type env struct {
 	t     *testing.T
-	store *sqlite.Store
+	store meta.Store
 	reg   *registry.Service
 	trust *Service
 	// caller is what Options.Caller answers; role what RoleOf answers.
@@ -42,6 +42,13 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, st, dir, true)
+}
+
+// newEnvOn is an instance over the given metadata store and blob
+// directory (instances sharing both are a scale-out deployment).
+func newEnvOn(t *testing.T, st meta.Store, dir string, single bool) *env {
+	t.Helper()
 	d, err := filesystem.New(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +61,7 @@ func newEnv(t *testing.T) *env {
 		RoleOf: func(context.Context, string) string { return e.role },
 		Record: func(ev meta.AuditEvent) { e.events = append(e.events, ev) },
 	}, log)
-	e.reg = registry.New(st, blobs, registry.Options{SingleInstance: true, PullGates: []registry.PullGate{e.trust},
+	e.reg = registry.New(st, blobs, registry.Options{SingleInstance: single, PullGates: []registry.PullGate{e.trust},
 		OnPush: []func(context.Context, *meta.Manifest, []string){e.trust.OnPush}}, log)
 	runCtx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
