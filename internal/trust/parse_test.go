@@ -210,3 +210,40 @@ func FuzzBundle(f *testing.F) {
 		}
 	})
 }
+
+func FuzzRule(f *testing.F) {
+	f.Add("app/**", "enforce", `{"cosign_keys":["k"],"min_signatures":2,"exempt_robots":["ci"]}`)
+	f.Add("**", "audit", `{"keyless":[{"trusted_root":"r","identity_regex":".*","issuer":"i"}]}`)
+	f.Add("", "enforce", `{"notation":{"trust_policy":{"version":"1.0","trustPolicies":[]}}}`)
+	f.Fuzz(func(t *testing.T, repos, mode, spec string) {
+		r, err := ruleFrom(meta.SigningRule{ID: 1, Repositories: repos, Mode: mode, Spec: spec})
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		// A valid rule survives its own encoding.
+		enc, err := r.spec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ruleFrom(meta.SigningRule{ID: 1, Repositories: repos, Mode: mode, Spec: enc}); err != nil {
+			t.Fatalf("re-read %q: %v", enc, err)
+		}
+	})
+}
+
+func FuzzMaterial(f *testing.F) {
+	pub, _ := signPayload(f, digest.FromString("x"))
+	f.Add(KindCosignKey, pub)
+	f.Add(KindNotationCA, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	f.Add(KindTrustedRoot, `{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1","tlogs":[]}`)
+	f.Fuzz(func(t *testing.T, kind, data string) {
+		m := meta.TrustMaterial{Name: "k", Kind: kind, Data: data}
+		if _, err := parseMaterial(m); err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("error %v is not ErrInvalid", err)
+		}
+		loadMaterials([]meta.TrustMaterial{m}) // never panics
+	})
+}
