@@ -35,6 +35,9 @@ type candidate struct {
 	payload   []byte
 	signature []byte
 	hasCert   bool
+	// keyless tag-scheme signature as a bundle (or why it is not one)
+	tagBundle *bundle.Bundle
+	tagErr    error
 	// bundle
 	bundle *bundle.Bundle
 	// notation
@@ -119,6 +122,9 @@ func (v *Verifier) simpleSigningCandidates(ctx context.Context, repo string, sd 
 			c.err = fmt.Errorf("%s: layer %s has no base64 signature annotation", ReasonMalformed, l.Digest)
 		} else if c.payload, err = v.readBlob(ctx, repo, l.Digest, maxPayload); err != nil {
 			c.err = err
+		} else if c.hasCert {
+			c.tagBundle, c.tagErr = tagBundle(c.payload, c.signature, l.Annotations[annotationCert],
+				l.Annotations[annotationChain], l.Annotations[annotationBundle])
 		}
 		out = append(out, c)
 	}
@@ -128,29 +134,41 @@ func (v *Verifier) simpleSigningCandidates(ctx context.Context, repo string, sd 
 	return out
 }
 
-// verifyTag checks a tag-scheme signature against the rule's keys.
+// verifyTag checks a tag-scheme signature against the rule's keys, then,
+// when it carries a Fulcio certificate, its keyless identities.
 func verifyTag(c *candidate, dgst digest.Digest, r *Rule, mat *materials) (signer string, err error) {
-	if c.hasCert && len(r.CosignKeys) == 0 {
-		return "", fmt.Errorf("%s: keyless signatures in the tag scheme are not verified; sign with --new-bundle-format", ReasonUnsupported)
-	}
+	signer = ""
 	for _, name := range r.CosignKeys {
 		key := mat.keys[name]
-		if key == nil {
+		if key == nil || key.VerifySignature(bytes.NewReader(c.signature), bytes.NewReader(c.payload)) != nil {
 			continue
 		}
-		if key.VerifySignature(bytes.NewReader(c.signature), bytes.NewReader(c.payload)) != nil {
-			continue
-		}
-		signed, err := parseSimpleSigning(c.payload)
-		if err != nil {
-			return "", err
-		}
-		if signed != dgst {
-			return "", fmt.Errorf("%s: signed by %s for %s", ReasonDigestMismatch, name, signed)
-		}
-		return "key:" + name, nil
+		signer = "key:" + name
+		break
 	}
-	return "", errors.New(ReasonUntrusted)
+	if signer == "" && c.hasCert && len(r.Keyless) > 0 {
+		if c.tagErr != nil {
+			return "", c.tagErr
+		}
+		var errs []error
+		if signer, errs = verifyKeyless(c.tagBundle, verify.WithArtifact(bytes.NewReader(c.payload)), r, mat); signer == "" {
+			return "", classify(errs, ReasonUntrusted)
+		}
+	}
+	if signer == "" {
+		if c.hasCert && len(r.CosignKeys) == 0 {
+			return "", fmt.Errorf("%s: a keyless signature, and the rule trusts no keyless identity", ReasonUntrusted)
+		}
+		return "", errors.New(ReasonUntrusted)
+	}
+	signed, err := parseSimpleSigning(c.payload)
+	if err != nil {
+		return "", err
+	}
+	if signed != dgst {
+		return "", fmt.Errorf("%s: signed by %s for %s", ReasonDigestMismatch, signer, signed)
+	}
+	return signer, nil
 }
 
 // referrerCandidates reads the referrers of dgst of an artifact type whose
@@ -230,6 +248,18 @@ func verifyBundle(c *candidate, dgst digest.Digest, r *Rule, mat *materials) (st
 		}
 		return "", classify(errs, ReasonUntrusted)
 	}
+	signer, kerrs := verifyKeyless(c.bundle, artifact, r, mat)
+	if signer != "" {
+		return signer, nil
+	}
+	errs = append(errs, kerrs...)
+	return "", classify(errs, ReasonUntrusted)
+}
+
+// verifyKeyless checks a bundle against each keyless identity of the
+// rule under its trusted root: the signer, or why each failed.
+func verifyKeyless(b *bundle.Bundle, artifact verify.ArtifactPolicyOption, r *Rule, mat *materials) (string, []error) {
+	var errs []error
 	for _, k := range r.Keyless {
 		tr := mat.roots[k.TrustedRoot]
 		if tr == nil {
@@ -250,7 +280,7 @@ func verifyBundle(c *candidate, dgst digest.Digest, r *Rule, mat *materials) (st
 			errs = append(errs, err)
 			continue
 		}
-		res, err := sv.Verify(c.bundle, verify.NewPolicy(artifact, verify.WithCertificateIdentity(id)))
+		res, err := sv.Verify(b, verify.NewPolicy(artifact, verify.WithCertificateIdentity(id)))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -261,7 +291,7 @@ func verifyBundle(c *candidate, dgst digest.Digest, r *Rule, mat *materials) (st
 		}
 		return signer, nil
 	}
-	return "", classify(errs, ReasonUntrusted)
+	return "", errs
 }
 
 // classify turns library errors into a reason: the most telling class

@@ -3,11 +3,14 @@ package trust
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
@@ -172,6 +175,76 @@ func TestKeyless(t *testing.T) {
 			case !errors.Is(err, registry.ErrDenied):
 				t.Fatalf("pull = %v, want denied", err)
 			case tc.reason != "broken" && !strings.Contains(err.Error(), tc.reason):
+				t.Fatalf("pull = %v, want %q", err, tc.reason)
+			}
+		})
+	}
+}
+
+// TestKeylessTagScheme: cosign v2's default keyless signature, in the
+// tag scheme with the certificate and the Rekor bundle as annotations.
+func TestKeylessTagScheme(t *testing.T) {
+	e := newEnv(t)
+	vs, trustedRoot := virtualSigstore(t)
+	e.material("p", "sigstore", KindTrustedRoot, trustedRoot)
+	e.rule("p", Rule{Repositories: "**", Mode: ModeEnforce, Keyless: []Keyless{{TrustedRoot: "sigstore",
+		Identity: "https://ci.example/release", Issuer: "https://issuer.example"}}})
+	sign := func(t *testing.T, d digest.Digest, identity string, payloadFor digest.Digest, withRekor bool) {
+		payload := []byte(`{"critical":{"identity":{"docker-reference":"x"},"image":{"docker-manifest-digest":"` + payloadFor.String() +
+			`"},"type":"cosign container image signature"},"optional":null}`)
+		ent, err := vs.SignAtTime(identity, "https://issuer.example", payload, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		vc, _ := ent.VerificationContent()
+		sc, _ := ent.SignatureContent()
+		entries, _ := ent.TlogEntries()
+		tle := entries[0].TransparencyLogEntry()
+		body := base64.StdEncoding.EncodeToString(tle.CanonicalizedBody)
+		logID := hex.EncodeToString(tle.LogId.KeyId)
+		set, err := vs.RekorSignPayload(tlog.RekorPayload{Body: body, IntegratedTime: tle.IntegratedTime, LogIndex: tle.LogIndex, LogID: logID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, _ := json.Marshal(map[string]any{"SignedEntryTimestamp": set, "Payload": map[string]any{
+			"body": body, "integratedTime": tle.IntegratedTime, "logIndex": tle.LogIndex, "logID": logID}})
+		ann := map[string]string{annotationCosign: base64.StdEncoding.EncodeToString(sc.(*bundle.MessageSignature).Signature()),
+			annotationCert: pemCert(vc.Certificate().Raw)}
+		if withRekor {
+			ann[annotationBundle] = string(rb)
+		}
+		cfg := e.blob("p/app", v1.MediaTypeImageConfig, []byte(`{"architecture":"","os":""}`))
+		layer := e.blob("p/app", mediaSimpleSigning, payload)
+		layer.Annotations = ann
+		tag, _ := signatureTag(d.String())
+		e.manifest("p/app", tag, v1.Manifest{Config: cfg, Layers: []v1.Descriptor{layer}})
+		e.settle()
+	}
+	for _, tc := range []struct {
+		name, identity string
+		other, noRekor bool
+		reason         string
+	}{
+		{"trusted identity", "https://ci.example/release", false, false, ""},
+		{"other identity", "https://ci.example/other", false, false, ReasonIdentity},
+		{"payload of another manifest", "https://ci.example/release", true, false, ReasonDigestMismatch},
+		{"no Rekor bundle", "https://ci.example/release", false, true, ReasonExpired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, _ := e.image("p/app", strings.ReplaceAll(tc.name, " ", "-"))
+			signed := d
+			if tc.other {
+				signed = digest.FromString("another manifest")
+			}
+			sign(t, d, tc.identity, signed, !tc.noRekor)
+			err := e.pull("p/app", d)
+			if tc.reason == "" {
+				if err != nil {
+					t.Fatalf("pull = %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, registry.ErrDenied) || !strings.Contains(err.Error(), tc.reason) {
 				t.Fatalf("pull = %v, want %q", err, tc.reason)
 			}
 		})

@@ -86,7 +86,7 @@ func TestVerifyTag(t *testing.T) {
 		{"unknown key name", c, []string{"gone"}, d, "", ReasonUntrusted},
 		{"signature of another digest", c, []string{"release"}, digest.FromString("other"), "", ReasonDigestMismatch},
 		{"tampered payload", tampered, []string{"release"}, d, "", ReasonUntrusted},
-		{"keyless in tag scheme", candidate{hasCert: true}, nil, d, "", ReasonUnsupported},
+		{"keyless in tag scheme, no keyless rule", candidate{hasCert: true}, nil, d, "", ReasonUntrusted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &Rule{CosignKeys: tc.keys}
