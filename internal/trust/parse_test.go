@@ -247,3 +247,14 @@ func FuzzMaterial(f *testing.F) {
 		loadMaterials([]meta.TrustMaterial{m}) // never panics
 	})
 }
+
+func FuzzTagBundle(f *testing.F) {
+	f.Add([]byte(`{}`), "", `{"SignedEntryTimestamp":"AAAA","Payload":{"body":"e30=","integratedTime":1,"logIndex":1,"logID":"00"}}`)
+	f.Add([]byte(`{"critical":{}}`), "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", `{"Payload":{"body":"!!"}}`)
+	f.Fuzz(func(t *testing.T, payload []byte, cert, rekor string) {
+		b, err := tagBundle(payload, []byte("sig"), cert, "", rekor)
+		if err == nil && b == nil {
+			t.Fatal("no bundle and no error")
+		}
+	})
+}
