@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/replication"
+	"github.com/berth-registry/berth/internal/trust"
 )
 
 // errorCodes maps the service's sentinel errors to OCI codes, with a
@@ -55,6 +56,9 @@ var errorCodes = []struct {
 	{replication.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
 	{replication.ErrConflict, "CONFLICT", http.StatusConflict},
 	{replication.ErrUnsupported, oci.CodeUnsupported, http.StatusBadRequest},
+	{trust.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
+	{trust.ErrNotFound, oci.CodeNameUnknown, http.StatusNotFound},
+	{trust.ErrConflict, oci.CodeUnsupported, http.StatusConflict},
 }
 
 // ToOCI turns any error into the OCI error sent to the client. Unknown

@@ -43,6 +43,7 @@ import (
 	"github.com/berth-registry/berth/internal/storage/filesystem"
 	"github.com/berth-registry/berth/internal/storage/s3"
 	"github.com/berth-registry/berth/internal/sysinfo"
+	"github.com/berth-registry/berth/internal/trust"
 	"github.com/berth-registry/berth/internal/ui"
 )
 
@@ -81,6 +82,7 @@ type App struct {
 	eventsOnce sync.Once
 	eventsStop func()
 	repl       *replication.Service
+	trust      *trust.Service
 }
 
 // New builds every component from cfg. Close releases them.
@@ -143,6 +145,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if cfg.Events.Pulls {
 		opts.OnPull = append(opts.OnPull, a.onPullEvent)
 	}
+	a.trust = a.newTrust(store)
+	opts.PullGates = append(opts.PullGates, a.trust)
+	opts.OnPush = append(opts.OnPush, a.trust.OnPush)
 	a.svc = registry.New(store, a.blobs, opts, log)
 	a.repl = replication.New(store, a.svc, replication.Options{Config: cfg.Replication, Log: log.With("component", "replication"),
 		Wake: func(ctx context.Context) { a.jobs.Trigger(ctx, replication.JobName, "") }})
@@ -184,6 +189,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		defer close(a.cacheDone)
 		a.svc.FollowCache(bg)
 	}()
+	go a.trust.Run(bg)
 	if cfg.Audit.Enabled {
 		a.audit, err = audit.New(store, audit.Config{Output: cfg.Audit.Output, Retention: cfg.Audit.Retention,
 			Buffer: cfg.Audit.Buffer, BufferBytes: int64(cfg.Audit.BufferBytes), Pulls: cfg.Audit.Pulls, PullWindow: cfg.Audit.PullWindow}, log)
@@ -200,6 +206,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.metrics.registry.MustRegister(a.events.Metrics())
 	a.metrics.registry.MustRegister(a.repl.Metrics())
+	a.metrics.registry.MustRegister(a.trust.Collectors()...)
 	a.metrics.registry.MustRegister(policy.NewCollector(a.policy, cfg.Policy.MetricsProjects, 15*time.Second))
 	if a.audit != nil {
 		a.metrics.registry.MustRegister(

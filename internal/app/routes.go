@@ -9,6 +9,7 @@ import (
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/api/policyapi"
 	"github.com/berth-registry/berth/internal/api/replicationapi"
+	"github.com/berth-registry/berth/internal/api/signingapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/backup"
@@ -52,6 +53,7 @@ func (a *App) apiRoutes() []manage.Route {
 	proxySync := &proxy.SyncAPI{Proxy: a.proxy, Jobs: a.jobs}
 	browse := browseapi.New(a.svc, a.visibleRepos)
 	hooks := eventapi.New(a.events)
+	sig := signingapi.New(a.trust)
 	const project = "/api/v1/projects/{project}"
 	return append([]manage.Route{
 		{Name: "api_ping", Method: http.MethodGet, Pattern: "/api/v1/ping", Perm: manage.PermPublic, Handle: a.apiPing},
@@ -111,6 +113,17 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "retention_run", Method: http.MethodPost, Pattern: project + "/retention/run", Perm: manage.PermProjectAdmin, Handle: pol.RunRetention},
 		{Name: "retention_preview", Method: http.MethodPost, Pattern: project + "/retention/preview", Perm: manage.PermProjectAdmin, Handle: pol.PreviewRetention},
 		{Name: "retention_runs", Method: http.MethodGet, Pattern: project + "/retention/runs", Perm: manage.PermProjectRead, Handle: pol.ListRetentionRuns},
+
+		// Signature policies (docs/signing.md): rules, trust material, verification status.
+		{Name: "signing_rules_list", Method: http.MethodGet, Pattern: project + "/signing/rules", Perm: manage.PermProjectRead, Handle: sig.ListRules},
+		{Name: "signing_rule_add", Method: http.MethodPost, Pattern: project + "/signing/rules", Perm: manage.PermProjectAdmin, Handle: sig.AddRule},
+		{Name: "signing_rule_update", Method: http.MethodPut, Pattern: project + "/signing/rules/{id}", Perm: manage.PermProjectAdmin, Handle: sig.UpdateRule},
+		{Name: "signing_rule_delete", Method: http.MethodDelete, Pattern: project + "/signing/rules/{id}", Perm: manage.PermProjectAdmin, Handle: sig.DeleteRule},
+		{Name: "signing_keys_list", Method: http.MethodGet, Pattern: project + "/signing/keys", Perm: manage.PermProjectRead, Handle: sig.ListMaterials},
+		{Name: "signing_key_add", Method: http.MethodPost, Pattern: project + "/signing/keys", Perm: manage.PermProjectAdmin, Handle: sig.AddMaterial},
+		{Name: "signing_key_delete", Method: http.MethodDelete, Pattern: project + "/signing/keys/{id}", Perm: manage.PermProjectAdmin, Handle: sig.DeleteMaterial},
+		{Name: "signing_status", Method: http.MethodGet, Pattern: project + "/signing/status", Perm: manage.PermProjectRead, Handle: sig.Status},
+		{Name: "signing_verify", Method: http.MethodPost, Pattern: project + "/signing/verify", Perm: manage.PermProjectAdmin, Handle: sig.Verify},
 
 		// Browsing (docs/api.md, "Browsing"): what the web UI's pages show.
 		{Name: "search", Method: http.MethodGet, Pattern: "/api/v1/search", Perm: manage.PermPublic, Handle: browse.Search},

@@ -105,6 +105,7 @@ type Store interface {
 	OIDCStore
 	NetworkRuleStore
 	RateCountStore
+	SigningStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -8,6 +8,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/trust"
 )
 
 // artifactData is the artifact page's data.
@@ -23,6 +24,9 @@ type artifactData struct {
 	ArtifactType string
 	CanDelete    bool
 	CanPush      bool
+	// Signatures is the verification status under the project's
+	// signature rules (nil: no rule covers the repository).
+	Signatures *trust.Status
 }
 
 // imageConfigTypes are the config media types of images.
@@ -82,6 +86,15 @@ func (u *UI) artifactData(r *http.Request, name string, a *registry.Artifact) *a
 		d.ArtifactType = a.ArtifactType
 	}
 	d.Pulls = pullCommands(r.Host, name, a)
+	if u.svc.Trust != nil {
+		// As GET /api/v1/projects/{project}/signing/status; a failure
+		// leaves the section out (the page is still useful).
+		if st, err := u.svc.Trust.Status(r.Context(), name, a.Digest); err == nil && len(st.Rules) > 0 {
+			d.Signatures = st
+		} else if err != nil {
+			u.log.Warn("signature status", "repo", name, "digest", a.Digest, "error", err)
+		}
+	}
 	return d
 }
 

@@ -48,6 +48,12 @@ func (u *UI) adminRoutes() []Route {
 		{Name: "ui_webhook_update", Method: post, Pattern: project + "/webhooks/{id}", Perm: manage.PermProjectAdmin, Handle: u.webhookUpdate},
 		{Name: "ui_webhook_delete", Method: post, Pattern: project + "/webhooks/{id}/delete", Perm: manage.PermProjectAdmin, Handle: u.webhookDelete},
 		{Name: "ui_webhook_redeliver", Method: post, Pattern: project + "/webhooks/{id}/redeliver", Perm: manage.PermProjectAdmin, Handle: u.webhookRedeliver},
+		// Signature policies of a project (docs/signing.md).
+		{Name: "ui_signing", Method: get, Pattern: project + "/signing", Perm: manage.PermProjectRead, Handle: u.signing},
+		{Name: "ui_signing_rule_add", Method: post, Pattern: project + "/signing/rules", Perm: manage.PermProjectAdmin, Handle: u.signingRuleAdd},
+		{Name: "ui_signing_rule_delete", Method: post, Pattern: project + "/signing/rules/delete", Perm: manage.PermProjectAdmin, Handle: u.signingRuleDelete},
+		{Name: "ui_signing_key_add", Method: post, Pattern: project + "/signing/keys", Perm: manage.PermProjectAdmin, Handle: u.signingKeyAdd},
+		{Name: "ui_signing_key_delete", Method: post, Pattern: project + "/signing/keys/delete", Perm: manage.PermProjectAdmin, Handle: u.signingKeyDelete},
 
 		// Administration (system administrators).
 		{Name: "ui_admin", Method: get, Pattern: "/ui/admin", Perm: manage.PermSystemAdmin, Handle: u.adminSystem},

@@ -5,6 +5,7 @@ import (
 	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/trust"
 )
 
 // Services are the service-layer objects the pages call: the same the
@@ -14,5 +15,6 @@ type Services struct {
 	Manager  *auth.Manager
 	Policy   *policy.Engine
 	Events   *events.Service // webhooks (webhooks.go)
+	Trust    *trust.Service  // signature policies and verification status
 	Admin    AdminServices   // the management pages' (services_admin.go)
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 	tests = append(tests, oidcTests...)
 	tests = append(tests, netRuleTests...)
 	tests = append(tests, rateTests...)
+	tests = append(tests, signingTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
