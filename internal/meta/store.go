@@ -95,6 +95,7 @@ type Store interface {
 	PolicyStore
 	SessionStore
 	BrowseStore
+	ScanStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

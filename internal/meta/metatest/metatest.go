@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 	tests = append(tests, policyTests...)
 	tests = append(tests, sessionTests...)
 	tests = append(tests, browseTests...)
+	tests = append(tests, scanTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
