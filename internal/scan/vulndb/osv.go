@@ -60,11 +60,11 @@ const (
 
 // osvJSON mirrors the fields read from an OSV document.
 type osvJSON struct {
-	ID       string   `json:"id"`
-	Aliases  []string `json:"aliases"`
-	Summary  string   `json:"summary"`
-	Withdrawn string  `json:"withdrawn"`
-	Severity []struct {
+	ID        string   `json:"id"`
+	Aliases   []string `json:"aliases"`
+	Summary   string   `json:"summary"`
+	Withdrawn string   `json:"withdrawn"`
+	Severity  []struct {
 		Type  string `json:"type"`
 		Score string `json:"score"`
 	} `json:"severity"`
