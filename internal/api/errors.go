@@ -10,6 +10,7 @@ import (
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scan"
 )
 
 // errorCodes maps the service's sentinel errors to OCI codes, with a
@@ -46,6 +47,11 @@ var errorCodes = []struct {
 	{policy.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
 	{policy.ErrNotFound, oci.CodeNameUnknown, http.StatusNotFound},
 	{policy.ErrBusy, oci.CodeTooManyRequests, http.StatusConflict},
+	{scan.ErrNoDatabase, oci.CodeUnknown, http.StatusServiceUnavailable},
+	{scan.ErrNotScannable, oci.CodeUnsupported, http.StatusBadRequest},
+	{scan.ErrNotScanned, oci.CodeManifestUnknown, http.StatusNotFound},
+	{scan.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
+	{scan.ErrQueueFull, oci.CodeTooManyRequests, 0},
 }
 
 // ToOCI turns any error into the OCI error sent to the client. Unknown

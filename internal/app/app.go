@@ -33,6 +33,8 @@ import (
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/proxy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scan"
+	"github.com/berth-registry/berth/internal/scan/vulndb"
 	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
@@ -66,6 +68,10 @@ type App struct {
 	// pullsDone is closed when the pull statistics are written for the last time.
 	pullsDone chan struct{}
 	anomaly   *anomaly.Detector
+	// scan, vulndb and scanMetrics: vulnerability scanning (nil when off).
+	scan        *scan.Service
+	vulndb      *vulndb.Loader
+	scanMetrics *scanMetrics
 }
 
 // New builds every component from cfg. Close releases them.
@@ -112,6 +118,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if a.proxy.Enabled() {
 		opts.Upstream = a.proxy
 	}
+	if err := a.newScan(&opts); err != nil {
+		store.Close()
+		return nil, err
+	}
 	a.svc = registry.New(store, a.blobs, opts, log)
 	a.metrics = newMetrics(store)
 	mgr := auth.NewManager(store, cfg.Auth.BcryptCost)
@@ -157,6 +167,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 				func() float64 { return float64(a.audit.Dropped()) }))
 	}
 	a.newLifecycle()
+	a.startScan(bg)
 	a.system = &sysinfo.Source{StorageDriver: cfg.Storage.Driver, DatabaseDriver: cfg.Database.Driver, AuthModes: cfg.Auth.Modes(),
 		Instance: a.jobs.Owner(), StartedAt: time.Now(), Registry: a.svc, Users: store}
 	if cfg.UI.Enabled {

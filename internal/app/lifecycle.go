@@ -41,6 +41,7 @@ func (a *App) newLifecycle() {
 	all := []jobs.Job{a.gc.Job(g.Interval, gm.observe), a.scrub.Job(a.cfg.Scrub.Interval, newScrubMetrics(a.metrics.registry).observe)}
 	all = append(all, a.policyJobs()...)
 	all = append(all, a.proxy.Jobs()...) // cache limits, scheduled mirroring
+	all = append(all, a.scanJobs()...)
 	a.anomaly = anomaly.New(a.meta, a.cfg.Anomaly, a.log.With("component", "anomaly"), a.recordAnomaly)
 	if a.cfg.Anomaly.Enabled && a.audit != nil {
 		all = append(all, a.anomaly.Job(a.cfg.Anomaly.Interval))

@@ -7,10 +7,13 @@ import (
 	"github.com/berth-registry/berth/internal/api/browseapi"
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/api/policyapi"
+	"github.com/berth-registry/berth/internal/api/scanapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/proxy"
+	"github.com/berth-registry/berth/internal/scan"
 	"github.com/berth-registry/berth/internal/scrub"
 )
 
@@ -49,7 +52,7 @@ func (a *App) apiRoutes() []manage.Route {
 	proxySync := &proxy.SyncAPI{Proxy: a.proxy, Jobs: a.jobs}
 	browse := browseapi.New(a.svc, a.visibleRepos)
 	const project = "/api/v1/projects/{project}"
-	return []manage.Route{
+	routes := []manage.Route{
 		{Name: "api_ping", Method: http.MethodGet, Pattern: "/api/v1/ping", Perm: manage.PermPublic, Handle: a.apiPing},
 
 		// Pull-through cache (docs/proxy.md).
@@ -122,6 +125,31 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "settings_update", Method: http.MethodPatch, Pattern: "/api/v1/settings", Perm: manage.PermSystemAdmin, Handle: h.UpdateSettings},
 		{Name: "keys", Method: http.MethodGet, Pattern: "/api/v1/auth/keys", Perm: manage.PermSystemAdmin, Handle: h.SigningKeys},
 		{Name: "key_rotate", Method: http.MethodPost, Pattern: "/api/v1/auth/keys/rotate", Perm: manage.PermSystemAdmin, Handle: h.RotateKey},
+	}
+	return append(routes, a.scanRoutes()...)
+}
+
+// scanRoutes are the vulnerability scanning routes (docs/scanning.md),
+// when scan.enabled is on.
+func (a *App) scanRoutes() []manage.Route {
+	if a.scan == nil {
+		return nil
+	}
+	sc := scanapi.New(a.scan)
+	all := &jobs.API[scan.JobRequest, scan.JobReport]{Jobs: a.jobs, Name: scan.JobScanAll}
+	const project = "/api/v1/projects/{project}"
+	return []manage.Route{
+		{Name: "scan_request", Method: http.MethodPost, Pattern: project + "/scan/{repository...}", Perm: manage.PermProjectAdmin, Handle: sc.Scan},
+		{Name: "scan_result", Method: http.MethodGet, Pattern: project + "/scan/{repository...}", Perm: manage.PermProjectRead, Handle: sc.Result},
+		{Name: "scan_report", Method: http.MethodGet, Pattern: project + "/scan-report/{repository...}", Perm: manage.PermProjectRead, Handle: sc.Report},
+		{Name: "scan_policy", Method: http.MethodGet, Pattern: project + "/scan-policy", Perm: manage.PermProjectRead, Handle: sc.GetPolicy},
+		{Name: "scan_policy_set", Method: http.MethodPut, Pattern: project + "/scan-policy", Perm: manage.PermProjectAdmin, Handle: sc.SetPolicy},
+		{Name: "scan_system_policy", Method: http.MethodGet, Pattern: "/api/v1/scan/policy", Perm: manage.PermSystemAdmin, Handle: sc.GetPolicy},
+		{Name: "scan_system_policy_set", Method: http.MethodPut, Pattern: "/api/v1/scan/policy", Perm: manage.PermSystemAdmin, Handle: sc.SetPolicy},
+		{Name: "scan_database", Method: http.MethodGet, Pattern: "/api/v1/scan/database", Perm: manage.PermAuthenticated, Handle: sc.Database},
+		{Name: "scan_all_start", Method: http.MethodPost, Pattern: "/api/v1/scan/all", Perm: manage.PermSystemAdmin, Handle: all.Start},
+		{Name: "scan_all_status", Method: http.MethodGet, Pattern: "/api/v1/scan/all", Perm: manage.PermSystemAdmin, Handle: all.Get},
+		{Name: "scan_all_stop", Method: http.MethodDelete, Pattern: "/api/v1/scan/all", Perm: manage.PermSystemAdmin, Handle: sc.StopAll},
 	}
 }
 

@@ -36,6 +36,7 @@ type Config struct {
 	Auth     Auth     `yaml:"auth"`
 	Audit    Audit    `yaml:"audit"`
 	Anomaly  Anomaly  `yaml:"anomaly"`
+	Scan     Scan     `yaml:"scan"`
 	GC       GC       `yaml:"gc"`
 	Scrub    Scrub    `yaml:"scrub"`
 	Jobs     Jobs     `yaml:"jobs"`
@@ -186,6 +187,7 @@ func Default() *Config {
 		Auth:    defaultAuth(),
 		Audit:   defaultAudit(),
 		Anomaly: defaultAnomaly(),
+		Scan:    defaultScan(),
 		GC:      defaultGC(),
 		Jobs:    defaultJobs(),
 		Policy:  defaultPolicy(),
@@ -350,6 +352,7 @@ func (c *Config) Validate() error {
 	c.Auth.validate(bad)
 	c.Audit.validate(bad)
 	c.Anomaly.validate(bad)
+	c.Scan.validate(bad)
 	if err := c.validateGC(); err != nil {
 		errs = append(errs, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -110,19 +109,22 @@ func plural(n int, one, many string) string {
 // exempt reports whether the caller is exempt from the gate: a named
 // robot account or a holder of an exempt role (never by User-Agent).
 func (s *Service) exempt(ctx context.Context, p *Policy, project string) bool {
-	subj := auth.SubjectFromContext(ctx)
-	if subj.Anonymous() {
+	if s.opts.Caller == nil {
 		return false
 	}
-	if subj.Kind == auth.KindRobot && slices.Contains(p.ExemptRobots, subj.Name) {
+	c, ok := s.opts.Caller(ctx)
+	if !ok {
+		return false
+	}
+	if c.Robot && slices.Contains(p.ExemptRobots, c.Name) {
 		return true
 	}
-	if subj.Admin && slices.Contains(p.ExemptRoles, RoleSystemAdmin) {
+	if c.Admin && slices.Contains(p.ExemptRoles, RoleSystemAdmin) {
 		return true
 	}
 	if len(p.ExemptRoles) == 0 || s.opts.RoleOf == nil {
 		return false
 	}
-	role, err := s.opts.RoleOf(ctx, subj, project)
+	role, err := s.opts.RoleOf(ctx, project)
 	return err == nil && role != "" && slices.Contains(p.ExemptRoles, role)
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -47,8 +46,22 @@ type AllowEntry struct {
 // RoleSystemAdmin exempts system administrators.
 const RoleSystemAdmin = "system-admin"
 
-// RoleFunc returns a subject's role in a project ("" : none).
-type RoleFunc func(ctx context.Context, subj *auth.Subject, project string) (string, error)
+// Caller is who asks for a manifest, as the gate sees it (from the
+// authenticated request, never from headers such as User-Agent).
+type Caller struct {
+	Name  string
+	Robot bool // a robot account
+	Admin bool // a system administrator
+}
+
+// CallerFunc returns the request's authenticated caller (false: anonymous).
+type CallerFunc func(ctx context.Context) (Caller, bool)
+
+// RoleFunc returns the caller's role in a project ("" : none).
+type RoleFunc func(ctx context.Context, project string) (string, error)
+
+// projectRoles are the roles a project grants (internal/auth).
+var projectRoles = []string{"guest", "developer", "maintainer", "admin"}
 
 // gating reports whether the policy refuses any pull.
 func (p *Policy) gating() bool {
@@ -66,7 +79,7 @@ func (p *Policy) Validate() error {
 		}
 	}
 	for _, r := range p.ExemptRoles {
-		if r != RoleSystemAdmin && !auth.ValidRole(r) {
+		if r != RoleSystemAdmin && !slices.Contains(projectRoles, r) {
 			return fmt.Errorf("%w: unknown role %q", ErrInvalid, r)
 		}
 	}
@@ -115,7 +128,11 @@ func (s *Service) SetPolicy(ctx context.Context, project string, p *Policy) erro
 	if err := s.store.PutScanPolicy(ctx, project, data); err != nil {
 		return err
 	}
-	s.policies.Delete(project)
+	if project == "" { // merged into every project's
+		s.policies.Clear()
+	} else {
+		s.policies.Delete(project)
+	}
 	return nil
 }
 

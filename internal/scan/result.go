@@ -110,5 +110,31 @@ func (s *Service) Result(ctx context.Context, repo, ref string, report bool) (*R
 		return nil, err
 	}
 	res := toResult(r)
+	res.MediaType = m.MediaType
 	return &res, nil
+}
+
+// ErrQueueFull: the scan queue is full; try again later.
+var ErrQueueFull = errors.New("scan: the scan queue is full")
+
+// Request asks for a scan of repo@ref: done now when wait is set (the
+// result is returned), else queued for a worker (nil result).
+func (s *Service) Request(ctx context.Context, repo, ref string, wait bool) (*Result, error) {
+	m, err := s.reg.GetManifest(ctx, repo, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !scannable(m) {
+		return nil, ErrNotScannable
+	}
+	if s.db.Load() == nil {
+		return nil, ErrNoDatabase
+	}
+	if wait {
+		return s.Scan(ctx, repo, m.Digest)
+	}
+	if !s.Enqueue(repo, m.Digest) {
+		return nil, ErrQueueFull
+	}
+	return nil, nil
 }

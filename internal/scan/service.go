@@ -63,10 +63,15 @@ type Options struct {
 	MaxAge time.Duration
 	// PolicyTTL is how long a project's policy is cached (default 10s).
 	PolicyTTL time.Duration
-	// RoleOf returns the caller's role in a project, for role exemptions.
+	// Caller and RoleOf tell the gate who pulls, for exemptions.
+	Caller CallerFunc
 	RoleOf RoleFunc
 	// Deny is told about each refused pull (the audit log).
 	Deny func(ctx context.Context, repo string, dgst digest.Digest, reason string)
+	// Refresh loads the newest vulnerability database now (the rescan
+	// job calls it when it runs on an instance that has not seen the
+	// version it is for yet).
+	Refresh func(ctx context.Context) error
 	// Observe is told about each scan (metrics).
 	Observe func(result string, d time.Duration)
 }
@@ -198,18 +203,19 @@ const (
 
 // Result is a stored scan result as the API returns it.
 type Result struct {
-	Digest    digest.Digest   `json:"digest"`
-	Scanner   string          `json:"scanner"`
-	DBVersion string          `json:"db_version"`
-	Status    string          `json:"status"`
-	Severity  Severity        `json:"severity"`
-	MaxCVSS   float64         `json:"max_cvss,omitempty"`
-	Worst     string          `json:"worst,omitempty"`
-	Findings  int             `json:"findings"`
-	Counts    map[string]int  `json:"counts,omitempty"`
-	ScannedAt time.Time       `json:"scanned_at"`
-	Error     string          `json:"error,omitempty"`
-	Report    *Report         `json:"report,omitempty"`
+	Digest    digest.Digest  `json:"digest"`
+	MediaType string         `json:"media_type,omitempty"`
+	Scanner   string         `json:"scanner"`
+	DBVersion string         `json:"db_version"`
+	Status    string         `json:"status"`
+	Severity  Severity       `json:"severity"`
+	MaxCVSS   float64        `json:"max_cvss,omitempty"`
+	Worst     string         `json:"worst,omitempty"`
+	Findings  int            `json:"findings"`
+	Counts    map[string]int `json:"counts,omitempty"`
+	ScannedAt time.Time      `json:"scanned_at"`
+	Error     string         `json:"error,omitempty"`
+	Report    *Report        `json:"report,omitempty"`
 }
 
 // Report is the whole result of a scan.
@@ -255,6 +261,7 @@ func (s *Service) Scan(ctx context.Context, repo string, dgst digest.Digest) (*R
 		return nil, err
 	}
 	res := toResult(r)
+	res.MediaType = m.MediaType
 	return &res, nil
 }
 

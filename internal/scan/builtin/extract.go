@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -48,6 +49,8 @@ type Options struct {
 	MaxBytes int64
 	// MaxFileBytes: larger files are skipped (default 128 MiB).
 	MaxFileBytes int64
+	// Log receives scalibr's messages about single files (at debug level).
+	Log *slog.Logger
 }
 
 // Extractor extracts the packages of images.
@@ -65,6 +68,7 @@ func New(blobs Blobs, opts Options) (*Extractor, error) {
 	if opts.MaxFileBytes <= 0 {
 		opts.MaxFileBytes = 128 << 20
 	}
+	quietScalibr(opts.Log)
 	set, err := newExtractors()
 	if err != nil {
 		return nil, err
