@@ -61,9 +61,11 @@ func vulndbCommand(ctx context.Context, args, env []string, stdout, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("vulndb import: %w", err)
 	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	ropts := []remote.Option{remote.WithContext(ctx)}
 	if *user != "" {
 		ropts = append(ropts, remote.WithAuth(&authn.Basic{Username: *user, Password: lookupEnv(env, "BERTH_VULNDB_PASSWORD")}))
+	} else {
+		ropts = append(ropts, remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	}
 	for _, b := range append([]vulndb.Blob{art.Config}, art.Layers...) {
 		if err := remote.WriteLayer(repo, static.NewLayer(b.Data, v1types.MediaType(b.Descriptor.MediaType)), ropts...); err != nil {
