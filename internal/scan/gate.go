@@ -2,8 +2,6 @@ package scan
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -31,23 +29,24 @@ func (g *Gate) CheckPull(ctx context.Context, repo string, m *meta.Manifest) err
 	if !p.gating() || !scannable(m) {
 		return nil
 	}
-	r, err := s.store.GetScanResult(ctx, m.Digest, false)
+	r, err := s.summary(ctx, m.Digest)
+	if err != nil {
+		return err
+	}
 	var reason string
 	switch {
-	case errors.Is(err, meta.ErrNotFound):
+	case !r.found:
 		if !p.BlockUnscanned {
 			return nil
 		}
 		reason = "image has not been scanned for vulnerabilities"
-	case err != nil:
-		return err
-	case r.Status == StatusFailed:
+	case r.status == StatusFailed:
 		if !p.BlockFailed {
 			return nil
 		}
 		reason = "the vulnerability scan of this image failed"
 	default:
-		reason = p.violations(r.Summary, time.Now())
+		reason = p.violations(r.findings, time.Now())
 		if reason == "" {
 			return nil
 		}
@@ -63,11 +62,7 @@ func (g *Gate) CheckPull(ctx context.Context, repo string, m *meta.Manifest) err
 
 // violations describes the findings of a summary that break the policy
 // ("" : none): how many, and the worst.
-func (p *Policy) violations(summary []byte, now time.Time) string {
-	var fs []gateFinding
-	if err := json.Unmarshal(summary, &fs); err != nil {
-		return "the stored scan summary is unreadable"
-	}
+func (p *Policy) violations(fs []gateFinding, now time.Time) string {
 	var worst *gateFinding
 	n := 0
 	for i := range fs {

@@ -61,7 +61,9 @@ type Options struct {
 	Queue int
 	// MaxAge: the database is reported stale when older (0: never).
 	MaxAge time.Duration
-	// PolicyTTL is how long a project's policy is cached (default 10s).
+	// PolicyTTL is how long a project's policy, and the gate's view of a
+	// manifest's result, are cached (default 10s): what another instance
+	// changes shows within this time.
 	PolicyTTL time.Duration
 	// Caller and RoleOf tell the gate who pulls, for exemptions.
 	Caller CallerFunc
@@ -85,9 +87,10 @@ type Service struct {
 	log   *slog.Logger
 	db    atomic.Pointer[Database]
 
-	queue    chan queued
-	queued   atomic.Int64
-	policies sync.Map // project -> cachedPolicy
+	queue     chan queued
+	queued    atomic.Int64
+	policies  sync.Map // project -> cachedPolicy
+	summaries *summaryCache
 }
 
 type queued struct{ repo, dgst string }
@@ -106,7 +109,8 @@ func New(store meta.ScanStore, reg Registry, x Extractor, opts Options, log *slo
 	if opts.Observe == nil {
 		opts.Observe = func(string, time.Duration) {}
 	}
-	return &Service{store: store, reg: reg, x: x, opts: opts, log: log, queue: make(chan queued, opts.Queue)}
+	return &Service{store: store, reg: reg, x: x, opts: opts, log: log, queue: make(chan queued, opts.Queue),
+		summaries: newSummaryCache(opts.PolicyTTL, 100000)}
 }
 
 // SetDatabase installs a newly loaded vulnerability database.
@@ -257,7 +261,7 @@ func (s *Service) Scan(ctx context.Context, repo string, dgst digest.Digest) (*R
 	}
 	r := s.record(ctx, dgst, db, rep, err)
 	s.opts.Observe(r.Status, time.Since(start))
-	if err := s.store.PutScanResult(ctx, r); err != nil {
+	if err := s.put(ctx, r); err != nil {
 		return nil, err
 	}
 	res := toResult(r)
@@ -280,7 +284,16 @@ func (s *Service) Rescan(ctx context.Context, dgst digest.Digest) error {
 	rep := &Report{Packages: len(pkgs), Findings: db.Match(pkgs)}
 	r := s.record(ctx, dgst, db, rep, nil)
 	s.opts.Observe(r.Status, time.Since(start))
-	return s.store.PutScanResult(ctx, r)
+	return s.put(ctx, r)
+}
+
+// put stores a result and shows it to this instance's gate at once.
+func (s *Service) put(ctx context.Context, r meta.ScanResult) error {
+	if err := s.store.PutScanResult(ctx, r); err != nil {
+		return err
+	}
+	s.stored(r)
+	return nil
 }
 
 func isIndex(m *meta.Manifest) bool {
@@ -359,7 +372,7 @@ func (s *Service) scanIndex(ctx context.Context, repo string, m *meta.Manifest, 
 		}
 		crep, cerr := s.scanImage(ctx, repo, child, db)
 		r := s.record(ctx, d.Digest, db, crep, cerr)
-		if err := s.store.PutScanResult(ctx, r); err != nil {
+		if err := s.put(ctx, r); err != nil {
 			return nil, err
 		}
 		pr := PlatformResult{Platform: platform, Digest: d.Digest, Status: r.Status}
