@@ -21,7 +21,7 @@ func (a *App) newUI() error {
 		Auth:     a.auth,
 		Sessions: a.meta,
 		Access:   uiAccess{a},
-		Services: ui.Services{Registry: a.svc, Manager: a.mgr, Policy: a.policy, Admin: a.uiAdminServices()},
+		Services: ui.Services{Registry: a.svc, Manager: a.mgr, Policy: a.policy, Scan: a.scan, Admin: a.uiAdminServices()},
 		Log:      a.log,
 	})
 	return err

@@ -4,6 +4,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scan"
 )
 
 // Services are the service-layer objects the pages call: the same the
@@ -12,5 +13,6 @@ type Services struct {
 	Registry *registry.Service
 	Manager  *auth.Manager
 	Policy   *policy.Engine
+	Scan     *scan.Service // nil when scanning is off
 	Admin    AdminServices // the management pages' (services_admin.go)
 }
