@@ -135,13 +135,15 @@ func (a *App) scanRoutes() []manage.Route {
 	if a.scan == nil {
 		return nil
 	}
-	sc := scanapi.New(a.scan)
+	sc := scanapi.New(a.scan, publisher{a})
 	all := &jobs.API[scan.JobRequest, scan.JobReport]{Jobs: a.jobs, Name: scan.JobScanAll}
 	const project = "/api/v1/projects/{project}"
 	return []manage.Route{
 		{Name: "scan_request", Method: http.MethodPost, Pattern: project + "/scan/{repository...}", Perm: manage.PermProjectAdmin, Handle: sc.Scan},
 		{Name: "scan_result", Method: http.MethodGet, Pattern: project + "/scan/{repository...}", Perm: manage.PermProjectRead, Handle: sc.Result},
 		{Name: "scan_report", Method: http.MethodGet, Pattern: project + "/scan-report/{repository...}", Perm: manage.PermProjectRead, Handle: sc.Report},
+		{Name: "sbom", Method: http.MethodGet, Pattern: project + "/sbom/{repository...}", Perm: manage.PermProjectRead, Handle: sc.SBOM},
+		{Name: "sbom_attach", Method: http.MethodPost, Pattern: project + "/sbom/{repository...}", Perm: manage.PermProjectAdmin, Handle: sc.AttachSBOM},
 		{Name: "scan_policy", Method: http.MethodGet, Pattern: project + "/scan-policy", Perm: manage.PermProjectRead, Handle: sc.GetPolicy},
 		{Name: "scan_policy_set", Method: http.MethodPut, Pattern: project + "/scan-policy", Perm: manage.PermProjectAdmin, Handle: sc.SetPolicy},
 		{Name: "scan_system_policy", Method: http.MethodGet, Pattern: "/api/v1/scan/policy", Perm: manage.PermSystemAdmin, Handle: sc.GetPolicy},

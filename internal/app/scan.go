@@ -187,3 +187,16 @@ func (a *App) LoadVulnDB(ctx context.Context) error {
 	}
 	return a.vulndb.Load(ctx)
 }
+
+// publisher stores SBOM referrers through the registry service.
+type publisher struct{ a *App }
+
+func (p publisher) PushBlob(ctx context.Context, repo string, dgst digest.Digest, size int64, body io.Reader) error {
+	_, err := p.a.svc.PushBlob(ctx, repo, dgst, size, body)
+	return err
+}
+
+func (p publisher) PutManifest(ctx context.Context, repo, ref, contentType string, body []byte) error {
+	_, err := p.a.svc.PutManifest(ctx, repo, ref, nil, contentType, body)
+	return err
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -187,6 +188,23 @@ func TestScanReportAndGate(t *testing.T) {
 		expect(t, "scan of an index", st, body, http.StatusOK, `"findings":4`, `"worst":"ALPINE-TEST-busybox"`, `"platform":"linux/amd64"`)
 		st, body = call(t, http.MethodGet, base+"/api/v1/projects/team/scan/multi?reference=arm", "")
 		expect(t, "the clean child's own result", st, body, http.StatusOK, `"findings":0`, `"status":"success"`)
+	})
+
+	t.Run("sbom", func(t *testing.T) {
+		st, h, body := get(t, base+"/api/v1/projects/team/sbom/app?reference=v1&format=cyclonedx", "")
+		if st != http.StatusOK || h.Get("Content-Type") != scan.MediaTypeCycloneDX || !strings.Contains(body, `"name": "lodash"`) {
+			t.Fatalf("cyclonedx: %d %s %.300s", st, h.Get("Content-Type"), body)
+		}
+		for _, f := range []struct{ format, mediaType string }{{"spdx", scan.MediaTypeSPDX}, {"cyclonedx", scan.MediaTypeCycloneDX}} {
+			st, body := call(t, http.MethodPost, base+"/api/v1/projects/team/sbom/app?reference=v1&format="+f.format, "")
+			expect(t, "attach "+f.format, st, body, http.StatusCreated, `"digest":"sha256:`)
+			st, _, refs := get(t, base+"/v2/team/app/referrers/"+img.Digest.String()+"?artifactType="+url.QueryEscape(f.mediaType), "")
+			if st != http.StatusOK || strings.Count(refs, `"artifactType":"`+f.mediaType+`"`) != 1 {
+				t.Errorf("referrers of type %s: %d %s", f.mediaType, st, refs)
+			}
+		}
+		st, body = call(t, http.MethodGet, base+"/api/v1/projects/team/sbom/app?reference=v1&format=xml", "")
+		expect(t, "unknown format", st, body, http.StatusBadRequest)
 	})
 
 	t.Run("rescan after a database update", func(t *testing.T) {

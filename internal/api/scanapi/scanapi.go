@@ -19,11 +19,13 @@ import (
 
 // Handlers serve the scanning routes.
 type Handlers struct {
-	s *scan.Service
+	s   *scan.Service
+	pub scan.Publisher
 }
 
-// New returns the handlers over the scanning service.
-func New(s *scan.Service) *Handlers { return &Handlers{s: s} }
+// New returns the handlers over the scanning service; pub stores SBOM
+// referrers.
+func New(s *scan.Service, pub scan.Publisher) *Handlers { return &Handlers{s: s, pub: pub} }
 
 // repoRef reads the repository (project/{repository...}) and the
 // reference (?reference=, a tag or digest).
@@ -163,4 +165,34 @@ func (h *Handlers) StopAll(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return manage.WriteJSON(w, http.StatusAccepted, map[string]any{"stopping": true})
+}
+
+// SBOM serves GET /api/v1/projects/{project}/sbom/{repository...}?reference=R&format=spdx|cyclonedx:
+// the image's SBOM (SPDX 2.3 or CycloneDX 1.5 JSON).
+func (h *Handlers) SBOM(w http.ResponseWriter, r *http.Request) error {
+	repo, ref, err := repoRef(r)
+	if err != nil {
+		return err
+	}
+	doc, mt, err := h.s.SBOM(r.Context(), repo, ref, r.URL.Query().Get("format"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", mt)
+	_, err = w.Write(doc)
+	return err
+}
+
+// AttachSBOM serves POST /api/v1/projects/{project}/sbom/{repository...}?reference=R&format=spdx|cyclonedx:
+// stores the SBOM as a referrer of the image; 201 with its digest.
+func (h *Handlers) AttachSBOM(w http.ResponseWriter, r *http.Request) error {
+	repo, ref, err := repoRef(r)
+	if err != nil {
+		return err
+	}
+	d, err := h.s.AttachSBOM(r.Context(), h.pub, repo, ref, r.URL.Query().Get("format"))
+	if err != nil {
+		return err
+	}
+	return manage.WriteJSON(w, http.StatusCreated, map[string]any{"digest": d})
 }
