@@ -15,6 +15,7 @@ import (
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/scan"
 	"github.com/berth-registry/berth/internal/scan/builtin"
+	"github.com/berth-registry/berth/internal/scan/harbor"
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 )
 
@@ -60,8 +61,13 @@ func (a *App) newScan(opts *registry.Options) error {
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "berth_scan_duration_seconds",
 			Help: "How long a vulnerability scan takes.", Buckets: prometheus.ExponentialBuckets(0.005, 4, 10)}),
 	}
+	scanners := map[string]scan.External{}
+	for _, sc := range c.Scanners {
+		scanners[sc.Name] = &harbor.Scanner{Client: harbor.New(sc.URL, sc.Authorization, nil), RegistryURL: c.RegistryURL,
+			Token: a.scannerToken, Timeout: c.ScannerTimeout}
+	}
 	a.scan = scan.New(a.meta, lazyRegistry{a}, x, scan.Options{
-		Workers: c.Workers, Queue: c.Queue, MaxAge: c.Database.MaxAge,
+		Workers: c.Workers, Queue: c.Queue, MaxAge: c.Database.MaxAge, Scanners: scanners,
 		Caller: func(ctx context.Context) (scan.Caller, bool) {
 			s := auth.SubjectFromContext(ctx)
 			if s.Anonymous() {
@@ -87,6 +93,20 @@ func (a *App) newScan(opts *registry.Options) error {
 	opts.PullGates = append(opts.PullGates, a.scan.Gate())
 	opts.OnPush = append(opts.OnPush, a.scan.OnPush)
 	return nil
+}
+
+// scannerToken is the credential an external scanner pulls repo with: a
+// token of the configured token lifetime granting pull on that one
+// repository (none with access control off).
+func (a *App) scannerToken(ctx context.Context, repo string) (string, error) {
+	if a.auth == nil {
+		return "", nil
+	}
+	t, err := a.auth.IssueToken(ctx, nil, []auth.Access{{Type: auth.TypeRepository, Name: repo, Actions: []string{auth.ActionPull}}})
+	if err != nil {
+		return "", err
+	}
+	return "Bearer " + t.Token, nil
 }
 
 // startScan registers the metrics and runs the workers and the database

@@ -22,6 +22,24 @@ type Scan struct {
 	// scanned ("" : the system's), within MaxTempBytes per image.
 	TempDir      string   `yaml:"temp_dir"`
 	MaxTempBytes ByteSize `yaml:"max_temp_bytes"`
+	// Scanners are external scanners speaking Harbor's pluggable scanner
+	// API; a project's policy may pick one by name instead of the
+	// built-in scanner.
+	Scanners []ScanScanner `yaml:"scanners"`
+	// RegistryURL is the base URL external scanners pull images from
+	// (this registry as they reach it), e.g. http://berth:5000.
+	RegistryURL string `yaml:"registry_url"`
+	// ScannerTimeout bounds one external scan, from request to report.
+	ScannerTimeout time.Duration `yaml:"scanner_timeout"`
+}
+
+// ScanScanner is an external scanner adapter.
+type ScanScanner struct {
+	Name string `yaml:"name"`
+	URL  string `yaml:"url"`
+	// Authorization is sent as the Authorization header of each request
+	// to the adapter (e.g. "Bearer KEY"), if set.
+	Authorization string `yaml:"authorization"`
 }
 
 // ScanDatabase locates the vulnerability database.
@@ -35,7 +53,7 @@ type ScanDatabase struct {
 }
 
 func defaultScan() Scan {
-	return Scan{Enabled: true, Workers: 2, Queue: 1000, Concurrency: 2, MaxTempBytes: 512 << 20,
+	return Scan{Enabled: true, Workers: 2, Queue: 1000, Concurrency: 2, MaxTempBytes: 512 << 20, ScannerTimeout: 10 * time.Minute,
 		Database: ScanDatabase{Repository: "vulndb/osv", Tag: "latest", Poll: time.Minute, MaxAge: 7 * 24 * time.Hour}}
 }
 
@@ -63,6 +81,22 @@ func (s Scan) validate(bad func(string, ...any)) {
 	}
 	if s.Concurrency < 1 || s.Concurrency > 64 {
 		bad("scan.concurrency: %d is outside 1..64", s.Concurrency)
+	}
+	names := map[string]bool{"builtin": true}
+	for i, sc := range s.Scanners {
+		if sc.Name == "" || names[sc.Name] {
+			bad("scan.scanners[%d].name: %q is empty, builtin or repeated", i, sc.Name)
+		}
+		names[sc.Name] = true
+		if !strings.HasPrefix(sc.URL, "http://") && !strings.HasPrefix(sc.URL, "https://") {
+			bad("scan.scanners[%d].url: %q is not an http(s) URL", i, sc.URL)
+		}
+	}
+	if len(s.Scanners) > 0 && !strings.HasPrefix(s.RegistryURL, "http://") && !strings.HasPrefix(s.RegistryURL, "https://") {
+		bad("scan.registry_url: external scanners need the http(s) URL they reach this registry at")
+	}
+	if s.ScannerTimeout < time.Second {
+		bad("scan.scanner_timeout: %v is under 1s", s.ScannerTimeout)
 	}
 	if s.MaxTempBytes < 1<<20 {
 		bad("scan.max_temp_bytes: %d is under 1 MiB", s.MaxTempBytes)

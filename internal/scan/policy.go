@@ -34,6 +34,9 @@ type Policy struct {
 	// whose pulls the gate lets through.
 	ExemptRobots []string `json:"exempt_robots"`
 	ExemptRoles  []string `json:"exempt_roles"`
+	// Scanner names the external scanner (scan.scanners) that scans the
+	// project's images ("" : the built-in scanner).
+	Scanner string `json:"scanner,omitempty"`
 }
 
 // AllowEntry is an allowlisted vulnerability, until Expires if set.
@@ -120,6 +123,9 @@ func (s *Service) GetPolicy(ctx context.Context, project string) (*Policy, error
 func (s *Service) SetPolicy(ctx context.Context, project string, p *Policy) error {
 	if err := p.Validate(); err != nil {
 		return err
+	}
+	if _, ok := s.opts.Scanners[p.Scanner]; p.Scanner != "" && p.Scanner != ScannerBuiltin && !ok {
+		return fmt.Errorf("%w: no scanner %q is configured", ErrInvalid, p.Scanner)
 	}
 	data, err := json.Marshal(p)
 	if err != nil {

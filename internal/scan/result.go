@@ -39,8 +39,8 @@ func sortFindings(fs []Finding) {
 }
 
 // record turns a scan's outcome into the stored result.
-func (s *Service) record(_ context.Context, dgst digest.Digest, db *Database, rep *Report, err error) meta.ScanResult {
-	r := meta.ScanResult{Digest: dgst, Scanner: ScannerBuiltin, DBVersion: db.Version, Status: StatusSuccess, ScannedAt: time.Now().UTC()}
+func (s *Service) record(dgst digest.Digest, scanner, version string, rep *Report, err error) meta.ScanResult {
+	r := meta.ScanResult{Digest: dgst, Scanner: scanner, DBVersion: version, Status: StatusSuccess, ScannedAt: time.Now().UTC()}
 	if err != nil {
 		r.Status, r.Error = StatusFailed, err.Error()
 	}
@@ -127,8 +127,12 @@ func (s *Service) Request(ctx context.Context, repo, ref string, wait bool) (*Re
 	if !scannable(m) {
 		return nil, ErrNotScannable
 	}
-	if s.db.Load() == nil {
-		return nil, ErrNoDatabase
+	p, err := s.effectivePolicy(ctx, projectOf(repo))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.scanner(p.Scanner); err != nil {
+		return nil, err
 	}
 	if wait {
 		return s.Scan(ctx, repo, m.Digest)

@@ -39,6 +39,13 @@ type Extractor interface {
 	Extract(ctx context.Context, layers []digest.Digest) ([]Package, error)
 }
 
+// External is an external scanner (Harbor's pluggable scanner API,
+// internal/scan/harbor): it scans one image manifest and returns its
+// findings and the scanner's version.
+type External interface {
+	Scan(ctx context.Context, repo string, m *meta.Manifest) (findings []Finding, version string, err error)
+}
+
 // Matcher is a loaded vulnerability database.
 type Matcher interface {
 	Match(pkgs []Package) []Finding
@@ -65,6 +72,8 @@ type Options struct {
 	// manifest's result, are cached (default 10s): what another instance
 	// changes shows within this time.
 	PolicyTTL time.Duration
+	// Scanners are the external scanners a project's policy may pick.
+	Scanners map[string]External
 	// Caller and RoleOf tell the gate who pulls, for exemptions.
 	Caller CallerFunc
 	RoleOf RoleFunc
@@ -249,17 +258,21 @@ func (s *Service) Scan(ctx context.Context, repo string, dgst digest.Digest) (*R
 	if !scannable(m) {
 		return nil, ErrNotScannable
 	}
-	db := s.db.Load()
-	if db == nil {
-		return nil, ErrNoDatabase
+	p, err := s.effectivePolicy(ctx, projectOf(repo))
+	if err != nil {
+		return nil, err
+	}
+	sc, err := s.scanner(p.Scanner)
+	if err != nil {
+		return nil, err
 	}
 	var rep *Report
 	if isIndex(m) {
-		rep, err = s.scanIndex(ctx, repo, m, db)
+		rep, err = s.scanIndex(ctx, repo, m, sc)
 	} else {
-		rep, err = s.scanImage(ctx, repo, m, db)
+		rep, err = sc.scan(ctx, repo, m)
 	}
-	r := s.record(ctx, dgst, db, rep, err)
+	r := s.record(dgst, sc.name, sc.version, rep, err)
 	s.opts.Observe(r.Status, time.Since(start))
 	if err := s.put(ctx, r); err != nil {
 		return nil, err
@@ -267,6 +280,41 @@ func (s *Service) Scan(ctx context.Context, repo string, dgst digest.Digest) (*R
 	res := toResult(r)
 	res.MediaType = m.MediaType
 	return &res, nil
+}
+
+// imageScanner scans one image: the built-in matcher or an external
+// scanner.
+type imageScanner struct {
+	name, version string
+	scan          func(ctx context.Context, repo string, m *meta.Manifest) (*Report, error)
+}
+
+// scanner returns the named scanner ("" : the built-in one).
+func (s *Service) scanner(name string) (*imageScanner, error) {
+	if name == "" || name == ScannerBuiltin {
+		db := s.db.Load()
+		if db == nil {
+			return nil, ErrNoDatabase
+		}
+		return &imageScanner{name: ScannerBuiltin, version: db.Version, scan: func(ctx context.Context, repo string, m *meta.Manifest) (*Report, error) {
+			return s.scanImage(ctx, repo, m, db)
+		}}, nil
+	}
+	ext, ok := s.opts.Scanners[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: no scanner %q is configured", ErrInvalid, name)
+	}
+	sc := &imageScanner{name: name}
+	sc.scan = func(ctx context.Context, repo string, m *meta.Manifest) (*Report, error) {
+		fs, version, err := ext.Scan(ctx, repo, m)
+		if err != nil {
+			return nil, err
+		}
+		sc.version = version
+		sortFindings(fs)
+		return &Report{Findings: fs}, nil
+	}
+	return sc, nil
 }
 
 // Rescan matches a manifest's stored package list against the loaded
@@ -282,7 +330,7 @@ func (s *Service) Rescan(ctx context.Context, dgst digest.Digest) error {
 		return err
 	}
 	rep := &Report{Packages: len(pkgs), Findings: db.Match(pkgs)}
-	r := s.record(ctx, dgst, db, rep, nil)
+	r := s.record(dgst, ScannerBuiltin, db.Version, rep, nil)
 	s.opts.Observe(r.Status, time.Since(start))
 	return s.put(ctx, r)
 }
@@ -349,7 +397,7 @@ func (s *Service) scanImage(ctx context.Context, repo string, m *meta.Manifest, 
 
 // scanIndex scans each image of an index (per platform, storing each
 // child's own result) and reports all their findings.
-func (s *Service) scanIndex(ctx context.Context, repo string, m *meta.Manifest, db *Database) (*Report, error) {
+func (s *Service) scanIndex(ctx context.Context, repo string, m *meta.Manifest, sc *imageScanner) (*Report, error) {
 	var idx v1.Index
 	if err := json.Unmarshal(m.Content, &idx); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotScannable, err)
@@ -370,8 +418,8 @@ func (s *Service) scanIndex(ctx context.Context, repo string, m *meta.Manifest, 
 		if !scannable(child) || isIndex(child) {
 			continue
 		}
-		crep, cerr := s.scanImage(ctx, repo, child, db)
-		r := s.record(ctx, d.Digest, db, crep, cerr)
+		crep, cerr := sc.scan(ctx, repo, child)
+		r := s.record(d.Digest, sc.name, sc.version, crep, cerr)
 		if err := s.put(ctx, r); err != nil {
 			return nil, err
 		}
