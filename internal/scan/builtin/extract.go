@@ -11,30 +11,22 @@
 package builtin
 
 import (
-	"archive/tar"
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"os"
-	"path"
-	"path/filepath"
-	"strings"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/scan"
+	"github.com/berth-registry/berth/internal/scan/layer"
 )
 
 // ErrBudget: the files the extractors need exceed the temporary space
 // allowed for one image.
-var ErrBudget = errors.New("builtin: extraction exceeds the temporary space budget")
+var ErrBudget = layer.ErrBudget
 
 // Blobs opens stored blobs (storage.Blobs).
 type Blobs interface {
@@ -86,165 +78,22 @@ func (e *Extractor) Extract(ctx context.Context, layers []digest.Digest) ([]scan
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	t := &tree{root: dir, budget: e.opts.MaxBytes, maxFile: e.opts.MaxFileBytes, files: map[string]file{}, set: e.set}
+	t := layer.NewTree(dir, e.opts.MaxBytes, e.opts.MaxFileBytes, e.set.wanted)
 	for _, l := range layers {
 		if err := e.readLayer(ctx, t, l); err != nil {
 			return nil, fmt.Errorf("layer %s: %w", l, err)
 		}
 	}
-	return e.set.run(ctx, dir, t.files)
+	return e.set.run(ctx, dir, t.Files)
 }
 
-func (e *Extractor) readLayer(ctx context.Context, t *tree, layer digest.Digest) error {
-	rc, err := e.blobs.Open(ctx, layer, 0)
+func (e *Extractor) readLayer(ctx context.Context, t *layer.Tree, l digest.Digest) error {
+	rc, err := e.blobs.Open(ctx, l, 0)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	r, err := decompress(rc)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	return t.apply(ctx, tar.NewReader(r), layer)
-}
-
-// decompress sniffs the layer's compression: gzip, zstd or none.
-func decompress(r io.Reader) (io.ReadCloser, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	magic, _ := br.Peek(4)
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, err
-		}
-		return zr, nil
-	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return nil, err
-		}
-		return zr.IOReadCloser(), nil
-	}
-	return io.NopCloser(br), nil
-}
-
-// file is a kept file: where it came from, and its size in the budget.
-type file struct {
-	layer digest.Digest
-	size  int64
-}
-
-// tree is the temporary tree of kept files.
-type tree struct {
-	root    string
-	budget  int64
-	used    int64
-	maxFile int64
-	files   map[string]file // by slash path relative to root
-	set     extractors
-}
-
-// apply lays one layer's changes over the tree.
-func (t *tree) apply(ctx context.Context, tr *tar.Reader, layer digest.Digest) error {
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		p, ok := cleanPath(h.Name)
-		if !ok {
-			continue
-		}
-		dir, base := path.Split(p)
-		switch {
-		case base == ".wh..wh..opq":
-			t.remove(strings.TrimSuffix(dir, "/"), true)
-			continue
-		case strings.HasPrefix(base, ".wh."):
-			t.remove(dir+strings.TrimPrefix(base, ".wh."), false)
-			continue
-		}
-		if h.Typeflag == tar.TypeDir {
-			continue // a directory entry only updates metadata
-		}
-		if h.Typeflag != tar.TypeReg || !t.set.wanted(p, h.FileInfo()) || h.Size > t.maxFile {
-			t.drop(p) // a link, device or unwanted file replaces what was there
-			continue
-		}
-		if err := t.keep(p, h.Size, tr, layer); err != nil {
-			return err
-		}
-	}
-}
-
-// keep writes a wanted file into the tree.
-func (t *tree) keep(p string, size int64, r io.Reader, layer digest.Digest) error {
-	t.drop(p)
-	if t.used+size > t.budget {
-		return ErrBudget
-	}
-	dst := filepath.Join(t.root, filepath.FromSlash(p))
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o700)
-	if err != nil {
-		return err
-	}
-	n, err := io.Copy(f, io.LimitReader(r, size))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	t.used += n
-	t.files[p] = file{layer: layer, size: n}
-	return nil
-}
-
-// drop drops the file p, if kept.
-func (t *tree) drop(p string) {
-	if f, ok := t.files[p]; ok {
-		os.Remove(filepath.Join(t.root, filepath.FromSlash(p)))
-		t.used -= f.size
-		delete(t.files, p)
-	}
-}
-
-// remove drops p (and, for a directory, what is under it; with
-// onlyUnder, only what is under it: an opaque directory).
-func (t *tree) remove(p string, onlyUnder bool) {
-	prefix := p + "/"
-	if p == "" {
-		prefix = ""
-	}
-	for k, f := range t.files {
-		if (k == p && !onlyUnder) || strings.HasPrefix(k, prefix) {
-			os.Remove(filepath.Join(t.root, filepath.FromSlash(k)))
-			t.used -= f.size
-			delete(t.files, k)
-		}
-	}
-}
-
-// cleanPath turns a tar entry name into a clean relative slash path; it
-// refuses names that climb out of the root.
-func cleanPath(name string) (string, bool) {
-	p := path.Clean("/" + strings.ReplaceAll(name, "\\", "/"))
-	p = strings.TrimPrefix(p, "/")
-	if p == "" || p == "." {
-		return "", false
-	}
-	return p, true
+	return t.Apply(ctx, rc, l)
 }
 
 // fileAPI is what FileRequired sees of a tar entry.
@@ -255,3 +104,4 @@ type fileAPI struct {
 
 func (f fileAPI) Path() string               { return f.path }
 func (f fileAPI) Stat() (fs.FileInfo, error) { return f.info, nil }
+

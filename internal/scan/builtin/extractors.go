@@ -26,6 +26,7 @@ import (
 	"github.com/google/osv-scalibr/stats"
 
 	"github.com/berth-registry/berth/internal/scan"
+	"github.com/berth-registry/berth/internal/scan/layer"
 )
 
 // osRelease files are kept for the distribution extractors, which name
@@ -68,7 +69,7 @@ func (s extractors) wanted(p string, info fs.FileInfo) bool {
 
 // run extracts the packages of the tree at dir, whose files came from the
 // layers files names.
-func (s extractors) run(ctx context.Context, dir string, files map[string]file) ([]scan.Package, error) {
+func (s extractors) run(ctx context.Context, dir string, files map[string]layer.File) ([]scan.Package, error) {
 	inv, _, err := filesystem.Run(ctx, &filesystem.Config{Extractors: s, ScanRoots: scalibrfs.RealFSScanRoots(dir),
 		Stats: stats.NoopCollector{}})
 	if err != nil {
@@ -95,14 +96,14 @@ func (s extractors) run(ctx context.Context, dir string, files map[string]file) 
 }
 
 // convert turns a scalibr package into Berth's.
-func convert(p *extractor.Package, files map[string]file) scan.Package {
+func convert(p *extractor.Package, files map[string]layer.File) scan.Package {
 	sp := scan.Package{Ecosystem: p.Ecosystem().String(), Name: p.Name, Version: p.Version, Licenses: p.Licenses}
 	if u := p.PURL(); u != nil {
 		sp.PURL = u.String()
 	}
 	sp.Path = p.Location.PathOrEmpty()
 	if f, ok := files[sp.Path]; ok {
-		sp.Layer = f.layer
+		sp.Layer = f.Layer
 	}
 	if sp.Ecosystem == "Go" && sp.Name == "go" {
 		sp.SourceName = "stdlib" // what OSV calls the Go toolchain's library
