@@ -104,4 +104,3 @@ type fileAPI struct {
 
 func (f fileAPI) Path() string               { return f.path }
 func (f fileAPI) Stat() (fs.FileInfo, error) { return f.info, nil }
-

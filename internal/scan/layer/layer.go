@@ -188,4 +188,3 @@ func cleanPath(name string) (string, bool) {
 	}
 	return p, true
 }
-
