@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berth-registry/berth/internal/auth"
@@ -28,6 +29,10 @@ type lazyRegistry struct{ a *App }
 
 func (l lazyRegistry) GetManifest(ctx context.Context, repo, ref string) (*meta.Manifest, error) {
 	return l.a.svc.GetManifest(ctx, repo, ref)
+}
+
+func (l lazyRegistry) Referrers(ctx context.Context, repo string, dgst digest.Digest, artifactType string) (*v1.Index, error) {
+	return l.a.svc.Referrers(ctx, repo, dgst, artifactType)
 }
 
 func (l lazyRegistry) OpenBlob(ctx context.Context, repo string, dgst digest.Digest) (io.ReadCloser, error) {
@@ -67,7 +72,7 @@ func (a *App) newScan(opts *registry.Options) error {
 			Token: a.scannerToken, Timeout: c.ScannerTimeout}
 	}
 	a.scan = scan.New(a.meta, lazyRegistry{a}, x, scan.Options{
-		Workers: c.Workers, Queue: c.Queue, MaxAge: c.Database.MaxAge, Scanners: scanners,
+		Workers: c.Workers, Queue: c.Queue, MaxAge: c.Database.MaxAge, Scanners: scanners, Referrers: lazyRegistry{a},
 		Caller: func(ctx context.Context) (scan.Caller, bool) {
 			s := auth.SubjectFromContext(ctx)
 			if s.Anonymous() {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-registry/berth/internal/app/apptest"
@@ -225,6 +226,36 @@ func TestScanReportAndGate(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+	})
+
+	t.Run("vex", func(t *testing.T) {
+		vex := []byte(`{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://example.com/vex/1","author":"test","timestamp":"2026-12-01T00:00:00Z","version":1,
+		 "statements":[{"vulnerability":{"name":"CVE-2099-0001"},"products":[{"@id":"pkg:oci/app@` + strings.ReplaceAll(img.Digest.String(), ":", "%3A") + `"}],"status":"not_affected","justification":"vulnerable_code_not_in_execute_path"},
+		  {"vulnerability":{"name":"GHSA-test-lodash"},"status":"under_investigation"}]}`)
+		empty := []byte("{}")
+		scantest.PushBlob(t, base, "team/app", empty)
+		d := scantest.PushBlob(t, base, "team/app", vex)
+		man, _ := json.Marshal(v1.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageManifest, ArtifactType: "application/vnd.openvex+json",
+			Config:  v1.Descriptor{MediaType: v1.MediaTypeEmptyJSON, Digest: digest.FromBytes(empty), Size: 2},
+			Layers:  []v1.Descriptor{{MediaType: "application/vnd.openvex+json", Digest: d.Digest, Size: d.Size}},
+			Subject: &img})
+		scantest.PushManifest(t, base, "team/app", digest.FromBytes(man).String(), v1.MediaTypeImageManifest, man)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			st, body := call(t, http.MethodGet, base+"/api/v1/projects/team/scan-report/app?reference=v1", "")
+			if st == http.StatusOK && strings.Contains(body, `"vex":"not_affected"`) {
+				expect(t, "result with a VEX statement", st, body, http.StatusOK, `"findings":4`, `"worst":"GHSA-test-lodash"`)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("VEX not applied: %d %s", st, body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		setPolicy(projectPolicy, scan.Policy{PreventSeverity: scan.SeverityCritical})
+		st, body := pull()
+		expect(t, "pull with the critical finding not_affected", st, body, http.StatusOK)
+		setPolicy(projectPolicy, scan.Policy{})
 	})
 
 	t.Run("scan on push", func(t *testing.T) {

@@ -74,6 +74,8 @@ type Options struct {
 	PolicyTTL time.Duration
 	// Scanners are the external scanners a project's policy may pick.
 	Scanners map[string]External
+	// Referrers reads the OpenVEX documents attached to images.
+	Referrers Referrers
 	// Caller and RoleOf tell the gate who pulls, for exemptions.
 	Caller CallerFunc
 	RoleOf RoleFunc
@@ -165,6 +167,14 @@ func (s *Service) Enqueue(repo string, dgst digest.Digest) bool {
 // OnPush is the registry's push hook: it queues a scan when the
 // project's policy asks for scans on push.
 func (s *Service) OnPush(ctx context.Context, m *meta.Manifest, _ []string) {
+	if isVEX(m) {
+		// A VEX document about a scanned image: scan it again (from its
+		// stored packages) so the statements apply to its result.
+		if _, err := s.store.GetScanResult(ctx, m.Subject, false); err == nil {
+			s.Enqueue(m.Repository, m.Subject)
+		}
+		return
+	}
 	p, err := s.effectivePolicy(ctx, projectOf(m.Repository))
 	if err != nil || !p.ScanOnPush || !scannable(m) {
 		return
@@ -312,7 +322,7 @@ func (s *Service) scanner(name string) (*imageScanner, error) {
 		}
 		sc.version = version
 		sortFindings(fs)
-		return &Report{Findings: fs}, nil
+		return &Report{Findings: fs}, s.applyVEX(ctx, repo, m.Digest, fs, nil)
 	}
 	return sc, nil
 }
@@ -330,6 +340,7 @@ func (s *Service) Rescan(ctx context.Context, dgst digest.Digest) error {
 		return err
 	}
 	rep := &Report{Packages: len(pkgs), Findings: db.Match(pkgs)}
+	s.keepVEX(ctx, dgst, rep.Findings)
 	r := s.record(dgst, ScannerBuiltin, db.Version, rep, nil)
 	s.opts.Observe(r.Status, time.Since(start))
 	return s.put(ctx, r)
@@ -392,7 +403,26 @@ func (s *Service) scanImage(ctx context.Context, repo string, m *meta.Manifest, 
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Packages: len(pkgs), Findings: db.Match(pkgs)}, nil
+	rep := &Report{Packages: len(pkgs), Findings: db.Match(pkgs)}
+	purls := make(map[string]string, len(pkgs))
+	for _, p := range pkgs {
+		purls[p.Name+"@"+p.Version] = p.PURL
+	}
+	return rep, s.applyVEX(ctx, repo, m.Digest, rep.Findings, purls)
+}
+
+// applyVEX marks the findings that the OpenVEX documents attached to the
+// manifest say are not_affected or fixed.
+func (s *Service) applyVEX(ctx context.Context, repo string, dgst digest.Digest, fs []Finding, purls map[string]string) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	sts, err := s.vexStatements(ctx, repo, dgst)
+	if err != nil {
+		return err
+	}
+	applyVEX(fs, sts, dgst, purls)
+	return nil
 }
 
 // scanIndex scans each image of an index (per platform, storing each
@@ -438,5 +468,5 @@ func (s *Service) scanIndex(ctx context.Context, repo string, m *meta.Manifest, 
 		}
 	}
 	sortFindings(rep.Findings)
-	return rep, nil
+	return rep, s.applyVEX(ctx, repo, m.Digest, rep.Findings, nil)
 }
