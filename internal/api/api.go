@@ -39,6 +39,12 @@ func Info(r *http.Request) *RequestInfo {
 	return &RequestInfo{}
 }
 
+// InfoFrom returns the info a context carries (a request's), or nil.
+func InfoFrom(ctx context.Context) *RequestInfo {
+	info, _ := ctx.Value(infoKey{}).(*RequestInfo)
+	return info
+}
+
 // HandlerFunc is an HTTP handler that returns its error instead of writing
 // it; the router writes it with WriteError.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
@@ -73,6 +74,10 @@ func (a *App) newScan(opts *registry.Options) error {
 	}
 	a.scan = scan.New(a.meta, lazyRegistry{a}, x, scan.Options{
 		Workers: c.Workers, Queue: c.Queue, MaxAge: c.Database.MaxAge, Scanners: scanners, Referrers: lazyRegistry{a},
+		ClientPull: func(ctx context.Context) bool {
+			info := api.InfoFrom(ctx)
+			return info != nil && (info.Route == "manifest_get" || info.Route == "manifest_head")
+		},
 		Caller: func(ctx context.Context) (scan.Caller, bool) {
 			s := auth.SubjectFromContext(ctx)
 			if s.Anonymous() {

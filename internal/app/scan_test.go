@@ -176,6 +176,16 @@ func TestScanReportAndGate(t *testing.T) {
 		setPolicy(projectPolicy, scan.Policy{BlockUnscanned: true})
 		st, body = call(t, http.MethodGet, base+"/v2/team/app/manifests/unscanned", "")
 		expect(t, "pull of an unscanned image", st, body, http.StatusForbidden, "has not been scanned")
+		st, body = call(t, http.MethodHead, base+"/v2/team/app/manifests/unscanned", "")
+		expect(t, "HEAD of an unscanned image", st, body, http.StatusForbidden)
+		// The gate refuses client pulls only: the scanner, the API and the
+		// web UI still read the manifest.
+		st, body = call(t, http.MethodGet, base+"/ui/repositories/team/app@"+img.Digest.String(), "")
+		expect(t, "artifact page of a blocked image", st, body, http.StatusOK)
+		st, body = call(t, http.MethodPost, base+"/api/v1/projects/team/scan/app?reference=unscanned&wait=true", "")
+		expect(t, "scan of an image the gate blocks", st, body, http.StatusOK, `"status":"success"`)
+		st, body = call(t, http.MethodGet, base+"/v2/team/app/manifests/unscanned", "")
+		expect(t, "pull once scanned (no findings in its one layer)", st, body, http.StatusOK)
 		setPolicy(projectPolicy, scan.Policy{})
 		st, body = call(t, http.MethodGet, base+"/v2/team/app/manifests/unscanned", "")
 		expect(t, "pull of an unscanned image, no policy", st, body, http.StatusOK)
@@ -260,12 +270,14 @@ func TestScanReportAndGate(t *testing.T) {
 
 	t.Run("scan on push", func(t *testing.T) {
 		setPolicy(base+"/api/v1/projects/auto/scan-policy", scan.Policy{ScanOnPush: true})
-		scantest.PushImage(t, base, "auto/app", "v1", layers...)
+		// An image of its own (results are per digest): the app layer over
+		// a bare os-release layer.
+		scantest.PushImage(t, base, "auto/app", "v1", scantest.Layer(t, scantest.File{Name: "etc/os-release", Body: []byte(scantest.DebianRelease)}), layers[1])
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			st, body := call(t, http.MethodGet, base+"/api/v1/projects/auto/scan/app?reference=v1", "")
 			if st == http.StatusOK {
-				expect(t, "scan on push", st, body, http.StatusOK, `"findings":5`)
+				expect(t, "scan on push", st, body, http.StatusOK, `"findings":4`, `"worst":"GHSA-test-lodash"`, `"counts":{"high":1,"low":2,"medium":1}`)
 				break
 			}
 			if time.Now().After(deadline) {

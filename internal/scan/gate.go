@@ -22,6 +22,9 @@ func (s *Service) Gate() *Gate { return &Gate{s} }
 // thresholds, allowlists and VEX statuses in memory.
 func (g *Gate) CheckPull(ctx context.Context, repo string, m *meta.Manifest) error {
 	s := g.s
+	if s.opts.ClientPull != nil && !s.opts.ClientPull(ctx) {
+		return nil
+	}
 	p, err := s.effectivePolicy(ctx, projectOf(repo))
 	if err != nil {
 		return err

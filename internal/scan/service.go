@@ -74,6 +74,11 @@ type Options struct {
 	PolicyTTL time.Duration
 	// Scanners are the external scanners a project's policy may pick.
 	Scanners map[string]External
+	// ClientPull reports whether a manifest read is a client's pull (a
+	// /v2/ manifest GET or HEAD): the gate refuses only those, never the
+	// scanner's own reads, the web UI or the management API (nil: every
+	// read is a pull).
+	ClientPull func(ctx context.Context) bool
 	// Referrers reads the OpenVEX documents attached to images.
 	Referrers Referrers
 	// Caller and RoleOf tell the gate who pulls, for exemptions.
