@@ -148,6 +148,7 @@ func (a *App) scanRoutes() []manage.Route {
 		{Name: "scan_policy_set", Method: http.MethodPut, Pattern: project + "/scan-policy", Perm: manage.PermProjectAdmin, Handle: sc.SetPolicy},
 		{Name: "scan_system_policy", Method: http.MethodGet, Pattern: "/api/v1/scan/policy", Perm: manage.PermSystemAdmin, Handle: sc.GetPolicy},
 		{Name: "scan_system_policy_set", Method: http.MethodPut, Pattern: "/api/v1/scan/policy", Perm: manage.PermSystemAdmin, Handle: sc.SetPolicy},
+		{Name: "scan_scanners", Method: http.MethodGet, Pattern: "/api/v1/scan/scanners", Perm: manage.PermSystemAdmin, Handle: sc.Scanners},
 		{Name: "scan_database", Method: http.MethodGet, Pattern: "/api/v1/scan/database", Perm: manage.PermAuthenticated, Handle: sc.Database},
 		{Name: "scan_all_start", Method: http.MethodPost, Pattern: "/api/v1/scan/all", Perm: manage.PermSystemAdmin, Handle: all.Start},
 		{Name: "scan_all_status", Method: http.MethodGet, Pattern: "/api/v1/scan/all", Perm: manage.PermSystemAdmin, Handle: all.Get},

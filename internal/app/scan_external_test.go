@@ -29,6 +29,8 @@ func TestExternalScanner(t *testing.T) {
 			return
 		}
 		switch r.URL.Path {
+		case "/api/v1/metadata":
+			w.Write([]byte(`{"scanner":{"name":"Fake","vendor":"Test","version":"1.0"},"capabilities":[{"consumes_mime_types":["application/vnd.oci.image.manifest.v1+json"],"produces_mime_types":["` + harbor.MediaTypeReport + `"]}]}`))
 		case "/api/v1/scan":
 			var req harbor.ScanRequest
 			json.NewDecoder(r.Body).Decode(&req)
@@ -64,7 +66,10 @@ func TestExternalScanner(t *testing.T) {
 	})
 	registry = srv.URL
 	base := srv.URL
-	st, body := call(t, http.MethodPut, base+"/api/v1/projects/ext/scan-policy", `{"scanner":"nope"}`)
+	st, body := call(t, http.MethodGet, base+"/api/v1/scan/scanners", "")
+	expect(t, "scanners", st, body, http.StatusOK, `{"name":"builtin","builtin":true,"database":{"loaded":false`,
+		`{"name":"fake","builtin":false,"metadata":{"scanner":{"name":"Fake","vendor":"Test","version":"1.0"}`)
+	st, body = call(t, http.MethodPut, base+"/api/v1/projects/ext/scan-policy", `{"scanner":"nope"}`)
 	expect(t, "policy naming an unknown scanner", st, body, http.StatusBadRequest, "no scanner")
 	st, body = call(t, http.MethodPut, base+"/api/v1/projects/ext/scan-policy", `{"scanner":"fake","prevent_severity":"high"}`)
 	expect(t, "policy", st, body, http.StatusOK)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -474,4 +475,46 @@ func (s *Service) scanIndex(ctx context.Context, repo string, m *meta.Manifest, 
 	}
 	sortFindings(rep.Findings)
 	return rep, s.applyVEX(ctx, repo, m.Digest, rep.Findings, nil)
+}
+
+// ScannerInfo describes a scanner for GET /api/v1/scan/scanners.
+type ScannerInfo struct {
+	Name     string          `json:"name"`
+	Builtin  bool            `json:"builtin"`
+	Database *DatabaseStatus `json:"database,omitempty"` // the built-in scanner's
+	Metadata any             `json:"metadata,omitempty"` // an external scanner's own description
+	Error    string          `json:"error,omitempty"`    // why it could not describe itself
+}
+
+// Describer is an external scanner that can describe itself (Harbor's
+// adapter metadata).
+type Describer interface {
+	Describe(ctx context.Context) (any, error)
+}
+
+// Scanners lists the built-in scanner and the configured external ones,
+// asking each external one for its metadata.
+func (s *Service) Scanners(ctx context.Context) []ScannerInfo {
+	db := s.Database()
+	out := []ScannerInfo{{Name: ScannerBuiltin, Builtin: true, Database: &db}}
+	names := make([]string, 0, len(s.opts.Scanners))
+	for n := range s.opts.Scanners {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		info := ScannerInfo{Name: n}
+		if d, ok := s.opts.Scanners[n].(Describer); ok {
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			md, err := d.Describe(dctx)
+			cancel()
+			if err != nil {
+				info.Error = err.Error()
+			} else {
+				info.Metadata = md
+			}
+		}
+		out = append(out, info)
+	}
+	return out
 }

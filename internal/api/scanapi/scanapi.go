@@ -196,3 +196,9 @@ func (h *Handlers) AttachSBOM(w http.ResponseWriter, r *http.Request) error {
 	}
 	return manage.WriteJSON(w, http.StatusCreated, map[string]any{"digest": d})
 }
+
+// Scanners serves GET /api/v1/scan/scanners: the built-in scanner with its
+// database, and the configured external scanners with their metadata.
+func (h *Handlers) Scanners(w http.ResponseWriter, r *http.Request) error {
+	return manage.WriteJSON(w, http.StatusOK, map[string]any{"scanners": h.s.Scanners(r.Context())})
+}

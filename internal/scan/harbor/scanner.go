@@ -48,3 +48,8 @@ func (s *Scanner) Scan(ctx context.Context, repo string, m *meta.Manifest) ([]sc
 	}
 	return Findings(r), r.Scanner.Name + " " + r.Scanner.Version, nil
 }
+
+// Describe implements scan.Describer: the adapter's metadata.
+func (s *Scanner) Describe(ctx context.Context) (any, error) {
+	return s.Client.Metadata(ctx)
+}
