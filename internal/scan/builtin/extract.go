@@ -24,10 +24,6 @@ import (
 	"github.com/berth-registry/berth/internal/scan/layer"
 )
 
-// ErrBudget: the files the extractors need exceed the temporary space
-// allowed for one image.
-var ErrBudget = layer.ErrBudget
-
 // Blobs opens stored blobs (storage.Blobs).
 type Blobs interface {
 	Open(ctx context.Context, dgst digest.Digest, offset int64) (io.ReadCloser, error)
@@ -60,6 +56,9 @@ func New(blobs Blobs, opts Options) (*Extractor, error) {
 	if opts.MaxFileBytes <= 0 {
 		opts.MaxFileBytes = 128 << 20
 	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	quietScalibr(opts.Log)
 	set, err := newExtractors()
 	if err != nil {
@@ -83,6 +82,10 @@ func (e *Extractor) Extract(ctx context.Context, layers []digest.Digest) ([]scan
 		if err := e.readLayer(ctx, t, l); err != nil {
 			return nil, fmt.Errorf("layer %s: %w", l, err)
 		}
+	}
+	if t.Skipped > 0 {
+		e.opts.Log.WarnContext(ctx, "scan: files left out of the extraction, over the temporary space budget (scan.max_temp_bytes)",
+			"files", t.Skipped, "budget", e.opts.MaxBytes)
 	}
 	return e.set.run(ctx, dir, t.Files)
 }

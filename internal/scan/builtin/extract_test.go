@@ -89,12 +89,16 @@ func TestExtract(t *testing.T) {
 
 func TestExtractBudget(t *testing.T) {
 	blobs := memBlobs{}
-	l := blobs.add(scantest.Layer(t, scantest.File{Name: "lib/apk/db/installed", Body: bytes.Repeat([]byte("x"), 4096)}))
+	l := blobs.add(scantest.Layer(t,
+		scantest.File{Name: "usr/bin/big", Body: bytes.Repeat([]byte("x"), 4096), Mode: 0o755},
+		scantest.File{Name: "etc/os-release", Body: []byte(scantest.AlpineRelease)},
+		scantest.File{Name: "lib/apk/db/installed", Body: scantest.APKInstalled([3]string{"busybox", "1.36.1-r0", "busybox"})}))
 	x, err := New(blobs, Options{MaxBytes: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x.Extract(context.Background(), []digest.Digest{l}); !errors.Is(err, ErrBudget) {
-		t.Fatalf("Extract over budget: %v, want ErrBudget", err)
+	pkgs, err := x.Extract(context.Background(), []digest.Digest{l})
+	if err != nil || len(pkgs) != 1 || pkgs[0].Name != "busybox" {
+		t.Fatalf("Extract with a file over the budget = %+v, %v; want busybox, the big file left out", pkgs, err)
 	}
 }

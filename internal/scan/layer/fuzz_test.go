@@ -78,7 +78,7 @@ func TestWhiteouts(t *testing.T) {
 	}
 	big := scantest.Layer(t, scantest.File{Name: "f/status", Body: bytes.Repeat([]byte("x"), 40)}, scantest.File{Name: "g/status", Body: bytes.Repeat([]byte("x"), 40)},
 		scantest.File{Name: "h/status", Body: bytes.Repeat([]byte("x"), 40)})
-	if err := tr.Apply(ctx, bytes.NewReader(big), digest.FromBytes(big)); err != ErrBudget {
-		t.Fatalf("over the budget: %v, want ErrBudget", err)
+	if err := tr.Apply(ctx, bytes.NewReader(big), digest.FromBytes(big)); err != nil || tr.Skipped != 1 || tr.Used() != 82 {
+		t.Fatalf("over the budget: %v, skipped %d, used %d; want the third file left out", err, tr.Skipped, tr.Used())
 	}
 }

@@ -1,7 +1,7 @@
 // Package layer lays image layers over a small temporary tree: each
 // layer is streamed (gzip, zstd or plain tar), only the files a Want
 // function asks for are written under the tree's root, within a byte
-// budget, and whiteouts of upper layers remove them again (upper files
+// budget (wanted files that do not fit are counted and left out), and whiteouts of upper layers remove them again (upper files
 // replace lower ones). It knows nothing of package formats
 // (internal/scan/builtin runs the extractors over the tree).
 package layer
@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -23,9 +22,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 )
-
-// ErrBudget: the wanted files exceed the tree's byte budget.
-var ErrBudget = errors.New("layer: extraction exceeds the temporary space budget")
 
 // Want reports whether a file (a clean relative slash path) is needed.
 type Want func(path string, info fs.FileInfo) bool
@@ -45,6 +41,9 @@ type Tree struct {
 	want    Want
 	// Files are the kept files by slash path relative to the root.
 	Files map[string]File
+	// Skipped counts wanted files left out because they did not fit in
+	// the budget.
+	Skipped int
 }
 
 // NewTree returns a tree under root (an existing, empty directory)
@@ -131,7 +130,10 @@ func (t *Tree) apply(ctx context.Context, tr *tar.Reader, layer digest.Digest) e
 func (t *Tree) keep(p string, size int64, r io.Reader, layer digest.Digest) error {
 	t.drop(p)
 	if t.used+size > t.budget {
-		return ErrBudget
+		// Over the budget: the file is left out (and counted), not the
+		// whole image: executables that might be Go binaries are many.
+		t.Skipped++
+		return nil
 	}
 	dst := filepath.Join(t.root, filepath.FromSlash(p))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
