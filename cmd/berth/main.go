@@ -69,6 +69,7 @@ Usage:
   berth robot add NAME ...                                      create a robot account
   berth auth rotate-key [--revoke] [--config FILE] [--data DIR]   new token signing key (docs/auth.md)
   berth healthcheck [--url URL] [--timeout 3s] [--config FILE]  exit 0 if the server answers /healthz
+  berth vulndb import --to HOST/REPO DIR|ZIP...                  build and push a vulnerability database (OSV files)
   berth version                                                 print the version, commit and Go version
 
 Configuration: a YAML file (see docs/configuration.md) and BERTH_* environment
@@ -114,6 +115,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return importCommand(ctx, args[1:], env, stdout, stderr)
 	case "registry":
 		return registryAlias(ctx, args[1:], env, stdout, stderr)
+	case "vulndb":
+		return vulndbCommand(ctx, args[1:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

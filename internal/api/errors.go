@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/replication"
+	"github.com/berth-registry/berth/internal/scan"
 	"github.com/berth-registry/berth/internal/trust"
 )
 
@@ -59,6 +60,11 @@ var errorCodes = []struct {
 	{trust.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
 	{trust.ErrNotFound, oci.CodeNameUnknown, http.StatusNotFound},
 	{trust.ErrConflict, oci.CodeUnsupported, http.StatusConflict},
+	{scan.ErrNoDatabase, oci.CodeUnknown, http.StatusServiceUnavailable},
+	{scan.ErrNotScannable, oci.CodeUnsupported, http.StatusBadRequest},
+	{scan.ErrNotScanned, oci.CodeManifestUnknown, http.StatusNotFound},
+	{scan.ErrInvalid, oci.CodeUnsupported, http.StatusBadRequest},
+	{scan.ErrQueueFull, oci.CodeTooManyRequests, 0},
 }
 
 // ToOCI turns any error into the OCI error sent to the client. Unknown

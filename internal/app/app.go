@@ -38,6 +38,8 @@ import (
 	"github.com/berth-registry/berth/internal/ratelimit"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/replication"
+	"github.com/berth-registry/berth/internal/scan"
+	"github.com/berth-registry/berth/internal/scan/vulndb"
 	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
@@ -83,6 +85,10 @@ type App struct {
 	eventsStop func()
 	repl       *replication.Service
 	trust      *trust.Service
+	// scan, vulndb and scanMetrics: vulnerability scanning (nil when off).
+	scan        *scan.Service
+	vulndb      *vulndb.Loader
+	scanMetrics *scanMetrics
 }
 
 // New builds every component from cfg. Close releases them.
@@ -148,6 +154,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.trust = a.newTrust(store)
 	opts.PullGates = append(opts.PullGates, a.trust)
 	opts.OnPush = append(opts.OnPush, a.trust.OnPush)
+	if err := a.newScan(&opts); err != nil {
+		store.Close()
+		return nil, err
+	}
 	a.svc = registry.New(store, a.blobs, opts, log)
 	a.repl = replication.New(store, a.svc, replication.Options{Config: cfg.Replication, Log: log.With("component", "replication"),
 		Wake: func(ctx context.Context) { a.jobs.Trigger(ctx, replication.JobName, "") }})
@@ -216,6 +226,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 				func() float64 { return float64(a.audit.Dropped()) }))
 	}
 	a.newLifecycle()
+	a.startScan(bg)
 	a.system = &sysinfo.Source{StorageDriver: cfg.Storage.Driver, DatabaseDriver: cfg.Database.Driver, AuthModes: cfg.Auth.Modes(),
 		Instance: a.jobs.Owner(), StartedAt: time.Now(), Registry: a.svc, Users: store}
 	if cfg.UI.Enabled {

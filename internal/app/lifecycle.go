@@ -47,6 +47,7 @@ func (a *App) newLifecycle() {
 	all = append(all, a.policyJobs()...)
 	all = append(all, a.backupJob())
 	all = append(all, a.proxy.Jobs()...) // cache limits, scheduled mirroring
+	all = append(all, a.scanJobs()...)
 	a.anomaly = anomaly.New(a.meta, a.cfg.Anomaly, a.log.With("component", "anomaly"), a.recordAnomaly)
 	if a.cfg.Anomaly.Enabled && a.audit != nil {
 		all = append(all, a.anomaly.Job(a.cfg.Anomaly.Interval))

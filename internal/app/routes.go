@@ -9,12 +9,15 @@ import (
 	"github.com/berth-registry/berth/internal/api/manage"
 	"github.com/berth-registry/berth/internal/api/policyapi"
 	"github.com/berth-registry/berth/internal/api/replicationapi"
+	"github.com/berth-registry/berth/internal/api/scanapi"
 	"github.com/berth-registry/berth/internal/api/signingapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/backup"
 	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/proxy"
+	"github.com/berth-registry/berth/internal/scan"
 	"github.com/berth-registry/berth/internal/scrub"
 )
 
@@ -167,7 +170,7 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "settings_update", Method: http.MethodPatch, Pattern: "/api/v1/settings", Perm: manage.PermSystemAdmin, Handle: h.UpdateSettings},
 		{Name: "keys", Method: http.MethodGet, Pattern: "/api/v1/auth/keys", Perm: manage.PermSystemAdmin, Handle: h.SigningKeys},
 		{Name: "key_rotate", Method: http.MethodPost, Pattern: "/api/v1/auth/keys/rotate", Perm: manage.PermSystemAdmin, Handle: h.RotateKey},
-	}, a.replicationRoutes()...)
+	}, append(a.replicationRoutes(), a.scanRoutes()...)...)
 }
 
 // replicationRoutes are the replication API (docs/replication.md):
@@ -192,6 +195,33 @@ func (a *App) replicationRoutes() []manage.Route {
 		{Name: "replication_run", Method: http.MethodGet, Pattern: base + "/runs/{id}", Perm: manage.PermSystemAdmin, Handle: rp.GetRun},
 		{Name: "replication_run_tasks", Method: http.MethodGet, Pattern: base + "/runs/{id}/tasks", Perm: manage.PermSystemAdmin, Handle: rp.ListTasks},
 		{Name: "replication_run_stop", Method: http.MethodPost, Pattern: base + "/runs/{id}/stop", Perm: manage.PermSystemAdmin, Handle: rp.StopRun},
+	}
+}
+
+// scanRoutes are the vulnerability scanning routes (docs/scanning.md),
+// when scan.enabled is on.
+func (a *App) scanRoutes() []manage.Route {
+	if a.scan == nil {
+		return nil
+	}
+	sc := scanapi.New(a.scan, publisher{a})
+	all := &jobs.API[scan.JobRequest, scan.JobReport]{Jobs: a.jobs, Name: scan.JobScanAll}
+	const project = "/api/v1/projects/{project}"
+	return []manage.Route{
+		{Name: "scan_request", Method: http.MethodPost, Pattern: project + "/scan/{repository...}", Perm: manage.PermProjectAdmin, Handle: sc.Scan},
+		{Name: "scan_result", Method: http.MethodGet, Pattern: project + "/scan/{repository...}", Perm: manage.PermProjectRead, Handle: sc.Result},
+		{Name: "scan_report", Method: http.MethodGet, Pattern: project + "/scan-report/{repository...}", Perm: manage.PermProjectRead, Handle: sc.Report},
+		{Name: "sbom", Method: http.MethodGet, Pattern: project + "/sbom/{repository...}", Perm: manage.PermProjectRead, Handle: sc.SBOM},
+		{Name: "sbom_attach", Method: http.MethodPost, Pattern: project + "/sbom/{repository...}", Perm: manage.PermProjectAdmin, Handle: sc.AttachSBOM},
+		{Name: "scan_policy", Method: http.MethodGet, Pattern: project + "/scan-policy", Perm: manage.PermProjectRead, Handle: sc.GetPolicy},
+		{Name: "scan_policy_set", Method: http.MethodPut, Pattern: project + "/scan-policy", Perm: manage.PermProjectAdmin, Handle: sc.SetPolicy},
+		{Name: "scan_system_policy", Method: http.MethodGet, Pattern: "/api/v1/scan/policy", Perm: manage.PermSystemAdmin, Handle: sc.GetPolicy},
+		{Name: "scan_system_policy_set", Method: http.MethodPut, Pattern: "/api/v1/scan/policy", Perm: manage.PermSystemAdmin, Handle: sc.SetPolicy},
+		{Name: "scan_scanners", Method: http.MethodGet, Pattern: "/api/v1/scan/scanners", Perm: manage.PermSystemAdmin, Handle: sc.Scanners},
+		{Name: "scan_database", Method: http.MethodGet, Pattern: "/api/v1/scan/database", Perm: manage.PermAuthenticated, Handle: sc.Database},
+		{Name: "scan_all_start", Method: http.MethodPost, Pattern: "/api/v1/scan/all", Perm: manage.PermSystemAdmin, Handle: all.Start},
+		{Name: "scan_all_status", Method: http.MethodGet, Pattern: "/api/v1/scan/all", Perm: manage.PermSystemAdmin, Handle: all.Get},
+		{Name: "scan_all_stop", Method: http.MethodDelete, Pattern: "/api/v1/scan/all", Perm: manage.PermSystemAdmin, Handle: sc.StopAll},
 	}
 }
 

@@ -26,7 +26,7 @@ func (a *App) newUI() error {
 		Auth:     a.auth,
 		Sessions: a.meta,
 		Access:   uiAccess{a},
-		Services: ui.Services{Registry: a.svc, Manager: a.mgr, Policy: a.policy, Events: a.events, Trust: a.trust, Admin: a.uiAdminServices()},
+		Services: ui.Services{Registry: a.svc, Manager: a.mgr, Policy: a.policy, Events: a.events, Trust: a.trust, Scan: a.scan, Admin: a.uiAdminServices()},
 		Log:      a.log,
 	})
 	return err

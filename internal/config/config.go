@@ -37,6 +37,7 @@ type Config struct {
 	Audit       Audit       `yaml:"audit"`
 	Anomaly     Anomaly     `yaml:"anomaly"`
 	Replication Replication `yaml:"replication"`
+	Scan        Scan        `yaml:"scan"`
 	GC          GC          `yaml:"gc"`
 	Scrub       Scrub       `yaml:"scrub"`
 	Backup      Backup      `yaml:"backup"`
@@ -204,6 +205,7 @@ func Default() *Config {
 		Audit:       defaultAudit(),
 		Anomaly:     defaultAnomaly(),
 		Replication: defaultReplication(),
+		Scan:        defaultScan(),
 		GC:          defaultGC(),
 		Backup:      defaultBackup(),
 		Events:      defaultEvents(),
@@ -375,6 +377,7 @@ func (c *Config) Validate() error {
 	c.Audit.validate(bad)
 	c.Anomaly.validate(bad)
 	c.Replication.validate(bad)
+	c.Scan.validate(bad)
 	if err := c.validateGC(); err != nil {
 		errs = append(errs, err)
 	}

@@ -106,6 +106,7 @@ type Store interface {
 	NetworkRuleStore
 	RateCountStore
 	SigningStore
+	ScanStore
 
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error

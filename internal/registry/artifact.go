@@ -89,7 +89,7 @@ const referrerDepth = 3
 
 // Artifact describes a manifest of repo by tag or digest.
 func (s *Service) Artifact(ctx context.Context, repo, ref string) (*Artifact, error) {
-	m, err := s.getManifest(ctx, repo, ref, false)
+	m, err := s.GetManifest(ctx, repo, ref)
 	if err != nil {
 		return nil, err
 	}

@@ -252,16 +252,9 @@ func (e *MissingReferenceError) Error() string {
 // Unwrap makes errors.Is(err, ErrManifestBlobUnknown) true.
 func (e *MissingReferenceError) Unwrap() error { return ErrManifestBlobUnknown }
 
-// GetManifest returns a manifest by tag or digest, for a pull: the pull
-// gates (vulnerability and signature policies) decide first.
+// GetManifest returns a manifest by tag or digest. For a client's pull
+// (ForClient) the pull gates decide first.
 func (s *Service) GetManifest(ctx context.Context, repo, ref string) (*meta.Manifest, error) {
-	return s.getManifest(ctx, repo, ref, true)
-}
-
-// getManifest is GetManifest; gated false skips the pull gates, for
-// showing a manifest's details (the web UI's artifact page shows why a
-// pull would be refused instead of refusing to show it).
-func (s *Service) getManifest(ctx context.Context, repo, ref string, gated bool) (*meta.Manifest, error) {
 	if _, _, err := LookupReference(ref); err != nil {
 		return nil, err // before the proxy: an upstream is never asked for it
 	}
@@ -270,10 +263,8 @@ func (s *Service) getManifest(ctx context.Context, repo, ref string, gated bool)
 		if err != nil {
 			return nil, err
 		}
-		if gated {
-			if err := s.checkPull(ctx, repo, m); err != nil {
-				return nil, err
-			}
+		if err := s.checkPull(ctx, repo, m); err != nil {
+			return nil, err
 		}
 		return m, nil
 	}
@@ -292,10 +283,8 @@ func (s *Service) getManifest(ctx context.Context, repo, ref string, gated bool)
 		}
 		s.cache.putManifest(m, gen)
 	}
-	if gated {
-		if err := s.checkPull(ctx, repo, m); err != nil {
-			return nil, err
-		}
+	if err := s.checkPull(ctx, repo, m); err != nil {
+		return nil, err
 	}
 	s.countPull(ctx, repo, dgst)
 	if countsPull(ctx) {

@@ -27,6 +27,8 @@ type artifactData struct {
 	// Signatures is the verification status under the project's
 	// signature rules (nil: no rule covers the repository).
 	Signatures *trust.Status
+	// Vulnerabilities is the manifest's last scan (scan.go).
+	Vulnerabilities scanData
 }
 
 // imageConfigTypes are the config media types of images.
@@ -63,6 +65,9 @@ func (u *UI) artifact(w http.ResponseWriter, r *http.Request, name, ref string) 
 		http.Redirect(w, r, artifactURL(name, a.Digest.String()), http.StatusSeeOther)
 		return nil
 	}
+	if r.URL.Query().Get("view") == "vulnerabilities" {
+		return u.scanReport(w, r, name, ref)
+	}
 	switch r.URL.Query().Get("raw") {
 	case "manifest":
 		return download(w, a.MediaType, a.Digest.Encoded()+".json", a.Manifest)
@@ -73,7 +78,11 @@ func (u *UI) artifact(w http.ResponseWriter, r *http.Request, name, ref string) 
 		return download(w, "application/json", a.Config.Digest.Encoded()+".json", a.ConfigJSON)
 	}
 	p := u.page(r, "artifact.title")
-	p.Data = u.artifactData(r, name, a)
+	d := u.artifactData(r, name, a)
+	if d.Vulnerabilities, err = u.scanFor(r, name, a.Digest.String(), false); err != nil {
+		return err
+	}
+	p.Data = d
 	return u.show(w, r, "artifact", p)
 }
 
@@ -106,7 +115,11 @@ func (u *UI) artifactForm(w http.ResponseWriter, r *http.Request, name, ref, fie
 		return err
 	}
 	p := u.page(r, "artifact.title")
-	p.Data = u.artifactData(r, name, a)
+	d := u.artifactData(r, name, a)
+	if d.Vulnerabilities, err = u.scanFor(r, name, a.Digest.String(), false); err != nil {
+		return err
+	}
+	p.Data = d
 	p.Errors = map[string]string{field: key}
 	p.Form = map[string]string{field: value}
 	return u.invalid(w, r, "artifact", p)

@@ -79,7 +79,7 @@ func dynamicKey(k, src string) bool {
 	if strings.HasPrefix(k, "error.") && strings.HasSuffix(k, ".title") && strings.Contains(src, `"error."`) {
 		return true
 	}
-	for _, prefix := range []string{"project.sort.", "tags.sort.", "badge.", "anomaly.kind.", "replication.status."} {
+	for _, prefix := range []string{"project.sort.", "tags.sort.", "badge.", "anomaly.kind.", "replication.status.", "scan.severity."} {
 		if strings.HasPrefix(k, prefix) && strings.Contains(src, `"`+prefix+`"`) {
 			return true
 		}

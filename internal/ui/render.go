@@ -67,7 +67,8 @@ func parseViews(a *assets) (views, error) {
 			}
 			return t
 		},
-		"subtree": func(repo string, items []registry.Referrer) refTree { return refTree{Repo: repo, Items: items} },
+		"subtree":       func(repo string, items []registry.Referrer) refTree { return refTree{Repo: repo, Items: items} },
+		"severityClass": severityClass,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {

@@ -119,6 +119,8 @@ func (u *UI) changeRepository(w http.ResponseWriter, r *http.Request) error {
 		info.Route = "ui_" + action
 	}
 	switch action {
+	case "scan":
+		return u.requestScan(w, r, name, dgst)
 	case "delete_tag":
 		if !u.access.Allowed(r, name, auth.ActionDelete) {
 			return errForbidden

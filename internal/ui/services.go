@@ -5,6 +5,7 @@ import (
 	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scan"
 	"github.com/berth-registry/berth/internal/trust"
 )
 
@@ -16,5 +17,6 @@ type Services struct {
 	Policy   *policy.Engine
 	Events   *events.Service // webhooks (webhooks.go)
 	Trust    *trust.Service  // signature policies and verification status
+	Scan     *scan.Service   // nil when scanning is off
 	Admin    AdminServices   // the management pages' (services_admin.go)
 }

@@ -15,6 +15,7 @@ import (
 // Spec: "Pulling manifests", "Checking if content exists in the registry".
 func (h *Handlers) GetManifest(w http.ResponseWriter, r *http.Request) error {
 	ctx, warnings := h.pullContext(w, r)
+	ctx = registry.ForClient(ctx) // the pull gates decide
 	if r.Method == http.MethodGet {
 		ctx = registry.CountPull(ctx) // a download, for the pull statistics
 	}

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 	tests = append(tests, netRuleTests...)
 	tests = append(tests, rateTests...)
 	tests = append(tests, signingTests...)
+	tests = append(tests, scanTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

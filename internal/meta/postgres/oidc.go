@@ -71,9 +71,10 @@ func (s *Store) UpdateOIDCIdentity(ctx context.Context, id meta.OIDCIdentity) er
 	})
 }
 
-func nonNil(s []string) []string {
+// nonNil gives an empty slice for nil (a column that is NOT NULL).
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }
