@@ -49,6 +49,12 @@ func TestUIWebhooks(t *testing.T) {
 		t.Fatalf("slack message = %s %v", got[0].body, got[0].header)
 	}
 	detail := base + "/" + id
+	// The receiver has the request; the worker records the attempt just after.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(b.get(detail).body, "Delivered") {
+			break
+		}
+	}
 	want(t, "delivery log", b.get(detail), 200, "manifest.pushed", "Delivered", "<strong>200</strong>", "X-Token: abc")
 	want(t, "dead only", b.get(detail+"?status=dead"), 200, "No deliveries yet.")
 	wantDone(t, "disable", b.post(detail, url.Values{"name": {"ci"}, "url": {rs.URL}, "format": {"slack"}}), detail)
