@@ -88,7 +88,7 @@ func TestGate(t *testing.T) {
 
 	t.Run("signatures stay pullable", func(t *testing.T) {
 		tag, _ := signatureTag(signed.String())
-		if _, err := e.reg.GetManifest(ctx, "p/app", tag); err != nil {
+		if _, err := e.reg.GetManifest(registry.ForClient(ctx), "p/app", tag); err != nil {
 			t.Fatal(err)
 		}
 	})

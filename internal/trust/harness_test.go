@@ -124,9 +124,9 @@ func (e *env) settle() {
 	}
 }
 
-// pull gets a manifest through the gate.
+// pull gets a manifest through the gate, as a client's pull.
 func (e *env) pull(repo string, d digest.Digest) error {
-	_, err := e.reg.GetManifest(ctx, repo, d.String())
+	_, err := e.reg.GetManifest(registry.ForClient(ctx), repo, d.String())
 	return err
 }
 
