@@ -29,6 +29,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/storage/azure/aztest"
 )
 
 const modulePath = "github.com/berth-registry/berth"
@@ -103,6 +105,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "e2e: target %s (%s)\n", target, serverBin)
+	defer aztest.Stop() // if a test started Azurite
 	return m.Run()
 }
 
