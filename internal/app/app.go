@@ -190,7 +190,8 @@ func openStorage(ctx context.Context, c config.Storage) (storage.Driver, error) 
 		a := c.Azure
 		return azure.New(ctx, azure.Config{
 			AccountName: a.AccountName, AccountKey: a.AccountKey, SASToken: a.SASToken,
-			Container: a.Container, Prefix: a.Prefix, Endpoint: a.Endpoint, BlockSize: int64(a.BlockSize),
+			Container: a.Container, Prefix: a.Prefix, Endpoint: a.Endpoint, PublicEndpoint: a.PublicEndpoint,
+			BlockSize: int64(a.BlockSize),
 		})
 	default:
 		return filesystem.New(c.Filesystem.Root)

@@ -116,13 +116,15 @@ type S3 struct {
 // nor sas_token, the default Azure credential chain is used (environment,
 // workload identity, managed identity, Azure CLI).
 type Azure struct {
-	AccountName string   `yaml:"account_name"`
-	AccountKey  string   `yaml:"account_key"`
-	SASToken    string   `yaml:"sas_token"`
-	Container   string   `yaml:"container"`
-	Prefix      string   `yaml:"prefix"`
-	Endpoint    string   `yaml:"endpoint"`
-	BlockSize   ByteSize `yaml:"block_size"`
+	AccountName string `yaml:"account_name"`
+	AccountKey  string `yaml:"account_key"`
+	SASToken    string `yaml:"sas_token"`
+	Container   string `yaml:"container"`
+	Prefix      string `yaml:"prefix"`
+	Endpoint    string `yaml:"endpoint"`
+	// PublicEndpoint replaces Endpoint in redirect (SAS) URLs.
+	PublicEndpoint string   `yaml:"public_endpoint"`
+	BlockSize      ByteSize `yaml:"block_size"`
 }
 
 // Redirect sends blob downloads straight to the object store (drivers that

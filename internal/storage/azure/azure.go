@@ -227,8 +227,12 @@ func (d *Driver) RedirectURL(ctx context.Context, p string, expires time.Duratio
 	if expires <= 0 || expires > 7*24*time.Hour {
 		return "", fmt.Errorf("azure redirect %s: expiry %v not in (0, 7 days]", p, expires)
 	}
+	base := d.serviceURL
+	if d.cfg.PublicEndpoint != "" {
+		base = strings.TrimSuffix(d.cfg.PublicEndpoint, "/") + "/"
+	}
 	protocol := sas.ProtocolHTTPS
-	if strings.HasPrefix(d.serviceURL, "http:") {
+	if strings.HasPrefix(d.serviceURL, "http:") || strings.HasPrefix(base, "http:") {
 		protocol = sas.ProtocolHTTPSandHTTP // Azurite, or a plain-HTTP endpoint
 	}
 	now := time.Now().UTC()
@@ -253,7 +257,7 @@ func (d *Driver) RedirectURL(ctx context.Context, p string, expires time.Duratio
 	if err != nil {
 		return "", fail("sign", p, err)
 	}
-	return d.blob(name).URL() + "?" + q.Encode(), nil
+	return base + strings.TrimPrefix(d.blob(name).URL(), d.serviceURL) + "?" + q.Encode(), nil
 }
 
 // delegation returns a user delegation key valid until at least until,

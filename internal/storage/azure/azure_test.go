@@ -6,6 +6,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -61,6 +64,7 @@ func TestNew(t *testing.T) {
 		{"key without account", func(c *azure.Config) { c.AccountName = "" }, "needs the account name"},
 		{"small blocks", func(c *azure.Config) { c.BlockSize = 1000 }, "block size"},
 		{"bad endpoint", func(c *azure.Config) { c.Endpoint = "azurite:10000" }, "endpoint"},
+		{"bad public endpoint", func(c *azure.Config) { c.PublicEndpoint = "cdn?x=1" }, "endpoint"},
 		{"bad SAS", func(c *azure.Config) { c.AccountKey, c.SASToken = "", "sv=2020-01-01&sig=bad" }, "not reachable"},
 	}
 	for _, tc := range tests {
@@ -146,6 +150,26 @@ func TestRedirectURL(t *testing.T) {
 			t.Errorf("DELETE with a read SAS: %s", resp.Status)
 		}
 	}
+	// Through a public endpoint (a proxy in front of the store).
+	cfg := aztest.Start(t)
+	target, _ := url.Parse(cfg.Endpoint)
+	target.Path = ""
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	defer proxy.Close()
+	cfg.PublicEndpoint = proxy.URL + "/" + cfg.AccountName
+	pd, err := azure.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd.PutContent(ctx, "f", []byte("public"))
+	pu, err := pd.RedirectURL(ctx, "f", time.Minute)
+	if err != nil || !strings.HasPrefix(pu, cfg.PublicEndpoint+"/") {
+		t.Fatalf("URL %s, %v; want it at %s", pu, err, cfg.PublicEndpoint)
+	}
+	if code, got := get(pu); code != http.StatusOK || string(got) != "public" {
+		t.Fatalf("GET %s: %d %q", pu, code, got)
+	}
+
 	if _, err := d.RedirectURL(ctx, "../x", time.Minute); !errors.Is(err, storage.ErrInvalidPath) {
 		t.Errorf("bad path: %v", err)
 	}

@@ -36,6 +36,10 @@ type Config struct {
 	// http://127.0.0.1:10000/<account>; sovereign clouds: their own suffix,
 	// such as https://<account>.blob.core.chinacloudapi.cn.
 	Endpoint string
+	// PublicEndpoint replaces Endpoint in redirect (SAS) URLs, for when
+	// clients reach the store at another address than the registry (a
+	// proxy, a CDN in front of the account). The SAS does not sign the host.
+	PublicEndpoint string
 	// BlockSize is what a writer holds in memory and stages as one block.
 	// 0 means 16 MiB; at least 1 MiB, at most 4000 MiB.
 	BlockSize int64
@@ -112,10 +116,13 @@ func (c Config) validate() error {
 	if c.BlockSize != 0 && (c.BlockSize < minBlockSize || c.BlockSize > maxBlockSize) {
 		return fmt.Errorf("block size %d not between 1 MiB and 4000 MiB", c.BlockSize)
 	}
-	if c.Endpoint != "" {
-		u, err := url.Parse(c.Endpoint)
+	for _, e := range []string{c.Endpoint, c.PublicEndpoint} {
+		if e == "" {
+			continue
+		}
+		u, err := url.Parse(e)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-			return fmt.Errorf("endpoint %q is not an http(s) URL without a query", c.Endpoint)
+			return fmt.Errorf("endpoint %q is not an http(s) URL without a query", e)
 		}
 	}
 	return nil
