@@ -36,6 +36,7 @@ import (
 	"testing"
 
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
+	"github.com/berth-registry/berth/internal/storage/azure/aztest"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 )
 
@@ -54,6 +55,7 @@ func TestMain(m *testing.M) {
 	os.Setenv("PATH", filepath.Join(repoRoot, ".tools", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	os.Exit(pgtest.Run(func() int {
 		code := s3test.Main(m)
+		aztest.Stop()
 		if binDir != "" {
 			os.RemoveAll(binDir)
 		}
