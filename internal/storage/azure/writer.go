@@ -108,9 +108,13 @@ func (w *writer) open(ctx context.Context, offset int64) error {
 		return fail("writer", w.path, err)
 	}
 	defer out.Body.Close()
-	dirty := w.dirty
-	if n, err := io.Copy(writeOnly{w}, out.Body); err != nil || w.Size() != offset {
-		return fmt.Errorf("azure writer %s: reading back %d bytes at %d: got %d: %w", w.path, offset-w.base, w.base, n, err)
+	dirty, from := w.dirty, w.base
+	n, err := io.Copy(writeOnly{w}, out.Body)
+	if err == nil && w.Size() != offset {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fmt.Errorf("azure writer %s: reading back %d bytes at %d: got %d: %w", w.path, offset-from, from, n, err)
 	}
 	w.dirty = dirty
 	return nil
