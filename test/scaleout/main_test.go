@@ -21,6 +21,10 @@
 // issued and the other accepts; and checks that /readyz reports a stopped
 // MinIO.
 //
+// TestScaleOutAzure runs the same cluster with blobs in Azure Blob Storage
+// (a real Azurite, aztest) instead of MinIO, redirects off: the conformance
+// suite, the split push, crane, and an instance killed mid-chunk.
+//
 // Tools are looked up in $REPO/.tools/bin and PATH: nginx, PostgreSQL and
 // MinIO are needed for the whole test, the clients for their parts.
 // A missing tool skips, or fails when CI=true.
