@@ -13,6 +13,8 @@
 #   (prometheus: promtool and the server the deploy/ rule and scrape tests run)
 #   Go tools at pinned versions, built once per machine into a cache and
 #   linked into $REPO/.tools/bin: crane, regctl, oras, helm, cosign, minio
+#   npm tools, installed the same way (npm install --prefix into the cache):
+#   azurite (the Azure Blob Storage emulator the azure driver is tested against)
 #
 # oras is built from the module in tools/oras (its go.mod pins
 # oras.land/oras with a `tool` directive, its go.sum is committed) because
@@ -43,6 +45,8 @@ COSIGN_VERSION=v2.6.5
 MINIO_PKG=github.com/minio/minio
 MINIO_MOD=github.com/minio/minio
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+# Azurite, the Azure Storage emulator (npm; needs node and npm).
+AZURITE_VERSION=3.37.0
 ORAS_DIR="$REPO/tools/oras"
 ORAS_MOD=oras.land/oras
 # The pinned oras version is the one tools/oras/go.mod requires.
@@ -189,7 +193,40 @@ ensure_go helm "$HELM_MOD" "$HELM_VERSION" go install "$HELM_PKG@$HELM_VERSION"
 ensure_go cosign "$COSIGN_MOD" "$COSIGN_VERSION" go install "$COSIGN_PKG@$COSIGN_VERSION"
 ensure_go minio "$MINIO_MOD" "$MINIO_VERSION" go install "$MINIO_PKG@$MINIO_VERSION"
 
+# ---------------------------------------------------------- npm tools ----
+# ensure_npm NAME PACKAGE VERSION BIN: installs PACKAGE@VERSION with
+# `npm install --prefix` into a temporary directory of the cache, renamed when
+# complete, and links its BIN into $REPO/.tools/bin as NAME.
+ensure_npm() {
+	local name=$1 pkg=$2 want=$3 bin=$4
+	local dir="$CACHE/$name-v$want"
+	if [[ "$(jq -r .version "$dir/node_modules/$pkg/package.json" 2>/dev/null)" == "$want" && -x "$dir/node_modules/.bin/$bin" ]]; then
+		ln -sfn "$dir/node_modules/.bin/$bin" "$TOOLS_BIN/$name"
+		log "$name" "present ($want)"
+		return
+	fi
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "install-tools: npm not found in PATH (needed for $name)" >&2
+		failed=1
+		return
+	fi
+	echo "install-tools: installing $name $want into $CACHE"
+	local tmp
+	tmp="$(mktemp -d "$CACHE/.$name-v$want.XXXXXX")"
+	if ! npm install --prefix "$tmp" --no-audit --no-fund --loglevel=error "$pkg@$want" >&2; then
+		rm -rf "$tmp"
+		echo "install-tools: installing $name $want failed" >&2
+		failed=1
+		return
+	fi
+	rm -rf "$dir"
+	mv "$tmp" "$dir"
+	ln -sfn "$dir/node_modules/.bin/$bin" "$TOOLS_BIN/$name"
+	log "$name" "installed ($want)"
+}
+
 failed=0
+ensure_npm azurite azurite "$AZURITE_VERSION" azurite-blob
 for i in "${!pending_pids[@]}"; do
 	name="${pending_names[$i]%%:*}" want="${pending_names[$i]#*:}"
 	if wait "${pending_pids[$i]}"; then

@@ -42,6 +42,7 @@ import (
 	"github.com/berth-registry/berth/internal/scan/vulndb"
 	"github.com/berth-registry/berth/internal/scrub"
 	"github.com/berth-registry/berth/internal/storage"
+	"github.com/berth-registry/berth/internal/storage/azure"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
 	"github.com/berth-registry/berth/internal/storage/s3"
 	"github.com/berth-registry/berth/internal/sysinfo"
@@ -254,6 +255,13 @@ func openStorage(ctx context.Context, c config.Storage) (storage.Driver, error) 
 			AccessKey: s.AccessKey, SecretKey: s.SecretKey, SessionToken: s.SessionToken,
 			ServerSideEncryption: s.ServerSideEncryption, KMSKeyID: s.KMSKeyID,
 			StorageClass: s.StorageClass, PartSize: int64(s.PartSize), CAFile: s.CAFile, Insecure: s.Insecure,
+		})
+	case "azure":
+		a := c.Azure
+		return azure.New(ctx, azure.Config{
+			AccountName: a.AccountName, AccountKey: a.AccountKey, SASToken: a.SASToken,
+			Container: a.Container, Prefix: a.Prefix, Endpoint: a.Endpoint, PublicEndpoint: a.PublicEndpoint,
+			BlockSize: int64(a.BlockSize),
 		})
 	default:
 		return filesystem.New(c.Filesystem.Root)

@@ -92,9 +92,10 @@ type Log struct {
 
 // Storage selects the blob store.
 type Storage struct {
-	Driver     string     `yaml:"driver"` // filesystem or s3
+	Driver     string     `yaml:"driver"` // filesystem, s3 or azure
 	Filesystem Filesystem `yaml:"filesystem"`
 	S3         S3         `yaml:"s3"`
+	Azure      Azure      `yaml:"azure"`
 	Redirect   Redirect   `yaml:"redirect"`
 	// Distribution adopts a CNCF Distribution (registry:2) storage in place
 	// (docs/migrate-from-distribution.md).
@@ -129,8 +130,23 @@ type S3 struct {
 	Insecure             bool     `yaml:"insecure"`
 }
 
+// Azure configures the Azure Blob Storage driver. With neither account_key
+// nor sas_token, the default Azure credential chain is used (environment,
+// workload identity, managed identity, Azure CLI).
+type Azure struct {
+	AccountName string `yaml:"account_name"`
+	AccountKey  string `yaml:"account_key"`
+	SASToken    string `yaml:"sas_token"`
+	Container   string `yaml:"container"`
+	Prefix      string `yaml:"prefix"`
+	Endpoint    string `yaml:"endpoint"`
+	// PublicEndpoint replaces Endpoint in redirect (SAS) URLs.
+	PublicEndpoint string   `yaml:"public_endpoint"`
+	BlockSize      ByteSize `yaml:"block_size"`
+}
+
 // Redirect sends blob downloads straight to the object store (drivers that
-// can: s3) with a presigned URL, instead of through Berth.
+// can: s3, azure) with a presigned URL, instead of through Berth.
 type Redirect struct {
 	Enabled bool          `yaml:"enabled"`
 	Expiry  time.Duration `yaml:"expiry"`
@@ -336,8 +352,22 @@ func (c *Config) Validate() error {
 		if p := c.Storage.S3.PartSize; p != 0 && (p < 5<<20 || p > 5<<30) {
 			bad("storage.s3.part_size: %d is outside 5MiB..5GiB", p)
 		}
+	case "azure":
+		a := c.Storage.Azure
+		if a.Container == "" {
+			bad("storage.azure.container: required with storage.driver azure")
+		}
+		if a.AccountName == "" && a.Endpoint == "" {
+			bad("storage.azure.account_name: required with storage.driver azure (or storage.azure.endpoint)")
+		}
+		if a.AccountKey != "" && a.SASToken != "" {
+			bad("storage.azure.sas_token: set either account_key or sas_token, not both")
+		}
+		if p := a.BlockSize; p != 0 && (p < 1<<20 || p > 4000<<20) {
+			bad("storage.azure.block_size: %d is outside 1MiB..4000MiB", p)
+		}
 	default:
-		bad("storage.driver: %q is not supported (filesystem, s3)", c.Storage.Driver)
+		bad("storage.driver: %q is not supported (filesystem, s3, azure)", c.Storage.Driver)
 	}
 	if c.Storage.Redirect.Enabled && c.Storage.Redirect.Expiry < time.Minute {
 		bad("storage.redirect.expiry: at least 1m")

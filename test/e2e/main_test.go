@@ -30,6 +30,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-registry/berth/internal/storage/azure/aztest"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 )
 
@@ -105,6 +106,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "e2e: target %s (%s)\n", target, serverBin)
+	defer aztest.Stop() // if a test started Azurite
 	code := m.Run()
 	s3test.Stop() // MinIO, if a test started it
 	return code

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/freeport"
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
+	"github.com/berth-registry/berth/internal/storage/azure/aztest"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 )
 
@@ -60,6 +62,10 @@ type clusterOptions struct {
 	// name as Host: the realm in challenges can only come from
 	// X-Forwarded-Proto and X-Forwarded-Host.
 	auth bool
+	// azure stores blobs in Azure Blob Storage (a real Azurite) instead of
+	// S3, with redirects off (Azurite mishandles suffix and unsatisfiable
+	// ranges, which the conformance suite sends).
+	azure bool
 }
 
 // adminPassword is the admin's password in a cluster with access control.
@@ -72,8 +78,41 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	t.Helper()
 	nginx := nginxBinary(t)
 	dsn := pgtest.Start(t)
-	s3 := s3test.Start(t)
-	c := &cluster{dir: t.TempDir(), s3Endpoint: s3.Endpoint, s3Host: freeAddr(t)}
+	var store string
+	c := &cluster{dir: t.TempDir(), s3Host: freeAddr(t)}
+	if o.azure {
+		az := aztest.Start(t)
+		u, _ := url.Parse(az.Endpoint)
+		c.s3Endpoint = "http://" + u.Host // the TLS front is unused: no redirects
+		store = fmt.Sprintf(`storage:
+  driver: azure
+  azure:
+    account_name: %q
+    account_key: %q
+    endpoint: %q
+    container: %q
+    block_size: 1MiB
+  redirect:
+    enabled: false
+`, az.AccountName, az.AccountKey, az.Endpoint, az.Container)
+	} else {
+		s3 := s3test.Start(t)
+		c.s3Endpoint = s3.Endpoint
+		store = fmt.Sprintf(`storage:
+  driver: s3
+  s3:
+    bucket: %q
+    region: %q
+    endpoint: %q
+    public_endpoint: %q
+    path_style: true
+    access_key: %q
+    secret_key: %q
+    part_size: 5MiB
+  redirect:
+    enabled: true
+`, s3.Bucket, s3.Region, s3.Endpoint, "https://"+c.s3Host, s3.AccessKey, s3.SecretKey)
+	}
 	bin := buildBerth(t)
 	conf := filepath.Join(c.dir, "berth.yaml")
 	var env []string
@@ -88,23 +127,10 @@ auth:
 		env = []string{"BERTH_AUTH_ADMIN_PASSWORD=" + adminPassword}
 		hostHeader = "$proxy_host"
 	}
-	writeFile(t, conf, authConf+fmt.Sprintf(`version: 1
+	writeFile(t, conf, authConf+store+fmt.Sprintf(`version: 1
 log:
   level: info
   format: text
-storage:
-  driver: s3
-  s3:
-    bucket: %q
-    region: %q
-    endpoint: %q
-    public_endpoint: %q
-    path_style: true
-    access_key: %q
-    secret_key: %q
-    part_size: 5MiB
-  redirect:
-    enabled: true
 database:
   driver: postgres
   postgres:
@@ -118,7 +144,7 @@ gc:
 jobs:
   lease: 3s
   poll: 200ms
-`, s3.Bucket, s3.Region, s3.Endpoint, "https://"+c.s3Host, s3.AccessKey, s3.SecretKey, dsn, uploadLease))
+`, dsn, uploadLease))
 	for i := range c.inst {
 		in := &instance{name: fmt.Sprintf("berth%d", i+1), addr: freeAddr(t), bin: bin, conf: conf, env: env}
 		in.data = filepath.Join(c.dir, in.name)

@@ -21,6 +21,10 @@
 // issued and the other accepts; and checks that /readyz reports a stopped
 // MinIO.
 //
+// TestScaleOutAzure runs the same cluster with blobs in Azure Blob Storage
+// (a real Azurite, aztest) instead of MinIO, redirects off: the conformance
+// suite, the split push, crane, and an instance killed mid-chunk.
+//
 // Tools are looked up in $REPO/.tools/bin and PATH: nginx, PostgreSQL and
 // MinIO are needed for the whole test, the clients for their parts.
 // A missing tool skips, or fails when CI=true.
@@ -36,6 +40,7 @@ import (
 	"testing"
 
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
+	"github.com/berth-registry/berth/internal/storage/azure/aztest"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 )
 
@@ -54,6 +59,7 @@ func TestMain(m *testing.M) {
 	os.Setenv("PATH", filepath.Join(repoRoot, ".tools", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	os.Exit(pgtest.Run(func() int {
 		code := s3test.Main(m)
+		aztest.Stop()
 		if binDir != "" {
 			os.RemoveAll(binDir)
 		}

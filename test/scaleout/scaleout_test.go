@@ -48,6 +48,27 @@ func TestScaleOut(t *testing.T) {
 	t.Run("readyz-without-s3", func(t *testing.T) { testReadyWithoutS3(t, c) })
 }
 
+// TestScaleOutAzure is the two-instance cluster with blobs in Azure Blob
+// Storage (Azurite): the conformance suite spread over both instances, an
+// upload whose chunks alternate between them, a client, and an instance
+// killed in the middle of a chunk.
+func TestScaleOutAzure(t *testing.T) {
+	c := startCluster(t, clusterOptions{azure: true})
+	before := c.servedBy(t)
+	t.Run("conformance", func(t *testing.T) {
+		conformance.RunWithOptions(t, c.url, conformance.Options{Client: c.client})
+	})
+	after := c.servedBy(t)
+	one, two := after["berth1"]-before["berth1"], after["berth2"]-before["berth2"]
+	if one+two < 100 || min(one, two) < (one+two)/4 {
+		t.Errorf("nginx did not spread the conformance suite over both instances: %d and %d requests", one, two)
+	}
+	t.Run("split-push", func(t *testing.T) { testSplitPush(t, c) })
+	t.Run("changes-seen-by-both", func(t *testing.T) { testChangesSeenByBoth(t, c) })
+	t.Run("crane", func(t *testing.T) { testCrane(t, c) })
+	t.Run("kill-during-push", func(t *testing.T) { testKillDuringPush(t, c) })
+}
+
 // send makes one request and returns the response with its body read.
 func (c *cluster) send(t *testing.T, method, rawURL string, body io.Reader, hdr ...string) (*http.Response, string) {
 	t.Helper()

@@ -5,7 +5,12 @@ package main
 // MinIO started by the harness, each start under its own prefix of one
 // bucket; Berth keeps its metadata in a fresh database of a PostgreSQL
 // started by the harness (Distribution has no database: it reads
-// everything from the store).
+// everything from the store). "azure": Berth stores blobs in one Azurite
+// (the Azure Storage emulator) started by the harness, under a prefix per
+// start, and its metadata in PostgreSQL; Distribution 2.8's azure driver
+// cannot reach an emulator (it builds https://<account>.blob.<realm> URLs),
+// so Distribution stays on the local filesystem and the ratios are not
+// like for like: read Berth's column for itself.
 
 import (
 	"context"
@@ -18,15 +23,19 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
+	"github.com/berth-registry/berth/internal/storage/azure"
+	"github.com/berth-registry/berth/internal/storage/azure/aztest"
 	berths3 "github.com/berth-registry/berth/internal/storage/s3"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 )
 
 type backend struct {
-	kind   string // "fs" or "s3"
-	minio  *s3test.Standalone
-	pg     *pgtest.Standalone
-	bucket berths3.Config
+	kind      string // "fs", "s3" or "azure"
+	minio     *s3test.Standalone
+	azurite   *aztest.Standalone
+	pg        *pgtest.Standalone
+	bucket    berths3.Config
+	container azure.Config
 
 	mu     sync.Mutex
 	places map[string]string // data dir -> prefix and database name
@@ -38,19 +47,29 @@ func startBackend(kind string) (*backend, error) {
 	switch kind {
 	case "fs":
 		return b, nil
-	case "s3":
+	case "s3", "azure":
 	default:
-		return nil, fmt.Errorf("unknown backend %q (fs or s3)", kind)
+		return nil, fmt.Errorf("unknown backend %q (fs, s3 or azure)", kind)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var err error
-	if b.minio, err = s3test.StartStandalone(); err != nil {
-		return nil, fmt.Errorf("minio: %w", err)
-	}
-	if b.bucket, err = b.minio.CreateBucket(ctx, "bench"); err != nil {
-		b.close()
-		return nil, fmt.Errorf("minio: %w", err)
+	if kind == "azure" {
+		if b.azurite, err = aztest.StartStandalone(); err != nil {
+			return nil, fmt.Errorf("azurite: %w", err)
+		}
+		if b.container, err = b.azurite.CreateContainer("bench"); err != nil {
+			b.close()
+			return nil, fmt.Errorf("azurite: %w", err)
+		}
+	} else {
+		if b.minio, err = s3test.StartStandalone(); err != nil {
+			return nil, fmt.Errorf("minio: %w", err)
+		}
+		if b.bucket, err = b.minio.CreateBucket(ctx, "bench"); err != nil {
+			b.close()
+			return nil, fmt.Errorf("minio: %w", err)
+		}
 	}
 	if b.pg, err = pgtest.StartStandalone(); err != nil {
 		b.close()
@@ -62,6 +81,9 @@ func startBackend(kind string) (*backend, error) {
 func (b *backend) close() {
 	if b.minio != nil {
 		b.minio.Close()
+	}
+	if b.azurite != nil {
+		b.azurite.Close()
 	}
 	if b.pg != nil {
 		if err := b.pg.Close(); err != nil {
@@ -87,7 +109,7 @@ func (b *backend) place(dir string) string {
 
 // berthEnv is the environment that points a Berth start at the backend.
 func (b *backend) berthEnv(dir string) ([]string, error) {
-	if b == nil || b.kind != "s3" {
+	if b == nil || b.kind == "fs" {
 		return nil, nil
 	}
 	name := b.place(dir)
@@ -104,6 +126,15 @@ func (b *backend) berthEnv(dir string) ([]string, error) {
 		b.mu.Lock()
 		b.dbs[dir] = dsn
 		b.mu.Unlock()
+	}
+	if b.kind == "azure" {
+		c := b.container
+		return []string{
+			"BERTH_STORAGE_DRIVER=azure", "BERTH_STORAGE_AZURE_ACCOUNT_NAME=" + c.AccountName,
+			"BERTH_STORAGE_AZURE_ACCOUNT_KEY=" + c.AccountKey, "BERTH_STORAGE_AZURE_ENDPOINT=" + c.Endpoint,
+			"BERTH_STORAGE_AZURE_CONTAINER=" + c.Container, "BERTH_STORAGE_AZURE_PREFIX=" + name,
+			"BERTH_DATABASE_DRIVER=postgres", "BERTH_DATABASE_POSTGRES_DSN=" + dsn,
+		}, nil
 	}
 	c := b.bucket
 	return []string{

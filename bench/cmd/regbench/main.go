@@ -61,7 +61,7 @@ func cmdSuite(args []string) error {
 	dataRoot := fs.String("data-root", "", "where the servers' temp data dirs go (default /dev/shm if it has 6 GiB free, else $TMPDIR)")
 	out := fs.String("out", "bench/out/results.md", "markdown results file")
 	logs := fs.String("logs", "bench/out/logs", "directory for server logs")
-	store := fs.String("backend", "fs", "where both servers keep data: fs (local filesystem) or s3 (MinIO; Berth's metadata in PostgreSQL)")
+	store := fs.String("backend", "fs", "where both servers keep data: fs (local filesystem), s3 (MinIO; Berth's metadata in PostgreSQL) or azure (Berth on Azurite with PostgreSQL; Distribution on fs)")
 	only := fs.String("only", "", "comma-separated subset of: blobs,images,manifest,catalog,start")
 	_ = fs.Parse(args)
 	p := fullParams()
@@ -170,6 +170,9 @@ func cmdSuite(args []string) error {
 }
 
 func storageNote(store, root string) string {
+	if store == "azure" {
+		return "Berth stores blobs in one Azurite (the Azure Storage emulator, started by the harness, on loopback, data on disk) under a prefix per start, with blob downloads redirected to SAS URLs, and its metadata in PostgreSQL 15 (a fresh database per start). Distribution 2.8's azure driver cannot reach an emulator, so Distribution uses filesystem storage: the ratios are not like for like. No auth, logs at warn."
+	}
 	if store == "s3" {
 		return "Both servers store blobs in one MinIO (started by the harness, on loopback) under a prefix per start, with blob downloads redirected to presigned URLs (both servers' default for S3); Berth's metadata is in PostgreSQL 15 (a fresh database per start). No auth, logs at warn (Distribution's access log off)."
 	}
