@@ -79,4 +79,4 @@ bench-smoke:
 # The scale-out configuration: both servers on one MinIO, Berth's metadata
 # in PostgreSQL (both started by the harness).
 bench-s3:
-	bash bench/run.sh -- -backend s3 -only blobs,images,manifest,catalog,start -large 10000
+	BENCH_PEERS=dist2 bash bench/run.sh -- -backend s3 -only blobs,images,manifest,catalog,start -large 10000

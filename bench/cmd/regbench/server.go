@@ -21,8 +21,9 @@ import (
 
 // serverSpec says how to start one side of the comparison.
 type serverSpec struct {
-	label string // "Berth" or "Distribution"
-	kind  string // "berth", "distribution" or "minhttp"
+	label string // "Berth", "Distribution 2.8", "Distribution 3", "zot"
+	key   string // short name for data dirs and logs: "berth", "dist2", "dist3", "zot"
+	kind  string // "berth", "distribution", "zot", "minhttp" or "sendfile"
 	bin   string
 	store *backend // where the data goes; nil: local filesystem
 }
@@ -48,6 +49,13 @@ storage:
 http:
   addr: %s
   secret: berth-bench-secret
+`
+
+// zotConfig: filesystem storage in the data dir (dedupe on and GC off, zot's
+// defaults), logs at error (zot has no access log switch of its own; its
+// "error" level leaves request logging out).
+const zotConfig = `{"distSpecVersion":"1.0.1","storage":{"rootDirectory":%q},
+ "http":{"address":%q,"port":%q},"log":{"level":"error"}}
 `
 
 // startServer starts spec on a free port with data directory dir (created
@@ -79,8 +87,19 @@ func startServer(spec serverSpec, dir, logPath string) (*server, error) {
 		}
 		cmd = exec.Command(spec.bin, "serve", cfg)
 		cmd.Env = withoutAWS(os.Environ())
+	case "zot":
+		if spec.store != nil && spec.store.kind != "fs" {
+			return nil, fmt.Errorf("zot: only the fs backend is set up in this harness")
+		}
+		cfg := filepath.Join(filepath.Dir(dir), filepath.Base(dir)+"-zot.json")
+		host, port, _ := strings.Cut(addr, ":")
+		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(zotConfig, dir, host, port)), 0o644); err != nil {
+			return nil, err
+		}
+		cmd = exec.Command(spec.bin, "serve", cfg)
+		cmd.Env = withoutAWS(os.Environ())
 	case "minhttp":
-		cmd = exec.Command(spec.bin, "minhttp", "-addr", addr)
+		cmd = exec.Command(spec.bin, "minhttp", "-addr", addr, "-dir", dir)
 		probe = "/"
 	default:
 		return nil, fmt.Errorf("unknown server kind %q", spec.kind)
