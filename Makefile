@@ -5,7 +5,7 @@ GO ?= go
 TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: run build image test tools unit fuzz fuzz-smoke e2e browser bench bench-smoke bench-s3 lint
+.PHONY: run build image test tools unit fuzz fuzz-smoke e2e browser bench bench-smoke bench-s3 soak soak-cluster lint
 
 # The build names itself (berth version, the start-up log line,
 # berth_build_info in /metrics): the version from git describe, the commit
@@ -75,6 +75,15 @@ bench:
 
 bench-smoke:
 	bash bench/run.sh --smoke
+
+# Long mixed load against one Berth (not in CI; bench/soak.sh):
+# SOAK_DURATION=2m make soak for a short run. soak-cluster: two instances
+# on MinIO + PostgreSQL (started by the harness) for 10 minutes.
+soak:
+	bash bench/soak.sh
+
+soak-cluster:
+	SOAK_DURATION=$${SOAK_DURATION:-10m} SOAK_BACKEND=s3 SOAK_INSTANCES=2 SOAK_SUFFIX=-cluster bash bench/soak.sh
 
 # The scale-out configuration: both servers on one MinIO, Berth's metadata
 # in PostgreSQL (both started by the harness).

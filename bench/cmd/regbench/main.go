@@ -3,6 +3,7 @@
 //
 //	regbench suite [flags]        compare Berth and Distribution (bench/run.sh)
 //	regbench run -url URL -w W    one workload against any registry
+//	regbench soak -berth BIN      long mixed load against Berth (make soak)
 //	regbench minhttp -addr A      minimal net/http server (baseline)
 //
 // See bench/README.md.
@@ -29,6 +30,8 @@ func main() {
 		err = cmdSuite(os.Args[2:])
 	case "run":
 		err = cmdRun(os.Args[2:])
+	case "soak":
+		err = cmdSoak(os.Args[2:])
 	case "minhttp":
 		fs := flag.NewFlagSet("minhttp", flag.ExitOnError)
 		addr := fs.String("addr", "127.0.0.1:0", "listen address")
@@ -45,7 +48,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: regbench suite|run|minhttp [flags]  (-h for flags)")
+	fmt.Fprintln(os.Stderr, "usage: regbench suite|run|soak|minhttp [flags]  (-h for flags)")
 	os.Exit(2)
 }
 

@@ -26,6 +26,10 @@ type serverSpec struct {
 	kind  string // "berth", "distribution", "zot", "minhttp" or "sendfile"
 	bin   string
 	store *backend // where the data goes; nil: local filesystem
+	env   []string // more environment for Berth (soak: GC settings)
+	// share names the data dir whose S3 prefix and database a Berth
+	// instance uses (a second instance of a cluster); empty: its own.
+	share string
 }
 
 type server struct {
@@ -74,12 +78,16 @@ func startServer(spec serverSpec, dir, logPath string) (*server, error) {
 	probe := "/v2/"
 	switch spec.kind {
 	case "berth":
-		env, err := spec.store.berthEnv(dir)
+		place := dir
+		if spec.share != "" {
+			place = spec.share
+		}
+		env, err := spec.store.berthEnv(place)
 		if err != nil {
 			return nil, err
 		}
 		cmd = exec.Command(spec.bin, "serve", "--addr", addr, "--data", dir)
-		cmd.Env = append(append(withoutAWS(os.Environ()), "BERTH_LOG_LEVEL=warn"), env...)
+		cmd.Env = append(append(append(withoutAWS(os.Environ()), "BERTH_LOG_LEVEL=warn"), env...), spec.env...)
 	case "distribution":
 		cfg := filepath.Join(filepath.Dir(dir), filepath.Base(dir)+"-config.yml")
 		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(distConfig, spec.store.distStorage(dir), addr)), 0o644); err != nil {
