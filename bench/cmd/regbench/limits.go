@@ -138,7 +138,8 @@ func runMinHTTP(addr, dir string) error {
 		var seed uint64
 		var size int64
 		var dg string
-		if _, err := fmt.Sscanf(r.URL.Path, "/v2/file/%d/%d/blobs/%s", &seed, &size, &dg); err == nil && dir != "" {
+		if _, fdg, ok := strings.Cut(r.URL.Path, "/blobs/"); ok && dir != "" && strings.HasPrefix(r.URL.Path, "/v2/file/") {
+			dg = fdg
 			f, err := os.Open(filepath.Join(dir, fileName(dg)))
 			if err != nil {
 				http.NotFound(w, r)
