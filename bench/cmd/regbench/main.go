@@ -224,5 +224,5 @@ func storageNote(store, root string) string {
 	if store == "s3" {
 		return "Both servers store blobs in one MinIO (started by the harness, on loopback) under a prefix per start, with blob downloads redirected to presigned URLs (both servers' default for S3); Berth's metadata is in PostgreSQL 15 (a fresh database per start). No auth, logs at warn (Distribution's access log off)."
 	}
-	return fmt.Sprintf("Data dirs under %s; both servers use filesystem storage there, no auth, logs at warn (Distribution's access log off).", root)
+	return fmt.Sprintf("Data dirs under %s; every server uses filesystem storage there, no auth, logs at warn (Distribution's access log off, zot at error).", root)
 }
