@@ -5,7 +5,7 @@ GO ?= go
 TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: run build image test tools unit fuzz fuzz-smoke e2e browser bench bench-smoke bench-s3 bench-backup bench-azure lint
+.PHONY: run build image test tools unit fuzz fuzz-smoke e2e browser bench bench-smoke bench-s3 bench-backup bench-azure soak soak-cluster lint
 
 # The build names itself (berth version, the start-up log line,
 # berth_build_info in /metrics): the version from git describe, the commit
@@ -76,6 +76,15 @@ bench:
 bench-smoke:
 	bash bench/run.sh --smoke
 
+# Long mixed load against one Berth (not in CI; bench/soak.sh):
+# SOAK_DURATION=2m make soak for a short run. soak-cluster: two instances
+# on MinIO + PostgreSQL (started by the harness) for 10 minutes.
+soak:
+	bash bench/soak.sh
+
+soak-cluster:
+	SOAK_DURATION=$${SOAK_DURATION:-10m} SOAK_BACKEND=s3 SOAK_INSTANCES=2 SOAK_SUFFIX=-cluster bash bench/soak.sh
+
 # The scale-out configuration: both servers on one MinIO, Berth's metadata
 # in PostgreSQL (both started by the harness).
 # Backup and recovery time: 10,000 images, 20 GiB, on the disk under BACKUP_BENCH_DIR.
@@ -84,9 +93,9 @@ bench-backup:
 	go run ./bench/cmd/backupbench -dir $(BACKUP_BENCH_DIR) -images 10000 -gib 20
 
 bench-s3:
-	bash bench/run.sh -- -backend s3 -only blobs,images,manifest,catalog,start -large 10000
+	BENCH_PEERS=dist2 bash bench/run.sh -- -backend s3 -only blobs,images,manifest,catalog,start -large 10000
 
 # Berth on Azurite (the Azure Storage emulator) with PostgreSQL; Distribution
 # 2.8 cannot use an emulator, so it stays on the filesystem (not like for like).
 bench-azure:
-	bash bench/run.sh -- -backend azure -only blobs,images,manifest,catalog,start -large 10000
+	BENCH_PEERS=dist2 bash bench/run.sh -- -backend azure -only blobs,images,manifest,catalog,start -large 10000

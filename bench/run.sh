@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Berth vs CNCF Distribution benchmark. Builds Berth and the load generator
-# (bench/cmd/regbench), then runs the comparison suite, which starts both
-# servers on 127.0.0.1 with equivalent settings (filesystem storage in fresh
-# temp dirs, no auth, logs at warn), runs every workload against both
-# alternately and prints a markdown table (also in bench/out/results.md).
+# Berth vs its peers: CNCF Distribution 2.8 (the reference row), CNCF
+# Distribution 3 and zot. Installs the peers when missing (bench/peers.sh:
+# built once per machine into the tool cache), builds Berth and the load
+# generator (bench/cmd/regbench), then runs the comparison suite, which
+# starts every server on 127.0.0.1 with equivalent settings (filesystem
+# storage in fresh temp dirs, no auth, logs at warn), runs every workload
+# against each in turn, round after round, and prints a markdown table with
+# one Berth/peer ratio column per peer (also in bench/out/results.md).
 #
-#   bash bench/run.sh            full run, 3 runs per workload (< 15 min)
-#   bash bench/run.sh --smoke    tiny sizes, 1 run each (< 60 s): checks the harness
+#   bash bench/run.sh            full run, 3 runs per workload (< 30 min)
+#   bash bench/run.sh --smoke    tiny sizes, 1 run each (< 2 min once the peers are built): checks the harness
 #   bash bench/run.sh [--smoke] -- [regbench suite flags]   e.g. -- -only catalog -runs 5
 #
-# Env: BENCH_DATA_ROOT (where data dirs go; default /dev/shm when it has room),
-#      DIST_BIN (default /usr/bin/docker-registry).
+# Env: BENCH_DATA_ROOT (where data dirs go; default on disk, /var/tmp: as
+#      users deploy; BENCH_DATA_ROOT=/dev/shm leaves the disk out, to tell
+#      CPU from I/O),
+#      BENCH_PEERS (default "dist2 dist3 zot"; dist2 is always compared),
+#      DIST_BIN (Distribution 2.8, default /usr/bin/docker-registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/out
@@ -25,17 +31,10 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-DIST_BIN=${DIST_BIN:-/usr/bin/docker-registry}
-if [ ! -x "$DIST_BIN" ]; then
-	echo "bench: $DIST_BIN missing; installing CNCF Distribution (Debian docker-registry)" >&2
-	if [ "$(id -u)" = 0 ]; then
-		apt-get install -y -qq docker-registry >/dev/null 2>&1 ||
-			{ apt-get update -qq >/dev/null && apt-get install -y -qq docker-registry >/dev/null; }
-	else
-		sudo apt-get install -y -qq docker-registry >/dev/null
-	fi
-fi
-[ -x "$DIST_BIN" ] || { echo "bench: no CNCF Distribution at $DIST_BIN" >&2; exit 1; }
+peers=(${BENCH_PEERS:-dist2 dist3 zot})
+[[ " ${peers[*]} " == *" dist2 "* ]] || peers=(dist2 "${peers[@]}")
+declare -A peer=()
+while IFS='=' read -r k v; do peer[$k]=$v; done < <(bash bench/peers.sh "${peers[@]}")
 
 go build -o "$OUT/regbench" ./bench/cmd/regbench
 
@@ -48,6 +47,8 @@ else
 	echo "bench: cmd/berth has no Go files yet: a second Distribution stands in for Berth" >&2
 fi
 
-args=(-dist "$DIST_BIN" -out "$OUT/results.md" -logs "$OUT/logs")
+args=(-dist "${peer[dist2]}" -out "$OUT/results.md" -logs "$OUT/logs")
+[ -n "${peer[dist3]:-}" ] && args+=(-dist3 "${peer[dist3]}")
+[ -n "${peer[zot]:-}" ] && args+=(-zot "${peer[zot]}")
 [ -n "${BENCH_DATA_ROOT:-}" ] && args+=(-data-root "$BENCH_DATA_ROOT")
 exec "$OUT/regbench" suite "${mode[@]}" "${berth[@]}" "${args[@]}" "$@"

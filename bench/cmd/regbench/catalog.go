@@ -110,7 +110,7 @@ func (c *client) getPage(path string, n int, last string) ([]string, error) {
 
 // pageReq is one page to time: GET path?n=&last= on c, whose entries must
 // be want, or, if all is not nil, all of all in any order (Distribution 2.8
-// ignores n and last on tag lists).
+// ignores n and last on tag lists, zot 1.4 on the catalog).
 type pageReq struct {
 	c          *client
 	path, last string
@@ -119,10 +119,11 @@ type pageReq struct {
 
 // pageTimes times each of reqs up to reps times, taking turns (one request
 // of each per round, so drift of a shared machine hits all alike), checks
-// every answer, and returns each one's median in ms; unpaginated is true
-// when some answer was a whole list (see pageReq).
-func pageTimes(reqs []pageReq, n, reps int) (ms []float64, unpaginated bool, err error) {
+// every answer, and returns each one's median in ms; unpaginated[i] is true
+// when an answer to reqs[i] was a whole list (see pageReq).
+func pageTimes(reqs []pageReq, n, reps int) (ms []float64, unpaginated []bool, err error) {
 	ts := make([][]float64, len(reqs))
+	unpaginated = make([]bool, len(reqs))
 	done := make([]bool, len(reqs))
 	start := time.Now()
 	for r := 0; r <= reps; r++ { // round 0 warms each page up, untimed
@@ -134,14 +135,14 @@ func pageTimes(reqs []pageReq, n, reps int) (ms []float64, unpaginated bool, err
 			got, err := q.c.getPage(q.path, n, q.last)
 			d := time.Since(t0)
 			if err != nil {
-				return nil, false, err
+				return nil, nil, err
 			}
 			if !slices.Equal(got, q.want) {
 				if q.all == nil || len(got) != len(q.all) || !slices.Equal(slices.Sorted(slices.Values(got)), q.all) {
-					return nil, false, fmt.Errorf("GET %s?n=%d&last=%s: got %d entries %.60q..., want %d entries %.60q...",
+					return nil, nil, fmt.Errorf("GET %s?n=%d&last=%s: got %d entries %.60q..., want %d entries %.60q...",
 						q.path, n, q.last, len(got), fmt.Sprint(got), len(q.want), fmt.Sprint(q.want))
 				}
-				unpaginated = true
+				unpaginated[i] = true
 			}
 			if r == 0 {
 				continue
@@ -170,8 +171,8 @@ type catalogSide struct {
 // catalogPages times the first and a middle page of the catalog and of
 // tags/many's tag list on each side, in turns, and returns for each side
 // the ms of: catalog first, catalog middle, tags first, tags middle; and
-// whether a tag list came unpaginated (accepted only if lenientTags).
-func catalogPages(sides []catalogSide, n, reps int, lenientTags bool) ([][4]float64, bool, error) {
+// whether each came unpaginated (accepted only if lenient: from peers).
+func catalogPages(sides []catalogSide, n, reps int, lenient bool) ([][4]float64, [][4]bool, error) {
 	page := func(l []string, after int) []string {
 		return l[after+1 : min(len(l), after+1+n)]
 	}
@@ -187,27 +188,29 @@ func catalogPages(sides []catalogSide, n, reps int, lenientTags bool) ([][4]floa
 		for i := range tl {
 			tl[i] = tagName(i)
 		}
-		var allTags []string
-		if lenientTags {
-			allTags = tl
+		var allRepos, allTags []string
+		if lenient {
+			allRepos, allTags = all, tl
 		}
 		mid, tmid := len(all)/2, len(tl)/2
 		tagsPath := "/v2/" + tagsRepo + "/tags/list"
 		reqs = append(reqs,
-			pageReq{c: sd.c, path: "/v2/_catalog", want: all[:min(n, len(all))]},
-			pageReq{c: sd.c, path: "/v2/_catalog", last: all[mid], want: page(all, mid)},
+			pageReq{c: sd.c, path: "/v2/_catalog", want: all[:min(n, len(all))], all: allRepos},
+			pageReq{c: sd.c, path: "/v2/_catalog", last: all[mid], want: page(all, mid), all: allRepos},
 			pageReq{c: sd.c, path: tagsPath, want: tl[:min(n, len(tl))], all: allTags},
 			pageReq{c: sd.c, path: tagsPath, last: tl[tmid], want: page(tl, tmid), all: allTags})
 	}
-	ms, unpaginated, err := pageTimes(reqs, n, reps)
+	ms, unp, err := pageTimes(reqs, n, reps)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	out := make([][4]float64, len(sides))
+	whole := make([][4]bool, len(sides))
 	for i := range out {
 		copy(out[i][:], ms[4*i:])
+		copy(whole[i][:], unp[4*i:])
 	}
-	return out, unpaginated, nil
+	return out, whole, nil
 }
 
 func median(v []float64) float64 {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -102,15 +103,29 @@ const minBodySize = 500
 // ceiling: POST opens an "upload", PUT drains the body and answers 201 with
 // the digest it was given (no hashing, nothing stored), and GET
 // /v2/null/<seed>/<size>/blobs/<digest> streams that generated blob.
-func runMinHTTP(addr string) error {
+// And it is the minimal sendfile server, the ceiling of blob pulls: a blob
+// pushed to a repository file/... is written to a file in dir (no hashing,
+// no fsync), and GET /v2/file/.../blobs/<digest> serves that file with
+// http.ServeContent, which hands the *os.File to the connection's
+// ReadFrom: sendfile, as a registry serving blobs from a filesystem can.
+func runMinHTTP(addr, dir string) error {
 	body := []byte(strings.Repeat("x", minBodySize))
 	return http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case "POST":
-			w.Header().Set("Location", "/upload")
+			w.Header().Set("Location", "/upload"+strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v2"), "/blobs/uploads/"))
 			w.WriteHeader(202)
 			return
 		case "PUT":
+			if dg := r.URL.Query().Get("digest"); dir != "" && strings.HasPrefix(r.URL.Path, "/upload/file/") {
+				if err := storeFile(filepath.Join(dir, fileName(dg)), r.Body, r.ContentLength); err != nil {
+					http.Error(w, err.Error(), 400)
+					return
+				}
+				w.Header().Set("Docker-Content-Digest", dg)
+				w.WriteHeader(201)
+				return
+			}
 			n, _ := io.CopyBuffer(io.Discard, onlyReader{r.Body}, make([]byte, 1<<20))
 			if n != r.ContentLength {
 				w.WriteHeader(400)
@@ -123,6 +138,18 @@ func runMinHTTP(addr string) error {
 		var seed uint64
 		var size int64
 		var dg string
+		if _, fdg, ok := strings.Cut(r.URL.Path, "/blobs/"); ok && dir != "" && strings.HasPrefix(r.URL.Path, "/v2/file/") {
+			dg = fdg
+			f, err := os.Open(filepath.Join(dir, fileName(dg)))
+			if err != nil {
+				http.NotFound(w, r)
+				return
+			}
+			defer f.Close()
+			w.Header().Set("Docker-Content-Digest", dg)
+			http.ServeContent(w, r, "", time.Time{}, f)
+			return
+		}
 		if _, err := fmt.Sscanf(r.URL.Path, "/v2/null/%d/%d/blobs/%s", &seed, &size, &dg); err == nil {
 			w.Header().Set("Docker-Content-Digest", dg)
 			w.Header().Set("Content-Length", fmt.Sprint(size))
@@ -133,6 +160,75 @@ func runMinHTTP(addr string) error {
 		w.Header().Set("Content-Length", fmt.Sprint(minBodySize))
 		_, _ = w.Write(body)
 	}))
+}
+
+// fileName is where the sendfile server keeps a blob: its digest without
+// the algorithm (a plain file name whatever the client sent).
+func fileName(dg string) string {
+	_, hex, _ := strings.Cut(dg, ":")
+	return "blob-" + strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'f' {
+			return r
+		}
+		return '_'
+	}, hex)
+}
+
+func storeFile(name string, body io.Reader, size int64) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	n, err := io.CopyBuffer(f, onlyReader{body}, make([]byte, 1<<20))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n != size {
+		err = fmt.Errorf("got %d bytes, Content-Length said %d", n, size)
+	}
+	if err != nil {
+		os.Remove(name)
+	}
+	return err
+}
+
+// sendfileCeiling pulls big blobs from the minimal sendfile server
+// (runMinHTTP): 1 blob of size on one stream and 4 of size/4 on four, the
+// same blobs as the suite's pull workloads; MiB/s. The blobs are pushed
+// there first (untimed) and read once so they are in the page cache, as a
+// registry's freshly pushed blobs are.
+func sendfileCeiling(root string, size int64) (one, four float64, err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0, err
+	}
+	dir, err := os.MkdirTemp(root, "sendfile-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	s, err := startServer(serverSpec{label: "sendfile", kind: "minhttp", bin: self}, dir+"/data", dir+"/server.log")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer s.stop()
+	c := newClient(s.url, 4)
+	defer c.close()
+	r1, r4 := fmt.Sprintf("file/%d/%d", seedOne[0], size), fmt.Sprintf("file/4/%d", size/4)
+	if err := ensureBigBlobs(c, r1, seedOne, size); err != nil {
+		return 0, 0, err
+	}
+	if err := ensureBigBlobs(c, r4, seedFour, size/4); err != nil {
+		return 0, 0, err
+	}
+	if err := verifyPull(c, r1, seedOne[0], size); err != nil {
+		return 0, 0, err
+	}
+	if one, err = pullBig(c, r1, seedOne, size, false); err != nil {
+		return 0, 0, err
+	}
+	four, err = pullBig(c, r4, seedFour, size/4, false)
+	return one, four, err
 }
 
 // harnessCeiling pushes and pulls big blob (seed 1, size) to and from the

@@ -3,6 +3,7 @@
 //
 //	regbench suite [flags]        compare Berth and Distribution (bench/run.sh)
 //	regbench run -url URL -w W    one workload against any registry
+//	regbench soak -berth BIN      long mixed load against Berth (make soak)
 //	regbench minhttp -addr A      minimal net/http server (baseline)
 //
 // See bench/README.md.
@@ -29,11 +30,14 @@ func main() {
 		err = cmdSuite(os.Args[2:])
 	case "run":
 		err = cmdRun(os.Args[2:])
+	case "soak":
+		err = cmdSoak(os.Args[2:])
 	case "minhttp":
 		fs := flag.NewFlagSet("minhttp", flag.ExitOnError)
 		addr := fs.String("addr", "127.0.0.1:0", "listen address")
+		dir := fs.String("dir", "", "where blobs pushed to file/... are kept (the sendfile server)")
 		_ = fs.Parse(os.Args[2:])
-		err = runMinHTTP(*addr)
+		err = runMinHTTP(*addr, *dir)
 	default:
 		usage()
 	}
@@ -44,7 +48,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: regbench suite|run|minhttp [flags]  (-h for flags)")
+	fmt.Fprintln(os.Stderr, "usage: regbench suite|run|soak|minhttp [flags]  (-h for flags)")
 	os.Exit(2)
 }
 
@@ -52,13 +56,15 @@ func cmdSuite(args []string) error {
 	fs := flag.NewFlagSet("suite", flag.ExitOnError)
 	smoke := fs.Bool("smoke", false, "tiny sizes, one run each: checks the harness, not speed")
 	berth := fs.String("berth", "", "berth binary; empty: a second Distribution stands in for Berth")
-	dist := fs.String("dist", "/usr/bin/docker-registry", "CNCF Distribution 2.8 binary")
+	dist := fs.String("dist", "/usr/bin/docker-registry", "CNCF Distribution 2.8 binary (the reference row)")
+	dist3 := fs.String("dist3", "", "CNCF Distribution 3 binary; empty: not compared")
+	zot := fs.String("zot", "", "zot binary; empty: not compared")
 	runs := fs.Int("runs", 0, "runs of each workload per server (default 3, smoke 1)")
 	dur := fs.Duration("dur", 0, "duration of each manifest GET/HEAD run (default 10s, smoke 1s)")
 	popCap := fs.Duration("pop-cap", 0, "cap on populating Distribution's large catalog (default 90s)")
-	budget := fs.Duration("budget", 0, "time budget: later runs of a workload family are skipped if they would not fit (default 13m)")
+	budget := fs.Duration("budget", 0, "time budget: later runs of a workload family are skipped if they would not fit (default 25m)")
 	large := fs.Int("large", 0, "repositories and tags in the large catalog (default 100000)")
-	dataRoot := fs.String("data-root", "", "where the servers' temp data dirs go (default /dev/shm if it has 6 GiB free, else $TMPDIR)")
+	dataRoot := fs.String("data-root", "", "where the servers' temp data dirs go (default: on disk, /var/tmp; /dev/shm to leave the disk out)")
 	out := fs.String("out", "bench/out/results.md", "markdown results file")
 	logs := fs.String("logs", "bench/out/logs", "directory for server logs")
 	store := fs.String("backend", "fs", "where both servers keep data: fs (local filesystem), s3 (MinIO; Berth's metadata in PostgreSQL) or azure (Berth on Azurite with PostgreSQL; Distribution on fs)")
@@ -91,11 +97,7 @@ func cmdSuite(args []string) error {
 	}
 	root := *dataRoot
 	if root == "" {
-		root = os.TempDir()
-		var st syscall.Statfs_t
-		if syscall.Statfs("/dev/shm", &st) == nil && int64(st.Bavail)*st.Bsize > 6<<30 {
-			root = "/dev/shm"
-		}
+		root = defaultDataRoot()
 	}
 	tmp, err := os.MkdirTemp(root, "berth-bench-")
 	if err != nil {
@@ -119,7 +121,10 @@ func cmdSuite(args []string) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() { abort(fmt.Sprint("got ", <-sig), 130) }()
-	watchdog := p.budget + 5*time.Minute
+	// The budget stops later rounds, but the catalog phase and the first
+	// round always run: with four servers on a loaded machine they can
+	// take longer than the budget alone.
+	watchdog := p.budget + 30*time.Minute
 	if p.smoke {
 		watchdog = 5 * time.Minute
 	}
@@ -128,16 +133,31 @@ func cmdSuite(args []string) error {
 	if err := os.MkdirAll(p.logDir, 0o755); err != nil {
 		return err
 	}
-	for _, l := range []string{sideA, sideB} {
-		os.Remove(filepath.Join(p.logDir, l+".log"))
-	}
-	s := &suite{p: p, res: newResults()}
-	a := serverSpec{label: sideA, kind: "berth", bin: *berth, store: be}
+	a := serverSpec{label: sideA, key: "berth", kind: "berth", bin: *berth, store: be}
+	var notes []string
 	if *berth == "" {
-		a = serverSpec{label: sideA, kind: "distribution", bin: *dist, store: be}
-		s.res.notes = append(s.res.notes, "**No Berth binary: the Berth column is a second CNCF Distribution (stand-in). Ratios compare Distribution with itself.**")
+		a = serverSpec{label: sideA, key: "berth", kind: "distribution", bin: *dist, store: be}
+		notes = append(notes, "**No Berth binary: the Berth column is a second CNCF Distribution 2.8 (stand-in). Ratios compare the peers with Distribution.**")
 	}
-	s.sides = []serverSpec{a, {label: sideB, kind: "distribution", bin: *dist, store: be}}
+	sides := []serverSpec{a, {label: refSide, key: "dist2", kind: "distribution", bin: *dist, store: be}}
+	if *dist3 != "" {
+		sides = append(sides, serverSpec{label: "Distribution 3", key: "dist3", kind: "distribution", bin: *dist3, store: be})
+	}
+	if *zot != "" {
+		if *store != "fs" {
+			notes = append(notes, "zot is left out: the harness runs it on the filesystem only.")
+		} else {
+			sides = append(sides, serverSpec{label: "zot", key: "zot", kind: "zot", bin: *zot, store: be})
+			notes = append(notes, "zot v1.4.3 answers a cross-repository mount without Docker-Content-Digest and a chunk's PATCH with the Range before that chunk; the harness accepts both from zot only (the digest is checked when the upload or the manifest completes).")
+		}
+	}
+	labels := make([]string, len(sides))
+	for i, sp := range sides {
+		labels[i] = sp.label
+		os.Remove(filepath.Join(p.logDir, sp.key+".log"))
+	}
+	s := &suite{p: p, res: newResults(labels), sides: sides}
+	s.res.notes = notes
 	mode := "full"
 	if p.smoke {
 		mode = "smoke (tiny sizes; checks the harness, not speed)"
@@ -151,8 +171,8 @@ func cmdSuite(args []string) error {
 		"Pull throughput checks the start of every 64 KiB block and the length against the generator on each run, plus a full SHA-256 of one pulled big blob per server; small-blob pulls compare every byte.",
 		fmt.Sprintf("Total suite time %.0f s.", time.Since(s.t0).Seconds()))
 	hn, _ := os.Hostname()
-	header := fmt.Sprintf("## Berth vs CNCF Distribution — %s\n\n%s, host %s, %d CPUs; medians of %d run(s); manifest runs %s each.",
-		mode, time.Now().UTC().Format("2006-01-02 15:04 UTC"), hn, numCPU(), p.runs, p.dur)
+	header := fmt.Sprintf("## Berth vs %s — %s\n\n%s, host %s, %d CPUs; data on %s (%s); medians of %d run(s); manifest runs %s each. Ratios are Berth/peer, the median of the ratios of runs in the same round (paired; the machine is shared and noisy, so only these same-run ratios compare).",
+		strings.Join(labels[1:], ", "), mode, time.Now().UTC().Format("2006-01-02 15:04 UTC"), hn, numCPU(), root, fsType(root), p.runs, p.dur)
 	f, err := os.Create(p.outFile)
 	if err != nil {
 		return err
@@ -169,6 +189,37 @@ func cmdSuite(args []string) error {
 	return nil
 }
 
+// defaultDataRoot is where the data dirs go unless told: on disk, as users
+// deploy (/var/tmp, which unlike /tmp is never a tmpfs by convention), or
+// $TMPDIR if /var/tmp is missing or in memory.
+func defaultDataRoot() string {
+	if fsType("/var/tmp") != "tmpfs" {
+		return "/var/tmp"
+	}
+	return os.TempDir()
+}
+
+// fsType names the filesystem dir is on (the common ones; else its magic).
+func fsType(dir string) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return "unknown"
+	}
+	switch uint32(st.Type) {
+	case 0x01021994:
+		return "tmpfs"
+	case 0xEF53:
+		return "ext4"
+	case 0x58465342:
+		return "xfs"
+	case 0x9123683E:
+		return "btrfs"
+	case 0x794c7630:
+		return "overlayfs"
+	}
+	return fmt.Sprintf("fs 0x%x", uint32(st.Type))
+}
+
 func storageNote(store, root string) string {
 	if store == "azure" {
 		return "Berth stores blobs in one Azurite (the Azure Storage emulator, started by the harness, on loopback, data on disk) under a prefix per start, with blob downloads redirected to SAS URLs, and its metadata in PostgreSQL 15 (a fresh database per start). Distribution 2.8's azure driver cannot reach an emulator, so Distribution uses filesystem storage: the ratios are not like for like. No auth, logs at warn."
@@ -176,5 +227,5 @@ func storageNote(store, root string) string {
 	if store == "s3" {
 		return "Both servers store blobs in one MinIO (started by the harness, on loopback) under a prefix per start, with blob downloads redirected to presigned URLs (both servers' default for S3); Berth's metadata is in PostgreSQL 15 (a fresh database per start). No auth, logs at warn (Distribution's access log off)."
 	}
-	return fmt.Sprintf("Data dirs under %s; both servers use filesystem storage there, no auth, logs at warn (Distribution's access log off).", root)
+	return fmt.Sprintf("Data dirs under %s; every server uses filesystem storage there, no auth, logs at warn (Distribution's access log off, zot at error).", root)
 }

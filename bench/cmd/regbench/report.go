@@ -1,7 +1,7 @@
 package main
 
-// Collecting results and printing the markdown table with medians, the
-// Berth/Distribution ratio, the machine's limits and the targets.
+// Collecting results and printing the markdown table with medians, one
+// Berth/peer ratio column per peer, the machine's limits and the targets.
 
 import (
 	"fmt"
@@ -10,7 +10,9 @@ import (
 	"strings"
 )
 
-const sideA, sideB = "Berth", "Distribution"
+// sideA is Berth's column; refSide, Distribution 2.8, is the reference
+// peer the older targets compare with.
+const sideA, refSide = "Berth", "Distribution 2.8"
 
 type row struct {
 	section, name, unit string
@@ -19,6 +21,7 @@ type row struct {
 }
 
 type results struct {
+	sides  []string // column order: Berth first, then the peers
 	rows   []*row
 	byKey  map[string]*row
 	limits []string // names, in order
@@ -28,8 +31,8 @@ type results struct {
 	errs   []string
 }
 
-func newResults() *results {
-	return &results{byKey: map[string]*row{}, lim: map[string][]float64{}, limU: map[string]string{}}
+func newResults(sides []string) *results {
+	return &results{sides: sides, byKey: map[string]*row{}, lim: map[string][]float64{}, limU: map[string]string{}}
 }
 
 func (r *results) add(section, name, unit, side string, v float64) {
@@ -80,6 +83,42 @@ func (r *results) setLimit(name, unit string, v float64) {
 
 func (r *results) limit(name string) float64 { return median(r.lim[name]) }
 
+// ratio is Berth/peer for a row: the median of the per-round ratios when
+// both have one value per round (the values of round i were measured in
+// the same round, minutes apart, so the machine's drift cancels), else the
+// ratio of the medians.
+func (rw *row) ratio(peer string) (float64, bool) {
+	a, b := rw.vals[sideA], rw.vals[peer]
+	if len(a) == 0 || len(b) == 0 {
+		return 0, false
+	}
+	if len(a) == len(b) {
+		rs := make([]float64, 0, len(a))
+		for i := range a {
+			if a[i] > 0 && b[i] > 0 {
+				rs = append(rs, a[i]/b[i])
+			}
+		}
+		if len(rs) == len(a) {
+			return median(rs), true
+		}
+	}
+	ma, mb := median(a), median(b)
+	if ma <= 0 || mb <= 0 {
+		return 0, false
+	}
+	return ma / mb, true
+}
+
+// pairRatio is row.ratio for the row named by section, name and unit.
+func (r *results) pairRatio(section, name, unit, peer string) (float64, bool) {
+	rw := r.byKey[section+"|"+name+"|"+unit]
+	if rw == nil {
+		return 0, false
+	}
+	return rw.ratio(peer)
+}
+
 func fmtNum(v float64) string {
 	switch {
 	case v >= 1000:
@@ -118,8 +157,9 @@ func (r *results) targets() []target {
 	tcp := r.limit("loopback TCP")
 	add("pull 1 blob, 1 stream", "≥ 95% of loopback TCP", v, ok, v >= 0.95*tcp, fmt.Sprintf("%s MiB/s = %.0f%% of %s", fmtNum(v), 100*v/tcp, fmtNum(tcp)))
 	v, ok = get("Images", "push small images, 4 clients", "images/s")
-	d, dok := r.med("Images", "push small images, 4 clients", "images/s", sideB)
-	add("small images, 4 clients", "≥ 5× Distribution", v, ok && dok, v >= 5*d, fmt.Sprintf("%.2f×", v/d))
+	d, dok := r.pairRatio("Images", "push small images, 4 clients", "images/s", refSide)
+	add("small images, 4 clients", "≥ 5× Distribution 2.8", d, ok && dok, d >= 5, fmt.Sprintf("%.2f×", d))
+	ts = append(ts, r.peerTargets()...)
 	v, ok = get("Manifest", "GET, 64 conns", "req/s")
 	p99, pok := get("Manifest", "GET, 64 conns, p99", "ms")
 	mh := r.limit("minimal net/http, 64 conns")
@@ -156,8 +196,12 @@ func (r *results) targets() []target {
 
 func (r *results) write(w io.Writer, header string) {
 	fmt.Fprintln(w, header)
-	fmt.Fprintf(w, "\n| section | measure | unit | %s | %s | %s/%s |\n", sideA, sideB, sideA, sideB)
-	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: |")
+	peers := r.sides[1:]
+	fmt.Fprintf(w, "\n| section | measure | unit | %s |", strings.Join(r.sides, " | "))
+	for _, p := range peers {
+		fmt.Fprintf(w, " %s/%s |", sideA, p)
+	}
+	fmt.Fprintf(w, "\n| --- | --- | --- |%s\n", strings.Repeat(" ---: |", len(r.sides)+len(peers)))
 	order := map[string]int{"Push": 1, "Pull": 2, "Images": 3, "Manifest": 4, "Catalog": 5, "Start": 6, "Memory": 7}
 	rows := slices.Clone(r.rows)
 	slices.SortStableFunc(rows, func(a, b *row) int { return order[a.section] - order[b.section] })
@@ -176,13 +220,19 @@ func (r *results) write(w io.Writer, header string) {
 			}
 			return s, m
 		}
-		a, av := cell(sideA)
-		b, bv := cell(sideB)
-		ratio := "–"
-		if av > 0 && bv > 0 {
-			ratio = fmt.Sprintf("%.2f", av/bv)
+		fmt.Fprintf(w, "| %s | %s | %s |", rw.section, rw.name, rw.unit)
+		for _, sd := range r.sides {
+			c, _ := cell(sd)
+			fmt.Fprintf(w, " %s |", c)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", rw.section, rw.name, rw.unit, a, b, ratio)
+		for _, p := range peers {
+			ratio := "–"
+			if v, ok := rw.ratio(p); ok {
+				ratio = fmt.Sprintf("%.2f", v)
+			}
+			fmt.Fprintf(w, " %s |", ratio)
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "\nMachine limits, measured in this run (at the start and again in each round; medians):")
 	fmt.Fprintln(w, "\n| limit | value | unit |\n| --- | ---: | --- |")

@@ -28,6 +28,7 @@ func cmdRun(args []string) error {
 	repos := fs.Int("repos", 1000, "repositories and tags to populate (catalog; needs an empty registry)")
 	pageN := fs.Int("n", 100, "page size (catalog)")
 	seed := fs.Uint64("seed", 1, "first seed; runs with different seeds push different blobs/images")
+	repo := fs.String("repo", "", "repository of the push, chunked and pull workloads (default bench/<workload>; file/x against `regbench minhttp -dir`, the sendfile server)")
 	pid := fs.Int("pid", 0, "server PID: report its peak VmRSS during the workload")
 	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	_ = fs.Parse(args)
@@ -54,25 +55,28 @@ func cmdRun(args []string) error {
 	if *w == "push" || *w == "chunked" || *w == "pull" {
 		precomputeDigests(*size, seeds...) // before timing
 	}
+	if *repo == "" {
+		*repo = "bench/" + *w
+	}
 	m := sampleMem(*pid)
 	out := func(name, unit string, v float64) { fmt.Printf("%-40s %12s %s\n", name, fmtNum(v), unit) }
 	var err error
 	switch *w {
 	case "push":
 		var v float64
-		if v, err = pushBig(c, "bench/push", seeds, *size); err == nil {
+		if v, err = pushBig(c, *repo, seeds, *size); err == nil {
 			out(fmt.Sprintf("push %s × %d streams", sizeName(*size), *streams), "MiB/s", v)
 		}
 	case "chunked":
 		var v float64
-		if v, err = pushChunks(c, "bench/chunked", seeds, *size, *chunk); err == nil {
+		if v, err = pushChunks(c, *repo, seeds, *size, *chunk); err == nil {
 			out(fmt.Sprintf("chunked push %s × %d", sizeName(*size), *streams), "MiB/s", v)
 		}
 	case "pull":
 		var v float64
-		if err = ensureBigBlobs(c, "bench/pull", seeds, *size); err == nil {
-			if err = verifyPull(c, "bench/pull", seeds[0], *size); err == nil {
-				if v, err = pullBig(c, "bench/pull", seeds, *size, false); err == nil {
+		if err = ensureBigBlobs(c, *repo, seeds, *size); err == nil {
+			if err = verifyPull(c, *repo, seeds[0], *size); err == nil {
+				if v, err = pullBig(c, *repo, seeds, *size, false); err == nil {
 					out(fmt.Sprintf("pull %s × %d streams", sizeName(*size), *streams), "MiB/s", v)
 				}
 			}

@@ -21,10 +21,15 @@ import (
 
 // serverSpec says how to start one side of the comparison.
 type serverSpec struct {
-	label string // "Berth" or "Distribution"
-	kind  string // "berth", "distribution" or "minhttp"
+	label string // "Berth", "Distribution 2.8", "Distribution 3", "zot"
+	key   string // short name for data dirs and logs: "berth", "dist2", "dist3", "zot"
+	kind  string // "berth", "distribution", "zot", "minhttp" or "sendfile"
 	bin   string
 	store *backend // where the data goes; nil: local filesystem
+	env   []string // more environment for Berth (soak: GC settings)
+	// share names the data dir whose S3 prefix and database a Berth
+	// instance uses (a second instance of a cluster); empty: its own.
+	share string
 }
 
 type server struct {
@@ -50,6 +55,13 @@ http:
   secret: berth-bench-secret
 `
 
+// zotConfig: filesystem storage in the data dir (dedupe on and GC off, zot's
+// defaults), logs at error (zot has no access log switch of its own; its
+// "error" level leaves request logging out).
+const zotConfig = `{"distSpecVersion":"1.0.1","storage":{"rootDirectory":%q},
+ "http":{"address":%q,"port":%q},"log":{"level":"error"}}
+`
+
 // startServer starts spec on a free port with data directory dir (created
 // if needed), logging to logPath, and waits until GET /v2/ (or / for
 // minhttp) returns 200.
@@ -66,12 +78,16 @@ func startServer(spec serverSpec, dir, logPath string) (*server, error) {
 	probe := "/v2/"
 	switch spec.kind {
 	case "berth":
-		env, err := spec.store.berthEnv(dir)
+		place := dir
+		if spec.share != "" {
+			place = spec.share
+		}
+		env, err := spec.store.berthEnv(place)
 		if err != nil {
 			return nil, err
 		}
 		cmd = exec.Command(spec.bin, "serve", "--addr", addr, "--data", dir)
-		cmd.Env = append(append(withoutAWS(os.Environ()), "BERTH_LOG_LEVEL=warn"), env...)
+		cmd.Env = append(append(append(withoutAWS(os.Environ()), "BERTH_LOG_LEVEL=warn"), env...), spec.env...)
 	case "distribution":
 		cfg := filepath.Join(filepath.Dir(dir), filepath.Base(dir)+"-config.yml")
 		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(distConfig, spec.store.distStorage(dir), addr)), 0o644); err != nil {
@@ -79,8 +95,19 @@ func startServer(spec serverSpec, dir, logPath string) (*server, error) {
 		}
 		cmd = exec.Command(spec.bin, "serve", cfg)
 		cmd.Env = withoutAWS(os.Environ())
+	case "zot":
+		if spec.store != nil && spec.store.kind != "fs" {
+			return nil, fmt.Errorf("zot: only the fs backend is set up in this harness")
+		}
+		cfg := filepath.Join(filepath.Dir(dir), filepath.Base(dir)+"-zot.json")
+		host, port, _ := strings.Cut(addr, ":")
+		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(zotConfig, dir, host, port)), 0o644); err != nil {
+			return nil, err
+		}
+		cmd = exec.Command(spec.bin, "serve", cfg)
+		cmd.Env = withoutAWS(os.Environ())
 	case "minhttp":
-		cmd = exec.Command(spec.bin, "minhttp", "-addr", addr)
+		cmd = exec.Command(spec.bin, "minhttp", "-addr", addr, "-dir", dir)
 		probe = "/"
 	default:
 		return nil, fmt.Errorf("unknown server kind %q", spec.kind)

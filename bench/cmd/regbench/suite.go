@@ -31,7 +31,7 @@ func fullParams() params {
 		chunkedCount: 4, smallCount: 200, images: 1000, layerSize: 10 << 10, concs: []int{1, 16, 64},
 		dur: 10 * time.Second, limitDur: time.Second, catSmall: 1000, catLarge: 100000, pageN: 100,
 		pageReps: 101, popConc: 16, popCap: 90 * time.Second, popCapBerth: 300 * time.Second,
-		budget: 13 * time.Minute}
+		budget: 25 * time.Minute}
 }
 
 func smokeParams() params {
@@ -87,7 +87,7 @@ func (s *suite) measure(srv *server, name string, f func()) {
 func (s *suite) dir(name string) string { return filepath.Join(s.p.dataRoot, name) }
 
 func (s *suite) start(spec serverSpec, dir string) (*server, error) {
-	return startServer(spec, dir, filepath.Join(s.p.logDir, spec.label+".log"))
+	return startServer(spec, dir, filepath.Join(s.p.logDir, spec.key+".log"))
 }
 
 // Workload families of a round, in the order they get the time budget.
@@ -140,8 +140,13 @@ func (s *suite) run() {
 			s.httpLimits(false)
 			took["manifest"] = time.Since(t0)
 		}
+		if slices.Contains(fams, "blobs") {
+			t0 := time.Now()
+			s.sendfileLimits()
+			took["blobs"] = time.Since(t0)
+		}
 		for i := range s.sides {
-			s.round(r, s.sides[(i+r)%2], fams, took) // alternate which goes first
+			s.round(r, s.sides[(i+r)%len(s.sides)], fams, took) // rotate which goes first
 		}
 		for f, d := range took {
 			cost[f] = d
@@ -159,7 +164,7 @@ func (s *suite) run() {
 func (s *suite) coldStarts() {
 	for i := range s.p.starts {
 		for _, spec := range s.sides {
-			d := s.dir(fmt.Sprintf("start-%s-%d", spec.kind, i))
+			d := s.dir(fmt.Sprintf("start-%s-%d", spec.key, i))
 			srv, err := s.start(spec, d)
 			if err != nil {
 				s.fail(spec.label, "cold start", err)
@@ -216,6 +221,26 @@ func (s *suite) httpLimits(ceilings bool) {
 	}
 }
 
+// Names of the sendfile server's pull figures (machine limits).
+func sendfileLimitOne(p params) string {
+	return "minimal sendfile server: pull 1 × " + sizeName(p.big) + ", 1 stream"
+}
+func sendfileLimitFour(p params) string {
+	return "minimal sendfile server: pull 4 × " + sizeName(p.big/4) + ", 4 streams"
+}
+
+// sendfileLimits measures pulls of the suite's big blobs from the minimal
+// sendfile server: the ceiling of the pull workloads.
+func (s *suite) sendfileLimits() {
+	one, four, err := sendfileCeiling(s.p.dataRoot, s.p.big)
+	if err != nil {
+		s.fail("machine", "minimal sendfile server", err)
+		return
+	}
+	s.res.setLimit(sendfileLimitOne(s.p), "MiB/s", one)
+	s.res.setLimit(sendfileLimitFour(s.p), "MiB/s", four)
+}
+
 func (s *suite) limits() {
 	s.cpuLimits(3)
 	s.httpLimits(true)
@@ -227,7 +252,7 @@ func (s *suite) limits() {
 // with an empty data dir, adding each family's time to took.
 func (s *suite) round(r int, spec serverSpec, fams []string, took map[string]time.Duration) {
 	p, side := s.p, spec.label
-	dir := s.dir(fmt.Sprintf("round%d-%s", r, spec.kind))
+	dir := s.dir(fmt.Sprintf("round%d-%s", r, spec.key))
 	defer os.RemoveAll(dir)
 	srv, err := s.start(spec, dir)
 	if err != nil {
@@ -244,6 +269,7 @@ func (s *suite) round(r int, spec serverSpec, fams []string, took map[string]tim
 		s.res.add("Memory", "VmRSS idle (empty)", "MiB", side, rss)
 	}
 	c := newClient(srv.url, 8)
+	c.zot = spec.kind == "zot"
 	defer c.close()
 	s.logf("round %d: %s at %s", r+1, side, srv.url)
 	sz := sizeName(p.big)

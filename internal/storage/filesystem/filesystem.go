@@ -4,6 +4,13 @@
 // storage for the blob layout). Whole-file writes go to a temporary name in
 // the same directory and are renamed into place; renames are followed by an
 // fsync of the directory so that a committed blob survives a crash.
+//
+// An upload's file is made durable while it streams: every writebackChunk
+// bytes the writer starts the kernel writing them to the device and waits
+// for the chunk before (Linux sync_file_range), so the fsync at Commit,
+// after the last byte arrived, has only the tail left (docs/performance.md:
+// on this project's VM the final fsync of a 64 MiB blob went from ~75 ms to
+// ~4 ms, of a 1 GiB one from ~350 ms to ~5 ms).
 package filesystem
 
 import (
@@ -186,18 +193,36 @@ func (d *Driver) Writer(_ context.Context, p string, offset int64) (storage.File
 		f.Close()
 		return nil, err
 	}
-	return &writer{f: f, name: name, size: offset}, nil
+	return &writer{f: f, name: name, size: offset, started: offset, waited: offset}, nil
 }
+
+// writebackChunk is how many bytes an upload writes between two requests to
+// write its file back. Big enough for few system calls, small enough that
+// one chunk's writeback overlaps the next chunk's transfer.
+const writebackChunk = 8 << 20
 
 type writer struct {
 	f    *os.File
 	name string
 	size int64
+	// Writeback: started for the file up to started, finished up to waited.
+	started, waited int64
 }
 
 func (w *writer) Write(b []byte) (int, error) {
 	n, err := w.f.Write(b)
 	w.size += int64(n)
+	if w.size-w.started >= writebackChunk {
+		// Wait for the previous chunk (written back meanwhile, as a rule:
+		// the device is faster than the network), which also bounds the
+		// dirty pages of one upload, then start this one.
+		if w.started > w.waited {
+			awaitWriteback(w.f, w.waited, w.started-w.waited)
+			w.waited = w.started
+		}
+		startWriteback(w.f, w.started, w.size-w.started)
+		w.started = w.size
+	}
 	return n, err
 }
 
