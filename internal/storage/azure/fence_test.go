@@ -30,7 +30,8 @@ func TestDependencyFence(t *testing.T) {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, msg)
 		}
 		for _, dep := range strings.Fields(string(out)) {
-			if strings.HasPrefix(dep, "github.com/Azure/") || strings.HasPrefix(dep, "github.com/AzureAD/") {
+			// github.com/Azure/go-ntlmssp is not the SDK: go-ldap's NTLM.
+			if strings.HasPrefix(dep, "github.com/Azure/azure-sdk-for-go/") || strings.HasPrefix(dep, "github.com/AzureAD/") {
 				t.Errorf("%s imports %s: cloud SDKs belong in storage drivers only", pkg, dep)
 			}
 		}
