@@ -107,8 +107,11 @@ func TestDiskFillAlerts(t *testing.T) {
 		return p.firing("BerthDiskUsageCritical", storage)
 	})
 	t.Logf("critical fired %v after passing 85%%", time.Since(start).Round(100*time.Millisecond))
-	// The database's volume (the normal disk) raised nothing.
-	if ok, err := p.firing("BerthDiskUsageWarning", map[string]string{"volume": "database"}); err != nil || ok {
-		t.Errorf("the database volume alerts (%v)", err)
+	// The database's volume (the machine's own disk) raised nothing, as
+	// long as that disk is itself below the warning threshold.
+	if r := usedRatio(t, filepath.Dir(s.Config.Database.SQLite.Path)); r >= 0.78 {
+		t.Logf("the machine's disk is %.0f%% full by Berth's measure: its alert is not checked", 100*r)
+	} else if ok, err := p.firing("BerthDiskUsageWarning", map[string]string{"volume": "database"}); err != nil || ok {
+		t.Errorf("the database volume alerts at %.0f%% full (%v)", 100*r, err)
 	}
 }
