@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,9 +19,6 @@ import (
 )
 
 // Backups: the backup job (internal/backup), its destination and metrics.
-
-// errNoBackupDestination: a backup was asked for without a destination.
-var errNoBackupDestination = errors.New("backup: no destination: configure backup.destination (or run `berth backup --to DIR`)")
 
 func (a *App) backupJob() jobs.Job {
 	b := a.cfg.Backup
@@ -58,29 +56,68 @@ func (a *App) backupDestination(ctx context.Context, dir string) (storage.Driver
 	}
 	d := a.cfg.Backup.Destination
 	if d.Driver == "" {
-		return nil, errNoBackupDestination
+		return nil, backup.ErrNoDestination
 	}
 	return openStorage(ctx, d.Storage())
 }
 
+// backupService is what the backup API and the web UI's backups page
+// call (backup.Service).
+func (a *App) backupService() *backup.Service {
+	return &backup.Service{Jobs: backup.NewAPI(a.jobs), Where: backupWhere(a.cfg.Backup.Destination),
+		Open: func(ctx context.Context) (storage.Driver, error) { return a.backupDestination(ctx, "") }}
+}
+
+// backupWhere describes the configured destination without its secrets.
+func backupWhere(d config.BackupDestination) backup.Where {
+	switch d.Driver {
+	case "filesystem":
+		return backup.Where{Driver: d.Driver, Location: d.Filesystem.Root}
+	case "s3":
+		loc := "s3://" + d.S3.Bucket
+		if p := strings.Trim(d.S3.Prefix, "/"); p != "" {
+			loc += "/" + p
+		}
+		return backup.Where{Driver: d.Driver, Location: loc, Endpoint: d.S3.Endpoint}
+	}
+	return backup.Where{Driver: d.Driver}
+}
+
+// backupStart serves POST /api/v1/backup: asks for a backup to the
+// configured destination (400 without one), 202 and the status.
+func backupStart(svc *backup.Service) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req backup.Request
+		if err := jobs.DecodeRequest(r.Body, &req); err != nil {
+			return manage.BadRequest(err.Error())
+		}
+		st, err := svc.Start(r.Context())
+		if errors.Is(err, backup.ErrNoDestination) {
+			return manage.BadRequest(err.Error())
+		}
+		if err != nil {
+			return err
+		}
+		return manage.WriteJSON(w, http.StatusAccepted, st)
+	}
+}
+
 // backupSnapshots serves GET /api/v1/backup/snapshots: the complete
 // snapshots in the configured destination, oldest first.
-func (a *App) backupSnapshots(w http.ResponseWriter, r *http.Request) error {
-	dest, err := a.backupDestination(r.Context(), "")
-	if errors.Is(err, errNoBackupDestination) {
-		return manage.BadRequest(err.Error())
+func backupSnapshots(svc *backup.Service) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		snaps, err := svc.Snapshots(r.Context())
+		if errors.Is(err, backup.ErrNoDestination) {
+			return manage.BadRequest(err.Error())
+		}
+		if err != nil {
+			return err
+		}
+		if snaps == nil {
+			snaps = []backup.Snapshot{}
+		}
+		return manage.WriteJSON(w, http.StatusOK, map[string]any{"snapshots": snaps})
 	}
-	if err != nil {
-		return err
-	}
-	snaps, err := backup.List(r.Context(), dest)
-	if err != nil {
-		return err
-	}
-	if snaps == nil {
-		snaps = []backup.Snapshot{}
-	}
-	return manage.WriteJSON(w, http.StatusOK, map[string]any{"snapshots": snaps})
 }
 
 // RestoreTarget is where `berth restore` puts a snapshot: the stores cfg

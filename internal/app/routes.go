@@ -13,7 +13,6 @@ import (
 	"github.com/berth-registry/berth/internal/api/signingapi"
 	v2 "github.com/berth-registry/berth/internal/api/v2"
 	"github.com/berth-registry/berth/internal/auth"
-	"github.com/berth-registry/berth/internal/backup"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/proxy"
@@ -52,7 +51,7 @@ func v2Routes(h *v2.Handlers) []v2.Route {
 func (a *App) apiRoutes() []manage.Route {
 	h := a.authAPI
 	pol := policyapi.New(a.policy, a.retain)
-	gcAPI, scrubAPI, backupAPI := gc.NewAPI(a.jobs), scrub.NewAPI(a.jobs), backup.NewAPI(a.jobs)
+	gcAPI, scrubAPI, backupSvc := gc.NewAPI(a.jobs), scrub.NewAPI(a.jobs), a.backupService()
 	proxySync := &proxy.SyncAPI{Proxy: a.proxy, Jobs: a.jobs}
 	browse := browseapi.New(a.svc, a.visibleRepos)
 	hooks := eventapi.New(a.events)
@@ -76,10 +75,10 @@ func (a *App) apiRoutes() []manage.Route {
 		{Name: "scrub_start", Method: http.MethodPost, Pattern: "/api/v1/scrub", Perm: manage.PermSystemAdmin, Handle: scrubAPI.Start},
 		{Name: "scrub_status", Method: http.MethodGet, Pattern: "/api/v1/scrub", Perm: manage.PermSystemAdmin, Handle: scrubAPI.Get},
 		{Name: "scrub_runs", Method: http.MethodGet, Pattern: "/api/v1/scrub/runs", Perm: manage.PermSystemAdmin, Handle: scrubAPI.History},
-		{Name: "backup_start", Method: http.MethodPost, Pattern: "/api/v1/backup", Perm: manage.PermSystemAdmin, Handle: backupAPI.Start},
-		{Name: "backup_status", Method: http.MethodGet, Pattern: "/api/v1/backup", Perm: manage.PermSystemAdmin, Handle: backupAPI.Get},
-		{Name: "backup_runs", Method: http.MethodGet, Pattern: "/api/v1/backup/runs", Perm: manage.PermSystemAdmin, Handle: backupAPI.History},
-		{Name: "backup_snapshots", Method: http.MethodGet, Pattern: "/api/v1/backup/snapshots", Perm: manage.PermSystemAdmin, Handle: a.backupSnapshots},
+		{Name: "backup_start", Method: http.MethodPost, Pattern: "/api/v1/backup", Perm: manage.PermSystemAdmin, Handle: backupStart(backupSvc)},
+		{Name: "backup_status", Method: http.MethodGet, Pattern: "/api/v1/backup", Perm: manage.PermSystemAdmin, Handle: backupSvc.Jobs.Get},
+		{Name: "backup_runs", Method: http.MethodGet, Pattern: "/api/v1/backup/runs", Perm: manage.PermSystemAdmin, Handle: backupSvc.Jobs.History},
+		{Name: "backup_snapshots", Method: http.MethodGet, Pattern: "/api/v1/backup/snapshots", Perm: manage.PermSystemAdmin, Handle: backupSnapshots(backupSvc)},
 		{Name: "repository_delete", Method: http.MethodDelete, Pattern: project + "/repositories/{repository...}", Perm: manage.PermProjectAdmin, Handle: a.deleteRepository},
 		{Name: "repository_delete_any", Method: http.MethodDelete, Pattern: "/api/v1/repositories/{name...}", Perm: manage.PermSystemAdmin, Handle: a.deleteAnyRepository},
 

@@ -70,7 +70,7 @@ func (a *App) visibleRepos(r *http.Request) (func(string) bool, error) {
 func (a *App) uiAdminServices() ui.AdminServices {
 	return ui.AdminServices{Retention: a.retain, GC: gc.NewAPI(a.jobs), Scrub: scrub.NewAPI(a.jobs), Proxy: a.proxy,
 		ProxySync: &proxy.SyncAPI{Proxy: a.proxy, Jobs: a.jobs}, Audit: a.meta, System: a.system, Anomalies: a.anomaly,
-		Replication: a.repl}
+		Replication: a.repl, Backup: a.backupService()}
 }
 
 // FlushPullStats writes the pulls gathered in memory now (they are

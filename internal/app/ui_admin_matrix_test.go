@@ -31,6 +31,8 @@ var uiAdminPagesStatus = []struct {
 	{"/ui/admin/gc", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/gc/status", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/scrub", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
+	{"/ui/admin/backups", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
+	{"/ui/admin/backups/status", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/proxy", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/replication", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},
 	{"/ui/admin/audit", []string{"login", "deny", "deny", "deny", "deny", "deny", "ok", "login", "login"}},

@@ -73,6 +73,8 @@ type Report struct {
 	PrunedBlobs    int64   `json:"pruned_blobs,omitempty"`
 	Duration       float64 `json:"duration_seconds"`
 	SnapshotFormat string  `json:"format"`
+	// Error is why the run failed (set by the job, "" on success).
+	Error string `json:"error,omitempty"`
 }
 
 // Progress is reported while blobs are copied.

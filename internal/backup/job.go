@@ -67,11 +67,18 @@ func Job(c JobConfig) jobs.Job {
 		}
 		dest, err := c.Destination(ctx, req.To)
 		if err != nil {
-			return "", err
+			out, _ := json.Marshal(Report{Error: err.Error()})
+			return string(out), err
 		}
 		rep, err := Run(ctx, c.Source, dest, o)
 		if c.Observe != nil {
 			c.Observe(rep, err)
+		}
+		if err != nil {
+			if rep == nil {
+				rep = &Report{}
+			}
+			rep.Error = err.Error()
 		}
 		out, _ := json.Marshal(rep)
 		return string(out), err

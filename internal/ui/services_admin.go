@@ -2,6 +2,7 @@ package ui
 
 import (
 	"github.com/berth-registry/berth/internal/anomaly"
+	"github.com/berth-registry/berth/internal/backup"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
@@ -25,4 +26,6 @@ type AdminServices struct {
 	Anomalies *anomaly.Detector
 	// Replication is the same service as /api/v1/replication.
 	Replication *replication.Service
+	// Backup is the same service as /api/v1/backup.
+	Backup *backup.Service
 }
