@@ -1,4 +1,4 @@
-package azure_test
+package storage_test
 
 import (
 	"os/exec"
@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// TestDependencyFence keeps the Azure SDK inside the storage drivers: the
-// core packages must build without it.
+// TestDependencyFence keeps the cloud SDKs inside their storage drivers:
+// the core packages build without any of them.
 func TestDependencyFence(t *testing.T) {
 	core := []string{
 		"github.com/berth-registry/berth/internal/oci",
@@ -16,9 +16,14 @@ func TestDependencyFence(t *testing.T) {
 		"github.com/berth-registry/berth/internal/meta",
 		"github.com/berth-registry/berth/internal/storage",
 	}
+	sdks := []string{
+		"github.com/aws/",
+		"github.com/Azure/azure-sdk-for-go/", // not github.com/Azure/go-ntlmssp: go-ldap's NTLM
+		"github.com/AzureAD/",
+	}
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go command on PATH")
+		t.Fatal("no go command on PATH")
 	}
 	for _, pkg := range core {
 		out, err := exec.Command(gobin, "list", "-deps", "-f", "{{.ImportPath}}", pkg).Output()
@@ -30,9 +35,10 @@ func TestDependencyFence(t *testing.T) {
 			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, msg)
 		}
 		for _, dep := range strings.Fields(string(out)) {
-			// github.com/Azure/go-ntlmssp is not the SDK: go-ldap's NTLM.
-			if strings.HasPrefix(dep, "github.com/Azure/azure-sdk-for-go/") || strings.HasPrefix(dep, "github.com/AzureAD/") {
-				t.Errorf("%s imports %s: cloud SDKs belong in storage drivers only", pkg, dep)
+			for _, sdk := range sdks {
+				if strings.HasPrefix(dep, sdk) {
+					t.Errorf("%s imports %s: cloud SDKs belong in their storage drivers only", pkg, dep)
+				}
 			}
 		}
 	}
