@@ -69,7 +69,7 @@ type UI struct {
 	now      func() time.Time
 	cats     catalogs
 	assets   *assets
-	views    views
+	views    *views
 	cop      *http.CrossOriginProtection
 }
 
@@ -86,7 +86,7 @@ func New(o Options) (*UI, error) {
 	if u.assets, err = loadAssets(); err != nil {
 		return nil, err
 	}
-	if u.views, err = parseViews(u.assets); err != nil {
+	if u.views, err = newViews(u.assets); err != nil {
 		return nil, err
 	}
 	u.cop = http.NewCrossOriginProtection()
