@@ -165,7 +165,7 @@ func (l *Log) Run(ctx context.Context) {
 	pulls := time.NewTicker(min(maxPullsTick, l.cfg.PullWindow/4))
 	defer pulls.Stop()
 	l.purge(ctx)
-	buf := make([]meta.AuditEvent, 0, batch)
+	var buf []meta.AuditEvent // grows to the largest batch seen, up to batch
 	for {
 		select {
 		case e := <-l.events:

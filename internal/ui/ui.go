@@ -1,5 +1,5 @@
 // Package ui is Berth's web UI: server-rendered pages (html/template,
-// parsed once per view from embedded files), embedded static assets under
+// each view parsed from embedded files on its first render), embedded static assets under
 // content-hashed names, message catalogs in English and Simplified
 // Chinese, log-in sessions kept in the metadata database, and
 // cross-origin request protection on every state-changing request.
