@@ -46,7 +46,7 @@ type Log struct {
 	log     *slog.Logger
 	out     io.Writer
 	closeFn func() error
-	events  chan meta.AuditEvent
+	events  chan *meta.AuditEvent // pointers: a buffer of values (65,536 × 184 bytes) was 12 MiB of heap from start
 	dropped atomic.Int64
 	written atomic.Int64
 	queued  atomic.Int64 // bytes of the events in the queue (Size)
@@ -74,7 +74,7 @@ func New(store meta.AuditStore, cfg Config, log *slog.Logger) (*Log, error) {
 	if err := CheckPulls(cfg.Pulls); err != nil {
 		return nil, fmt.Errorf("audit.pulls: %w", err)
 	}
-	l := &Log{store: store, cfg: cfg, log: log, events: make(chan meta.AuditEvent, max(1, cfg.Buffer)),
+	l := &Log{store: store, cfg: cfg, log: log, events: make(chan *meta.AuditEvent, max(1, cfg.Buffer)),
 		done: make(chan struct{}), closeFn: func() error { return nil }, flush: make(chan struct{}, 1)}
 	if cfg.PullWindow <= 0 {
 		cfg.PullWindow = DefaultPullWindow
@@ -128,7 +128,7 @@ func (l *Log) enqueue(e meta.AuditEvent) {
 		return
 	}
 	select {
-	case l.events <- e:
+	case l.events <- &e:
 	default:
 		l.queued.Add(-size)
 		l.drop()
@@ -142,9 +142,9 @@ func (l *Log) drop() {
 }
 
 // take is the receiving end of the queue: it gives back the event's bytes.
-func (l *Log) take(e meta.AuditEvent) meta.AuditEvent {
-	l.queued.Add(-Size(e))
-	return e
+func (l *Log) take(e *meta.AuditEvent) meta.AuditEvent {
+	l.queued.Add(-Size(*e))
+	return *e
 }
 
 // QueuedBytes is the size of the events waiting to be written.
@@ -165,7 +165,7 @@ func (l *Log) Run(ctx context.Context) {
 	pulls := time.NewTicker(min(maxPullsTick, l.cfg.PullWindow/4))
 	defer pulls.Stop()
 	l.purge(ctx)
-	buf := make([]meta.AuditEvent, 0, batch)
+	var buf []meta.AuditEvent // grows to the largest batch seen, up to batch
 	for {
 		select {
 		case e := <-l.events:

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -46,11 +47,23 @@ type Page struct {
 	Data any
 }
 
-// views are the parsed templates, one per view: the layout plus the
-// view's file (plus the shared partials), parsed once at start.
-type views map[string]*template.Template
+// views are the templates, one per view: the layout plus the view's file
+// (plus the shared partials). A view is parsed on its first render and
+// kept: parsing all of them at start took about a third of the server's
+// start-up CPU and 8 MiB of heap that an API-only instance never uses
+// (docs/performance.md). TestViewsParse parses every view, so a broken
+// template still fails the build's tests, not a user's first visit.
+type views struct {
+	funcs    template.FuncMap
+	files    map[string]string // view name -> its template file
+	partials []string
 
-func parseViews(a *assets) (views, error) {
+	mu     sync.Mutex
+	parsed map[string]*template.Template
+}
+
+// newViews lists the views; parsing waits for each view's first use.
+func newViews(a *assets) (*views, error) {
 	funcs := template.FuncMap{
 		"asset":       a.url,
 		"shortDigest": shortDigest,
@@ -78,38 +91,61 @@ func parseViews(a *assets) (views, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := views{}
+	v := &views{funcs: funcs, files: map[string]string{}, partials: partials, parsed: map[string]*template.Template{}}
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if name == "layout" {
-			continue
+		if name != "layout" {
+			v.files[name] = n
 		}
-		files := append([]string{"templates/layout.html", n}, partials...)
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, files...)
-		if err != nil {
-			return nil, fmt.Errorf("ui: template %s: %w", name, err)
-		}
-		v[name] = t
+	}
+	if _, ok := v.files["error"]; !ok {
+		return nil, fmt.Errorf("ui: no error template")
 	}
 	return v, nil
+}
+
+// get returns the parsed view, parsing it on first use; ok is false when
+// there is no such view.
+func (v *views) get(name string) (t *template.Template, ok bool, err error) {
+	file, ok := v.files[name]
+	if !ok {
+		return nil, false, nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if t := v.parsed[name]; t != nil {
+		return t, true, nil
+	}
+	files := append([]string{"templates/layout.html", file}, v.partials...)
+	t, err = template.New("layout.html").Funcs(v.funcs).ParseFS(templateFS, files...)
+	if err != nil {
+		return nil, true, fmt.Errorf("ui: template %s: %w", name, err)
+	}
+	v.parsed[name] = t
+	return t, true, nil
 }
 
 // render writes a view with status. It renders into a buffer first, so a
 // template error becomes a clean 500 page, not half a page.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, view string, p *Page) {
-	t, ok := u.views[view]
+	t, ok, err := u.views.get(view)
 	if !ok {
-		u.log.ErrorContext(r.Context(), "ui: no such view", "view", view)
-		status, t = http.StatusInternalServerError, u.views["error"]
-		p.Title, p.Data = "error.500.title", errorData{Status: 500, Message: "error.500.text"}
+		err = fmt.Errorf("ui: no such view")
 	}
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, p); err != nil {
+	if err == nil {
+		err = t.Execute(&buf, p)
+	}
+	if err != nil {
 		u.log.ErrorContext(r.Context(), "ui: rendering failed", "view", view, "error", err)
 		buf.Reset()
 		status = http.StatusInternalServerError
 		p.Title, p.Data = "error.500.title", errorData{Status: 500, Message: "error.500.text"}
-		if err := u.views["error"].Execute(&buf, p); err != nil {
+		et, _, err := u.views.get("error")
+		if err == nil {
+			err = et.Execute(&buf, p)
+		}
+		if err != nil {
 			http.Error(w, "internal error", status)
 			return
 		}

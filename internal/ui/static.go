@@ -6,7 +6,6 @@ import (
 	"embed"
 	"encoding/hex"
 	"io/fs"
-	"mime"
 	"net/http"
 	"path"
 	"strings"
@@ -46,11 +45,32 @@ func loadAssets() (*assets, error) {
 		name := path.Base(p)
 		ext := path.Ext(name)
 		hashed := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:6]) + ext
-		a.byHash[hashed] = asset{body: b, typ: mime.TypeByExtension(ext)}
+		a.byHash[hashed] = asset{body: b, typ: assetType(ext)}
 		a.urls[name] = staticPrefix + hashed
 		return nil
 	})
 	return a, err
+}
+
+// assetTypes are the content types of the embedded assets' extensions. A
+// fixed table, not mime.TypeByExtension: that one reads the system's MIME
+// databases on first use (2 MiB of heap kept for the process's life) and
+// answers differently from one machine to the next. TestAssetTypes checks
+// that every embedded file has its type here.
+var assetTypes = map[string]string{
+	".css": "text/css; charset=utf-8",
+	".js":  "text/javascript; charset=utf-8",
+	".svg": "image/svg+xml",
+	".png": "image/png",
+	".ico": "image/x-icon",
+}
+
+// assetType is the content type for an asset's extension.
+func assetType(ext string) string {
+	if t, ok := assetTypes[ext]; ok {
+		return t
+	}
+	return "application/octet-stream"
 }
 
 // url is the hashed URL of a static file ("" when there is none).

@@ -1,5 +1,5 @@
 // Package ui is Berth's web UI: server-rendered pages (html/template,
-// parsed once per view from embedded files), embedded static assets under
+// each view parsed from embedded files on its first render), embedded static assets under
 // content-hashed names, message catalogs in English and Simplified
 // Chinese, log-in sessions kept in the metadata database, and
 // cross-origin request protection on every state-changing request.
@@ -69,7 +69,7 @@ type UI struct {
 	now      func() time.Time
 	cats     catalogs
 	assets   *assets
-	views    views
+	views    *views
 	cop      *http.CrossOriginProtection
 }
 
@@ -86,7 +86,7 @@ func New(o Options) (*UI, error) {
 	if u.assets, err = loadAssets(); err != nil {
 		return nil, err
 	}
-	if u.views, err = parseViews(u.assets); err != nil {
+	if u.views, err = newViews(u.assets); err != nil {
 		return nil, err
 	}
 	u.cop = http.NewCrossOriginProtection()
