@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
@@ -87,13 +89,13 @@ func (a *App) newScan(opts *registry.Options) error {
 			return a.auth.ProjectRole(ctx, auth.SubjectFromContext(ctx), project)
 		},
 		Deny:    a.recordScanDenial,
-		Refresh: func(ctx context.Context) error { return a.vulndb.Load(ctx) },
+		Refresh: a.LoadVulnDB,
 		Observe: func(result string, d time.Duration) {
 			a.scanMetrics.scans.WithLabelValues(result).Inc()
 			a.scanMetrics.duration.Observe(d.Seconds())
 		},
 	}, a.log.With("component", "scan"))
-	a.vulndb = vulndb.NewLoader(lazyRegistry{a}, c.Database.Repository, c.Database.Tag, a.scan.SetDatabase, a.newDatabase,
+	a.vulndb = vulndb.NewLoader(vulndbSource{lazyRegistry{a}}, c.Database.Repository, c.Database.Tag, a.scan.SetDatabase, a.newDatabase,
 		a.log.With("component", "vulndb"))
 	opts.PullGates = append(opts.PullGates, a.scan.Gate())
 	opts.OnPush = append(opts.OnPush, a.scan.OnPush)
@@ -224,4 +226,28 @@ func (p publisher) PushBlob(ctx context.Context, repo string, dgst digest.Digest
 func (p publisher) PutManifest(ctx context.Context, repo, ref, contentType string, body []byte) error {
 	_, err := p.a.svc.PutManifest(ctx, repo, ref, nil, contentType, body)
 	return err
+}
+
+// vulndbSource reads the vulnerability database artifact, but never from
+// an upstream under the default repository name (vulndbFromUpstreamByDefault).
+type vulndbSource struct{ lazyRegistry }
+
+func (v vulndbSource) GetManifest(ctx context.Context, repo, ref string) (*meta.Manifest, error) {
+	if v.a.vulndbFromUpstreamByDefault(ctx) {
+		return nil, fmt.Errorf("%w: %s is not stored here, and under this default name the pull-through cache would take it from an upstream; "+
+			"import the database (berth vulndb import) or name the upstream repository you trust in scan.database.repository",
+			registry.ErrNameUnknown, repo)
+	}
+	return v.lazyRegistry.GetManifest(ctx, repo, ref)
+}
+
+// vulndbFromUpstreamByDefault reports whether the database would be read
+// from an upstream only because the default repository name falls in a
+// mirrored namespace: whoever owns that name upstream (on Docker Hub,
+// anyone) would decide what Berth considers vulnerable. An upstream
+// source must be named explicitly.
+func (a *App) vulndbFromUpstreamByDefault(ctx context.Context) bool {
+	repo := a.cfg.Scan.Database.Repository
+	_, proxied := a.svc.ProxyRepo(ctx, repo)
+	return proxied && repo == config.DefaultVulnDBRepository
 }

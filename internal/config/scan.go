@@ -52,9 +52,12 @@ type ScanDatabase struct {
 	MaxAge time.Duration `yaml:"max_age"`
 }
 
+// DefaultVulnDBRepository is scan.database.repository's default.
+const DefaultVulnDBRepository = "vulndb/osv"
+
 func defaultScan() Scan {
 	return Scan{Enabled: true, Workers: 2, Queue: 1000, Concurrency: 2, MaxTempBytes: 512 << 20, ScannerTimeout: 10 * time.Minute,
-		Database: ScanDatabase{Repository: "vulndb/osv", Tag: "latest", Poll: time.Minute, MaxAge: 7 * 24 * time.Hour}}
+		Database: ScanDatabase{Repository: DefaultVulnDBRepository, Tag: "latest", Poll: time.Minute, MaxAge: 7 * 24 * time.Hour}}
 }
 
 func (s Scan) validate(bad func(string, ...any)) {
