@@ -21,7 +21,7 @@ LDFLAGS := -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT) -
 # The binary is built without cgo: static, no libc to install or map
 # (1.8 MiB less resident memory at idle). Tests keep cgo for -race.
 run:
-	CGO_ENABLED=0 $(GO) run -ldflags "$(LDFLAGS)" ./cmd/berth serve
+	CGO_ENABLED=0 $(GO) run -ldflags "$(LDFLAGS)" ./cmd/berth serve --data ./data
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth

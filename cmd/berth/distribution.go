@@ -27,12 +27,14 @@ var distributionPaths = distribution.DefaultPaths
 // default configuration. The report is non-nil when the configuration was
 // Distribution's.
 func loadConfig(path string, env []string, o config.Overrides) (*config.Config, *distribution.Report, error) {
+	found := false // at one of Distribution's default paths, not asked for
 	if path == "" {
 		defaults := distributionPaths
 		if o.Data != "" || lookup(env, "BERTH_DATA") != "" {
 			defaults = nil
 		}
 		path = distribution.Find(env, defaults)
+		found = path != "" && path != lookup(env, "REGISTRY_CONFIGURATION_PATH")
 	}
 	if path == "" {
 		if !distribution.HasEnv(env) {
@@ -46,7 +48,12 @@ func loadConfig(path string, env []string, o config.Overrides) (*config.Config, 
 		c, err := config.Load(path, env, o)
 		return c, nil, err
 	}
-	return loadDistribution(path, env, o)
+	c, rep, err := loadDistribution(path, env, o)
+	if err != nil && found {
+		err = fmt.Errorf("%w\n(%s is where registry:2 keeps its configuration, so Berth read it; "+
+			"`berth serve --data DIR` or `--config FILE` starts Berth on its own configuration instead)", err, path)
+	}
+	return c, rep, err
 }
 
 func loadDistribution(path string, env []string, o config.Overrides) (*config.Config, *distribution.Report, error) {

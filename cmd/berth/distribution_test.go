@@ -347,3 +347,26 @@ func TestDistributionCommands(t *testing.T) {
 func configOverrides(dir string) config.Overrides {
 	return config.Overrides{Data: filepath.Join(dir, "data")}
 }
+
+// TestUnservableDefaultConfig: a registry:2 configuration Berth cannot
+// serve, found only at Distribution's default path (Debian's
+// docker-registry package installs one whose htpasswd path is a
+// directory), is an error that says how to start Berth on its own
+// configuration; with --data it is not read at all.
+func TestUnservableDefaultConfig(t *testing.T) {
+	dir := t.TempDir()
+	dist := filepath.Join(dir, "config.yml")
+	os.WriteFile(dist, []byte("version: 0.1\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: "+dir+"\n"), 0o644)
+	distributionPaths = []string{dist}
+	defer func() { distributionPaths = nil }()
+	_, _, err := loadConfig("", nil, config.Overrides{})
+	if err == nil || !strings.Contains(err.Error(), "--data DIR") {
+		t.Fatalf("unservable default configuration: %v", err)
+	}
+	if _, _, err := loadConfig(dist, nil, config.Overrides{}); err == nil || strings.Contains(err.Error(), "--data DIR") {
+		t.Fatalf("the same file asked for explicitly: %v (no hint wanted: the user chose it)", err)
+	}
+	if c, _, err := loadConfig("", nil, config.Overrides{Data: filepath.Join(dir, "data")}); err != nil || c.HTTP.Addr != ":5000" {
+		t.Fatalf("with --data: %v", err)
+	}
+}
