@@ -126,6 +126,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		RedirectExpiry:  redirectExpiry(cfg.Storage.Redirect),
 		UploadLease:     cfg.Registry.UploadLease,
 		UploadMaxAge:    cfg.GC.UploadMaxAge,
+		LinkRenewAfter:  cfg.GC.GracePeriod / 2,
 
 		MaxUploadsPerRepository: cfg.Registry.UploadSessionsPerRepository,
 		MaxUploadsPerClient:     cfg.Registry.UploadSessionsPerClient,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -168,6 +169,41 @@ func TestGracePeriodProtectsNewContent(t *testing.T) {
 		rep, err := s.App.GC().Run(ctx, false, "", nil)
 		if err != nil || rep.Manifests+rep.Links+rep.Blobs != 0 {
 			t.Fatalf("gc within the grace period: %+v, %v", rep, err)
+		}
+	})
+}
+
+// A client that finds its repository's old link to a blob with a HEAD
+// skips the upload and pushes its manifest next: the HEAD renews the link,
+// so a GC run in between cannot take it (the manifest would fail with
+// MANIFEST_BLOB_UNKNOWN). A link nobody asked about goes as before.
+func TestHeadRenewsLink(t *testing.T) {
+	const grace = 600 * time.Millisecond
+	backends(t, func(c *config.Config) { c.GC.GracePeriod = grace }, func(t *testing.T, s *apptest.Server) {
+		c := newClient(s)
+		img := gctest.NewImage("r", "v1", []byte("layer found by a HEAD"))
+		idle := []byte("layer nobody asks about")
+		for _, b := range append(slices.Collect(maps.Values(img.Blobs)), idle) {
+			if err := c.PushBlob("r", b, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(grace + 100*time.Millisecond)
+		for d := range img.Blobs {
+			if code, body := mustDo(t, c, "HEAD", "/v2/r/blobs/"+d.String(), ""); code != http.StatusOK {
+				t.Fatalf("HEAD %s: %d %s", d, code, body)
+			}
+		}
+		rep, err := s.App.GC().Run(ctx, false, "", nil)
+		if err != nil || rep.Links != 1 {
+			t.Fatalf("gc: %+v, %v: want only the idle link collected", rep, err)
+		}
+		resp, body, err := c.Do("PUT", "/v2/r/manifests/v1", http.Header{"Content-Type": {"application/vnd.oci.image.manifest.v1+json"}}, img.Manifest)
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("manifest over renewed links: %v %v %s", err, resp, body)
+		}
+		if code, _ := mustDo(t, c, "HEAD", "/v2/r/blobs/"+digest.FromBytes(idle).String(), ""); code != http.StatusNotFound {
+			t.Fatalf("HEAD of the collected link: %d", code)
 		}
 	})
 }

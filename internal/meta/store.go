@@ -47,6 +47,11 @@ type Blob struct {
 	Digest    digest.Digest
 	Size      int64
 	CreatedAt time.Time
+	// LinkedAt is when the repository's link to the blob was made or last
+	// renewed (set by BlobOrManifest for a blob; zero otherwise). Garbage
+	// collection may delete a link no manifest uses once it is older than
+	// the grace period.
+	LinkedAt time.Time
 }
 
 // Manifest is a stored manifest with what it references.
@@ -125,6 +130,10 @@ type Store interface {
 	// one query: a blob the repository may read or else one of its
 	// manifests (manifest true; Size is its length), or ErrNotFound.
 	BlobOrManifest(ctx context.Context, repo string, dgst digest.Digest) (b Blob, manifest bool, err error)
+	// RenewBlobLink sets the repository's link to the blob as made at now,
+	// so garbage collection counts its grace period from there, or returns
+	// ErrNotFound if there is no such link (any more).
+	RenewBlobLink(ctx context.Context, repo string, dgst digest.Digest, now time.Time) error
 	// AnyBlob returns a stored blob whatever repository holds it (for
 	// deduplication), or ErrNotFound.
 	AnyBlob(ctx context.Context, dgst digest.Digest) (Blob, error)

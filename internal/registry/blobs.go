@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -21,7 +22,20 @@ func (s *Service) StatBlob(ctx context.Context, repo string, dgst digest.Digest)
 	if proxied {
 		repo = r.Repo
 	}
-	b, _, err := s.meta.BlobOrManifest(ctx, repo, dgst)
+	b, manifest, err := s.meta.BlobOrManifest(ctx, repo, dgst)
+	if err == nil && !manifest && s.opts.LinkRenewAfter > 0 {
+		if now := time.Now(); now.Sub(b.LinkedAt) > s.opts.LinkRenewAfter {
+			// If GC deleted the link since the read, the blob is unknown
+			// here after all and the client uploads it again. Another
+			// failure leaves the answer as it was read (the window is
+			// back, a HEAD does not fail for it).
+			if rerr := s.meta.RenewBlobLink(ctx, repo, dgst, now); errors.Is(rerr, meta.ErrNotFound) {
+				err = rerr
+			} else if rerr != nil {
+				s.log.WarnContext(ctx, "renewing a blob link", "repo", repo, "digest", dgst.String(), "error", rerr)
+			}
+		}
+	}
 	err = blobErr(err, dgst)
 	if proxied && errors.Is(err, ErrBlobUnknown) {
 		return s.opts.Upstream.StatBlob(ctx, r, dgst)

@@ -57,6 +57,12 @@ type Options struct {
 	// UploadMaxAge: an upload session never written for this long is
 	// dropped (garbage collection's upload_max_age). Default one day.
 	UploadMaxAge time.Duration
+	// LinkRenewAfter: a blob HEAD that finds the repository's link to the
+	// blob older than this renews it (one write), so garbage collection
+	// cannot delete the link between a client's HEAD, which told it to
+	// skip the upload, and its manifest push. Half the GC grace period
+	// leaves the client at least that long; 0 never renews.
+	LinkRenewAfter time.Duration
 	// MaxUploadsPerRepository and MaxUploadsPerClient cap the open upload
 	// sessions this instance holds for one repository and for one client
 	// (WithClient); 0: no cap.

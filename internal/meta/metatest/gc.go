@@ -19,6 +19,7 @@ var gcTests = []struct {
 }{
 	{"GCManifests", testGCManifests},
 	{"GCLinks", testGCLinks},
+	{"GCRenewedLink", testGCRenewedLink},
 	{"GCBlobTombstones", testGCBlobs},
 	{"GCOrphanBlobs", testGCOrphans},
 	{"GCStaleUploads", testGCUploads},
@@ -389,4 +390,54 @@ func testDropBlobs(t *testing.T, s meta.Store) {
 		t.Fatalf("dropped blob still linked: %v", err)
 	}
 	mustPutBlob(t, s, "r", "corrupt") // a re-push restores it
+}
+
+// testGCRenewedLink: a renewed link counts its grace period from the
+// renewal (a client's HEAD found it and will push a manifest using it).
+func testGCRenewedLink(t *testing.T, s meta.Store) {
+	before := time.Now()
+	d := mustPutBlob(t, s, "r", "old")
+	b, manifest, err := s.BlobOrManifest(ctx, "r", d)
+	if err != nil || manifest || b.LinkedAt.Before(before.Add(-time.Minute)) || b.LinkedAt.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("BlobOrManifest = %+v, %v, %v: want the link's time", b, manifest, err)
+	}
+	renewed := time.Now().Add(2 * time.Hour)
+	if err := s.RenewBlobLink(ctx, "r", d, renewed); err != nil {
+		t.Fatal(err)
+	}
+	// GC from an hour ahead would have taken the link; renewed, it stays.
+	if got := links(t, s, future(false)); len(got) != 0 {
+		t.Fatalf("renewed link listed for GC: %v", linkNames(got))
+	}
+	all := links(t, s, meta.GCPolicy{Before: time.Now().Add(3 * time.Hour)})
+	if len(all) != 1 {
+		t.Fatalf("links from 3 h ahead = %v", linkNames(all))
+	}
+	if deleted, err := s.DeleteGCLinks(ctx, future(false), all); err != nil || len(deleted) != 0 {
+		t.Fatalf("DeleteGCLinks of a renewed link = %v, %v", linkNames(deleted), err)
+	}
+	if b, _, _ := s.BlobOrManifest(ctx, "r", d); !b.LinkedAt.Equal(renewed) {
+		t.Fatalf("LinkedAt = %v, want %v", b.LinkedAt, renewed)
+	}
+	// Renewal never moves a link back in time.
+	if err := s.RenewBlobLink(ctx, "r", d, before); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, _ := s.BlobOrManifest(ctx, "r", d); !b.LinkedAt.Equal(renewed) {
+		t.Fatalf("LinkedAt moved back to %v", b.LinkedAt)
+	}
+	// No link, no renewal: another repository, an unknown digest, a
+	// manifest's digest (not a link).
+	if err := s.RenewBlobLink(ctx, "q", d, time.Now()); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("RenewBlobLink in another repository = %v", err)
+	}
+	if err := s.RenewBlobLink(ctx, "r", dg("unknown"), time.Now()); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("RenewBlobLink of an unknown blob = %v", err)
+	}
+	if err := s.PutManifest(ctx, manifest("r", "m", d), nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, isManifest, err := s.BlobOrManifest(ctx, "r", dg("m")); err != nil || !isManifest || !b.LinkedAt.IsZero() {
+		t.Fatalf("BlobOrManifest of a manifest = %+v, %v, %v", b, isManifest, err)
+	}
 }

@@ -26,22 +26,39 @@ func (s *Store) Blob(ctx context.Context, repo string, dgst digest.Digest) (meta
 // BlobOrManifest implements meta.Store.
 func (s *Store) BlobOrManifest(ctx context.Context, repo string, dgst digest.Digest) (meta.Blob, bool, error) {
 	b := meta.Blob{Digest: dgst}
-	var created int64
+	var created, linked int64
 	var manifest bool
-	err := s.pool.QueryRow(ctx, `(SELECT b.size, b.created_at, false FROM blobs b
+	err := s.pool.QueryRow(ctx, `(SELECT b.size, b.created_at, rb.created_at, false FROM blobs b
 		JOIN repository_blobs rb ON rb.digest = b.digest
 		JOIN repositories r ON r.id = rb.repository_id
 		WHERE r.name = $1 AND b.digest = $2)
 		UNION ALL
-		(SELECT octet_length(m.content), m.created_at, true FROM manifests m
+		(SELECT octet_length(m.content), m.created_at, 0, true FROM manifests m
 		JOIN repositories r ON r.id = m.repository_id
 		WHERE r.name = $1 AND m.digest = $2)
-		LIMIT 1`, repo, dgst.String()).Scan(&b.Size, &created, &manifest)
+		LIMIT 1`, repo, dgst.String()).Scan(&b.Size, &created, &linked, &manifest)
 	if err != nil {
 		return meta.Blob{}, false, notFound(err, "blob "+dgst.String())
 	}
 	b.CreatedAt = fromNanos(created)
+	if !manifest {
+		b.LinkedAt = fromNanos(linked)
+	}
 	return b, manifest, nil
+}
+
+// RenewBlobLink implements meta.Store.
+func (s *Store) RenewBlobLink(ctx context.Context, repo string, dgst digest.Digest, now time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE repository_blobs SET created_at = greatest(created_at, $1)
+		WHERE repository_id = (SELECT id FROM repositories WHERE name = $2) AND digest = $3`,
+		now.UnixNano(), repo, dgst.String())
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: blob %s in %s", meta.ErrNotFound, dgst, repo)
+	}
+	return nil
 }
 
 // AnyBlob implements meta.Store.

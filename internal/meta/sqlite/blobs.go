@@ -33,22 +33,41 @@ func (s *Store) Blob(ctx context.Context, repo string, dgst digest.Digest) (meta
 // BlobOrManifest implements meta.Store.
 func (s *Store) BlobOrManifest(ctx context.Context, repo string, dgst digest.Digest) (meta.Blob, bool, error) {
 	b := meta.Blob{Digest: dgst}
-	var created int64
+	var created, linked int64
 	var manifest bool
-	err := s.readRow(ctx, `SELECT b.size, b.created_at, 0 FROM blobs b
+	err := s.readRow(ctx, `SELECT b.size, b.created_at, rb.created_at, 0 FROM blobs b
 		JOIN repository_blobs rb ON rb.digest = b.digest
 		JOIN repositories r ON r.id = rb.repository_id
 		WHERE r.name = ? AND b.digest = ?
 		UNION ALL
-		SELECT length(m.content), m.created_at, 1 FROM manifests m
+		SELECT length(m.content), m.created_at, 0, 1 FROM manifests m
 		JOIN repositories r ON r.id = m.repository_id
 		WHERE r.name = ? AND m.digest = ?
-		LIMIT 1`, repo, dgst.String(), repo, dgst.String()).Scan(&b.Size, &created, &manifest)
+		LIMIT 1`, repo, dgst.String(), repo, dgst.String()).Scan(&b.Size, &created, &linked, &manifest)
 	if err != nil {
 		return meta.Blob{}, false, notFound(err, "blob "+dgst.String())
 	}
 	b.CreatedAt = fromNanos(created)
+	if !manifest {
+		b.LinkedAt = fromNanos(linked)
+	}
 	return b, manifest, nil
+}
+
+// RenewBlobLink implements meta.Store.
+func (s *Store) RenewBlobLink(ctx context.Context, repo string, dgst digest.Digest, now time.Time) error {
+	return s.tx(ctx, func(tx wtx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE repository_blobs SET created_at = max(created_at, ?)
+			WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`,
+			now.UnixNano(), repo, dgst.String())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: blob %s in %s", meta.ErrNotFound, dgst, repo)
+		}
+		return nil
+	})
 }
 
 // AnyBlob implements meta.Store.
