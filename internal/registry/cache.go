@@ -48,7 +48,7 @@ type cacheEntry struct {
 // strings) and a repository's map of tags. TestCacheMemory measures the
 // heap a full cache takes against its budget: counting only the content,
 // as the cache did first, let a 16 MiB cache of small manifests take
-// about 2.5 times that (docs/performance.md, the soak run).
+// 2.4 times that (docs/performance.md, the soak run).
 const (
 	entryOverhead = 512
 	tagCost       = 192

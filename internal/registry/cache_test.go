@@ -60,7 +60,7 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 // multiple of it. Manifests are built as a pull produces them: the
 // repository and digest slices of the request path, every string and the
 // content allocated apart. Before entries were costed with their overhead,
-// a cache of small manifests held 2.5 times its budget (docs/performance.md).
+// a cache of small manifests held 2.37 times its budget (docs/performance.md).
 func TestCacheMemory(t *testing.T) {
 	const maxBytes = 4 << 20
 	mk := func(i int) *meta.Manifest {
