@@ -11,15 +11,25 @@
 #   bash bench/soak.sh -- [regbench soak flags]   e.g. -- -clients 64 -gc 1m
 #
 # Env: SOAK_DURATION, SOAK_BACKEND (fs or s3), SOAK_INSTANCES (1; 2 with s3),
-#      BENCH_DATA_ROOT (default on disk, /var/tmp).
+#      BENCH_DATA_ROOT (default on disk, /var/tmp),
+#      SOAK_PPROF=dir   each instance serves pprof on a loopback debug.addr and
+#                       a heap profile is saved into dir at every sample
+#                       (go tool pprof -inuse_space -base early.heap late.heap),
+#      SOAK_BERTH=path  run this berth binary instead of building the tree
+#                       (to compare two builds under the same load),
+#      SOAK_BERTH_ENV="K=V,..."  more environment for Berth only
+#                       (e.g. GOMEMLIMIT=80MiB; regbench itself runs without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/out
 mkdir -p "$OUT"
 [ "${1:-}" = "--" ] && shift
 go build -o "$OUT/regbench" ./bench/cmd/regbench
-CGO_ENABLED=0 go build -o "$OUT/berth" ./cmd/berth # as `make build`
-args=(-berth "$OUT/berth" -dur "${SOAK_DURATION:-30m}" -backend "${SOAK_BACKEND:-fs}"
+BERTH_BIN=${SOAK_BERTH:-$OUT/berth}
+[ -n "${SOAK_BERTH:-}" ] || CGO_ENABLED=0 go build -o "$OUT/berth" ./cmd/berth # as `make build`
+args=(-berth "$BERTH_BIN" -dur "${SOAK_DURATION:-30m}" -backend "${SOAK_BACKEND:-fs}"
 	-instances "${SOAK_INSTANCES:-1}" -out "$OUT/soak${SOAK_SUFFIX:-}.md" -logs "$OUT/logs")
 [ -n "${BENCH_DATA_ROOT:-}" ] && args+=(-data-root "$BENCH_DATA_ROOT")
+[ -n "${SOAK_PPROF:-}" ] && args+=(-pprof "$SOAK_PPROF")
+[ -n "${SOAK_BERTH_ENV:-}" ] && args+=(-env "$SOAK_BERTH_ENV")
 exec "$OUT/regbench" soak "${args[@]}" "$@"

@@ -2,10 +2,14 @@ package registry
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-registry/berth/internal/meta"
 )
@@ -16,10 +20,10 @@ func got(c *cache, repo string, d digest.Digest) *meta.Manifest {
 }
 
 func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
-	c := newCache(8000, true, true)
 	mk := func(i int) *meta.Manifest {
 		return &meta.Manifest{Repository: "r", Digest: digest.FromString(fmt.Sprint(i)), Content: make([]byte, 1000)}
 	}
+	c := newCache(8*entryCost(mk(0)), true, true)
 	for i := range 8 {
 		c.putManifest(mk(i), 0)
 	}
@@ -34,7 +38,7 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	if c.bytes > c.maxBytes {
 		t.Errorf("cache holds %d bytes, limit %d", c.bytes, c.maxBytes)
 	}
-	big := &meta.Manifest{Repository: "r", Digest: digest.FromString("big"), Content: make([]byte, 5000)}
+	big := &meta.Manifest{Repository: "r", Digest: digest.FromString("big"), Content: make([]byte, 2*c.maxBytes/8)}
 	c.putManifest(big, 0)
 	if got(c, "r", big.Digest) != nil {
 		t.Error("a manifest larger than an eighth of the cache was cached")
@@ -43,6 +47,83 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	if got(c, "r", mk(0).Digest) != nil {
 		t.Error("forgotten manifest still cached")
 	}
+	// The same digest in two repositories: two entries, dropped apart.
+	_, gen := c.manifest("s", mk(8).Digest)
+	c.putManifest(&meta.Manifest{Repository: "s", Digest: mk(8).Digest, Content: make([]byte, 1000)}, gen)
+	c.forgetRepository("r")
+	if got(c, "r", mk(8).Digest) != nil || got(c, "s", mk(8).Digest) == nil {
+		t.Error("forgetting a repository dropped the wrong entries")
+	}
+}
+
+// TestCacheMemory: a full cache takes about its budget of heap, not a
+// multiple of it. Manifests are built as a pull produces them: the
+// repository and digest slices of the request path, every string and the
+// content allocated apart. Before entries were costed with their overhead,
+// a cache of small manifests held 2.37 times its budget (docs/performance.md).
+func TestCacheMemory(t *testing.T) {
+	const maxBytes = 4 << 20
+	mk := func(i int) *meta.Manifest {
+		path := fmt.Sprintf("/v2/soak/c%02d/manifests/sha256:%064x", i%32, i)
+		return &meta.Manifest{Repository: path[4:12], Digest: digest.Digest(path[len(path)-71:]),
+			MediaType: strings.Clone(ocispec.MediaTypeImageManifest), ArtifactType: strings.Clone(ocispec.MediaTypeImageConfig),
+			Content: make([]byte, 560), CreatedAt: time.Now()}
+	}
+	heap := func() int64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	c := newCache(maxBytes, true, true)
+	before := heap()
+	for i := range 3 * maxBytes / 560 {
+		c.putManifest(mk(i), 0)
+	}
+	used := heap() - before
+	if used > maxBytes*11/10 || used < maxBytes/2 {
+		t.Errorf("a full cache of %d manifests takes %.1f MiB of heap for a budget of %.1f MiB", c.lru.Len(), float64(used)/(1<<20), float64(maxBytes)/(1<<20))
+	}
+	// Tag resolutions: a quarter of the budget at most, with many tags in
+	// a few repositories or one tag in each of many.
+	for _, repos := range []int{32, 1 << 20} {
+		c.setLive(true)
+		before = heap()
+		for i := range int(2 * c.maxTagBytes / tagCost) {
+			path := fmt.Sprintf("/v2/soak/c%07d/manifests/v%d", i%repos, i)
+			c.putTag(path[4:17], path[strings.LastIndexByte(path, '/')+1:], digest.Digest(fmt.Sprintf("sha256:%064x", i)), 0)
+		}
+		if used := heap() - before; c.tagBytes > c.maxTagBytes || used > c.maxTagBytes*11/10 {
+			t.Errorf("tags of %d repositories: %.1f MiB of heap (counted %.1f) for a budget of %.1f MiB", repos,
+				float64(used)/(1<<20), float64(c.tagBytes)/(1<<20), float64(c.maxTagBytes)/(1<<20))
+		}
+	}
+	runtime.KeepAlive(c)
+}
+
+// BenchmarkCacheHit is the cache's part of a manifest GET.
+func BenchmarkCacheHit(b *testing.B) {
+	c := newCache(16<<20, true, true)
+	var ds []digest.Digest
+	var repos []string
+	for i := range 10 {
+		repos = append(repos, fmt.Sprintf("library/r%d", i))
+	}
+	for i := range 1000 {
+		m := &meta.Manifest{Repository: repos[i%10], Digest: digest.FromString(fmt.Sprint(i)), Content: make([]byte, 600)}
+		c.putManifest(m, 0)
+		ds = append(ds, m.Digest)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if m, _ := c.manifest(repos[i%10], ds[i%1000]); m == nil {
+				b.Fatal("miss")
+			}
+			i++
+		}
+	})
 }
 
 func TestCacheTagGenerations(t *testing.T) {

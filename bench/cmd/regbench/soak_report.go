@@ -17,8 +17,10 @@ func soakReport(samples []soakSample, st *soakStats, store string, instances, cl
 	}
 	fmt.Fprintf(&b, "## Berth soak run — %s\n\n%d instance(s) on %s; %d clients for %s; GC every %s (grace %s); %s.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), instances, where, clients, dur, gcEvery, grace, soakMixText())
-	fmt.Fprintln(&b, "| t | ops/s | push | pull | tags | delete | p50 ms | p99 ms | RSS MiB | fds | goroutines | GC runs | errors |")
-	fmt.Fprintln(&b, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(&b, "RSS is VmRSS; anon is RssAnon (memory not backed by a file); Go heap is the heap in use, Go the memory the Go runtime holds from the OS (sys − released): anon − Go is memory allocated outside Go (SQLite's caches in modernc.org/libc).")
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "| t | ops/s | push | pull | tags | delete | p50 ms | p99 ms | RSS MiB | anon MiB | Go heap MiB | Go MiB | fds | goroutines | GC runs | errors |")
+	fmt.Fprintln(&b, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	ints := func(v []int) string {
 		s := make([]string, len(v))
 		for i, x := range v {
@@ -27,9 +29,9 @@ func soakReport(samples []soakSample, st *soakStats, store string, instances, cl
 		return strings.Join(s, "/")
 	}
 	for _, sm := range samples {
-		fmt.Fprintf(&b, "| %s | %.0f | %d | %d | %d | %d | %.2f | %.1f | %s | %s | %s | %s | %d |\n",
+		fmt.Fprintf(&b, "| %s | %.0f | %d | %d | %d | %d | %.2f | %.1f | %s | %s | %s | %s | %s | %s | %s | %d |\n",
 			sm.t.Round(time.Second), sm.rate, sm.ops["push"], sm.ops["pull"], sm.ops["tags"], sm.ops["delete"],
-			sm.p50, sm.p99, fmtList(sm.rss), ints(sm.fds), ints(sm.goroutines), ints(sm.gcs), sm.errs)
+			sm.p50, sm.p99, fmtList(sm.rss), fmtList(sm.anon), fmtList(sm.heap), fmtList(sm.goMem), ints(sm.fds), ints(sm.goroutines), ints(sm.gcs), sm.errs)
 	}
 	fmt.Fprintln(&b, "\nWhole run, per operation (a pull is the manifest by tag and every blob, each checked; a push is HEAD + upload of each new blob and the manifest):")
 	fmt.Fprintln(&b, "\n| operation | count | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: |")
@@ -58,8 +60,9 @@ func soakReport(samples []soakSample, st *soakStats, store string, instances, cl
 				peakFD = max(peakFD, sm.fds[i])
 				peakG = max(peakG, sm.goroutines[i])
 			}
-			fmt.Fprintf(&b, "\nInstance %d after warm-up (from t=%s): RSS %.1f → %.1f MiB (peak %.1f), fds %d → %d (peak %d), goroutines %d → %d (peak %d).\n",
-				i+1, w.t.Round(time.Second), w.rss[i], e.rss[i], peakRSS, w.fds[i], e.fds[i], peakFD, w.goroutines[i], e.goroutines[i], peakG)
+			fmt.Fprintf(&b, "\nInstance %d after warm-up (from t=%s): RSS %.1f → %.1f MiB (peak %.1f; anon %.1f → %.1f, Go heap %.1f → %.1f, Go %.1f → %.1f), fds %d → %d (peak %d), goroutines %d → %d (peak %d).\n",
+				i+1, w.t.Round(time.Second), w.rss[i], e.rss[i], peakRSS, w.anon[i], e.anon[i], w.heap[i], e.heap[i], w.goMem[i], e.goMem[i],
+				w.fds[i], e.fds[i], peakFD, w.goroutines[i], e.goroutines[i], peakG)
 		}
 	}
 	fmt.Fprintf(&b, "\nPushes retried after a GC race (MANIFEST_BLOB_UNKNOWN or 503, as docs/gc.md tells clients to; each retry succeeded or counts as an error): %d.\n", retries)

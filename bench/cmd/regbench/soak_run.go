@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/berth-registry/berth/internal/freeport"
 )
 
 // soakSample is one row of the report: the interval that ended at t.
@@ -24,6 +26,8 @@ type soakSample struct {
 	ops                  map[string]int
 	rate, p50, p99       float64
 	rss                  []float64 // per instance, MiB
+	anon                 []float64 // RssAnon: process memory not backed by a file (MiB)
+	heap, goMem          []float64 // Go heap in use; all the Go runtime holds from the OS (MiB)
 	fds, goroutines, gcs []int
 	errs                 int
 }
@@ -41,6 +45,8 @@ func cmdSoak(args []string) error {
 	dataRoot := fs.String("data-root", "", "where the data dirs go (default on disk, /var/tmp)")
 	out := fs.String("out", "bench/out/soak.md", "markdown report")
 	logs := fs.String("logs", "bench/out/logs", "directory for server logs")
+	pprofDir := fs.String("pprof", "", "save a heap profile of each instance at every sample into this directory (serves pprof on a loopback debug.addr)")
+	extraEnv := fs.String("env", "", "more environment for Berth, comma-separated K=V (e.g. GOMEMLIMIT=80MiB)")
 	_ = fs.Parse(args)
 	if *berth == "" {
 		return fmt.Errorf("soak: -berth is required")
@@ -69,6 +75,15 @@ func cmdSoak(args []string) error {
 		return err
 	}
 	env := []string{"BERTH_GC_INTERVAL=" + gcEvery.String(), "BERTH_GC_GRACE_PERIOD=" + grace.String()}
+	if *extraEnv != "" {
+		env = append(env, strings.Split(*extraEnv, ",")...)
+	}
+	if *pprofDir != "" {
+		if err := os.MkdirAll(*pprofDir, 0o755); err != nil {
+			return err
+		}
+	}
+	var debugAddrs []string
 	var srvs []*server
 	defer func() {
 		for _, s := range srvs {
@@ -81,6 +96,14 @@ func cmdSoak(args []string) error {
 			bin: *berth, store: be, env: env}
 		if i > 0 {
 			spec.share = first
+		}
+		if *pprofDir != "" {
+			port, err := freeport.Port()
+			if err != nil {
+				return err
+			}
+			debugAddrs = append(debugAddrs, fmt.Sprintf("127.0.0.1:%d", port))
+			spec.env = append(slices.Clone(env), "BERTH_DEBUG_ADDR="+debugAddrs[i])
 		}
 		s, err := startServer(spec, filepath.Join(tmp, fmt.Sprintf("berth-%d", i+1)), filepath.Join(*logs, spec.key+".log"))
 		if err != nil {
@@ -129,13 +152,19 @@ func cmdSoak(args []string) error {
 			all = append(all, v...)
 		}
 		sm.p50, sm.p99 = percentile(all, 50), percentile(all, 99)
-		for _, s := range srvs {
+		for i, s := range srvs {
 			rss, _, _ := procMem(s.pid())
 			sm.rss = append(sm.rss, rss)
+			sm.anon = append(sm.anon, procAnon(s.pid()))
 			sm.fds = append(sm.fds, countFDs(s.pid()))
-			g, gc := scrapeGauges(s.url)
-			sm.goroutines = append(sm.goroutines, g)
-			sm.gcs = append(sm.gcs, gc)
+			g := scrapeGauges(s.url)
+			sm.goroutines = append(sm.goroutines, g.goroutines)
+			sm.gcs = append(sm.gcs, g.gcRuns)
+			sm.heap = append(sm.heap, g.heapInuse/(1<<20))
+			sm.goMem = append(sm.goMem, (g.goSys-g.heapReleased)/(1<<20))
+			if *pprofDir != "" {
+				saveHeapProfile(debugAddrs[i], filepath.Join(*pprofDir, fmt.Sprintf("%s-%04ds.heap", s.spec.key, int(sm.t.Seconds()))))
+			}
 		}
 		stats.mu.Lock()
 		sm.errs = stats.nerr
@@ -162,8 +191,8 @@ func cmdSoak(args []string) error {
 }
 
 func (sm soakSample) line() string {
-	return fmt.Sprintf("t=%s %.0f ops/s p99 %.1f ms rss %v fds %v goroutines %v gc runs %v errors %d",
-		sm.t.Round(time.Second), sm.rate, sm.p99, fmtList(sm.rss), sm.fds, sm.goroutines, sm.gcs, sm.errs)
+	return fmt.Sprintf("t=%s %.0f ops/s p99 %.1f ms rss %v anon %v go heap %v go %v fds %v goroutines %v gc runs %v errors %d",
+		sm.t.Round(time.Second), sm.rate, sm.p99, fmtList(sm.rss), fmtList(sm.anon), fmtList(sm.heap), fmtList(sm.goMem), sm.fds, sm.goroutines, sm.gcs, sm.errs)
 }
 
 func fmtList(v []float64) string {
@@ -191,14 +220,22 @@ func countFDs(pid int) int {
 	return len(es)
 }
 
-// scrapeGauges reads go_goroutines and the number of GC runs from an
-// instance's /metrics.
-func scrapeGauges(base string) (goroutines, gcRuns int) {
+// gauges are what the soak reads from an instance's /metrics.
+type gauges struct {
+	goroutines, gcRuns             int
+	heapInuse, goSys, heapReleased float64 // bytes
+}
+
+// scrapeGauges reads go_goroutines, the number of GC runs and the Go
+// runtime's memory from an instance's /metrics.
+func scrapeGauges(base string) gauges {
+	g := gauges{goroutines: -1, gcRuns: -1}
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
-		return -1, -1
+		return g
 	}
 	defer resp.Body.Close()
+	g.goroutines, g.gcRuns = 0, 0
 	sc := bufio.NewScanner(io.LimitReader(resp.Body, 8<<20))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -210,10 +247,50 @@ func scrapeGauges(base string) (goroutines, gcRuns int) {
 		v, _ := strconv.ParseFloat(val, 64)
 		switch {
 		case name == "go_goroutines":
-			goroutines = int(v)
+			g.goroutines = int(v)
+		case name == "go_memstats_heap_inuse_bytes":
+			g.heapInuse = v
+		case name == "go_memstats_sys_bytes":
+			g.goSys = v
+		case name == "go_memstats_heap_released_bytes":
+			g.heapReleased = v
 		case strings.HasPrefix(name, "berth_gc_runs_total"):
-			gcRuns += int(v)
+			g.gcRuns += int(v)
 		}
 	}
-	return goroutines, gcRuns
+	return g
+}
+
+// procAnon returns a process's RssAnon in MiB (memory not backed by a
+// file: the Go heap and stacks, and what C code such as SQLite allocates).
+func procAnon(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for l := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(l, "RssAnon:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+// saveHeapProfile saves an instance's heap profile (go tool pprof
+// -inuse_space; -base an earlier one for what grew in between).
+func saveHeapProfile(addr, path string) {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "soak: heap profile: %v\n", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "soak: heap profile: %v\n", err)
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
 }
