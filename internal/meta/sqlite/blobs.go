@@ -82,7 +82,7 @@ func (s *Store) BlobUnder(ctx context.Context, prefix string, dgst digest.Digest
 
 // PutBlob implements meta.Store.
 func (s *Store) PutBlob(ctx context.Context, repo string, b meta.Blob) error {
-	return s.batchTx(ctx, func(ctx context.Context, tx wtx) error { return s.putBlob(ctx, tx, repo, b) })
+	return s.tx(ctx, func(tx wtx) error { return s.putBlob(ctx, tx, repo, b) })
 }
 
 // putBlob records a blob and links it to repo. A tombstone (garbage
@@ -123,7 +123,7 @@ func (s *Store) putBlob(ctx context.Context, tx wtx, repo string, b meta.Blob) e
 // MountBlob implements meta.Store.
 func (s *Store) MountBlob(ctx context.Context, repo, from string, dgst digest.Digest) (meta.Blob, error) {
 	var b meta.Blob
-	err := s.batchTx(ctx, func(ctx context.Context, tx wtx) error {
+	err := s.tx(ctx, func(tx wtx) error {
 		var created int64
 		err := tx.QueryRowContext(ctx, qBlobInRepo, from, dgst.String()).Scan(&b.Size, &created)
 		if err != nil {
@@ -246,7 +246,7 @@ func (s *Store) DeleteUpload(ctx context.Context, repo, id string) error {
 
 // CompleteUpload implements meta.Store.
 func (s *Store) CompleteUpload(ctx context.Context, u meta.Upload, b meta.Blob) error {
-	return s.batchTx(ctx, func(ctx context.Context, tx wtx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = ? AND repository = ?`, u.ID, u.Repository)
 		if err := changedOne(res, err, "upload "+u.ID); err != nil {
 			return err

@@ -23,7 +23,7 @@ func (s *Store) putManifest(ctx context.Context, m *meta.Manifest, tags, immutab
 	if err != nil {
 		return err
 	}
-	return s.batchTx(ctx, func(ctx context.Context, tx wtx) error {
+	return s.tx(ctx, func(tx wtx) error {
 		if err := putManifestTx(ctx, tx, m, annotations, tags, immutable); err != nil {
 			return err
 		}

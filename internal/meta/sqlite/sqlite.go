@@ -2,8 +2,7 @@
 // mode through the pure-Go modernc.org/sqlite driver (no cgo). Writes go
 // through one connection (SQLite has one writer) with immediate
 // transactions; reads use a small pool that WAL lets run beside the writer.
-// Commits are synced (synchronous=FULL) so a 201 is durable; the push
-// path's commits from concurrent clients share their fsync (batch.go).
+// Commits are synced (synchronous=FULL) so a 201 is durable.
 package sqlite
 
 import (
@@ -44,8 +43,6 @@ type Store struct {
 	// writeStmtCount counts writeStmts' entries (bounded by maxWriteStmts).
 	writeStmtCount atomic.Int64
 	blobCheck      meta.BlobCheck // see meta.GCStore.SetBlobCheck
-	// batch groups the push path's commits (batch.go).
-	batch batcher
 }
 
 var _ meta.Store = (*Store)(nil)
