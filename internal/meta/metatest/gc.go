@@ -397,9 +397,9 @@ func testDropBlobs(t *testing.T, s meta.Store) {
 func testGCRenewedLink(t *testing.T, s meta.Store) {
 	before := time.Now()
 	d := mustPutBlob(t, s, "r", "old")
-	b, manifest, err := s.BlobOrManifest(ctx, "r", d)
-	if err != nil || manifest || b.LinkedAt.Before(before.Add(-time.Minute)) || b.LinkedAt.After(time.Now().Add(time.Minute)) {
-		t.Fatalf("BlobOrManifest = %+v, %v, %v: want the link's time", b, manifest, err)
+	b, isManifest, err := s.BlobOrManifest(ctx, "r", d)
+	if err != nil || isManifest || b.LinkedAt.Before(before.Add(-time.Minute)) || b.LinkedAt.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("BlobOrManifest = %+v, %v, %v: want the link's time", b, isManifest, err)
 	}
 	renewed := time.Now().Add(2 * time.Hour)
 	if err := s.RenewBlobLink(ctx, "r", d, renewed); err != nil {
