@@ -199,7 +199,13 @@ func (s *Store) DispatchEvents(ctx context.Context, n int, wants func(*meta.Subs
 		return 0, nil
 	}
 	var count int
-	err := s.tx(ctx, func(tx wtx) error {
+	// Lazily committed: the events themselves were committed durably with
+	// the changes they record; a crash that loses a dispatch undoes it
+	// together with the deliveries it made (one transaction), and the next
+	// dispatch makes them again (UNIQUE (subscription_id, event_seq)). Any
+	// later synchronous commit, such as a delivery's claim, makes it
+	// durable first. This keeps one WAL fsync per push off the device.
+	err := s.lazyTx(ctx, func(tx wtx) error {
 		count = 0
 		subs, err := collectSubscriptions(tx.QueryContext(ctx, `SELECT `+subscriptionColumns+` FROM event_subscriptions WHERE enabled`))
 		if err != nil {
@@ -281,7 +287,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, o meta.ClaimOptions) ([]met
 	}
 	var out []meta.Delivery
 	consumers := strings.Join(o.Consumers, "\n")
-	err := s.tx(ctx, func(tx wtx) error {
+	// Claims and outcomes are committed lazily (see DispatchEvents): a
+	// crash may lose the latest of them, and then the delivery is claimed
+	// and sent again (delivery is at least once), but no push waits behind
+	// their fsyncs for the single writer.
+	err := s.lazyTx(ctx, func(tx wtx) error {
 		t := now()
 		ids, err := scanInts(tx.QueryContext(ctx, `SELECT d.id FROM event_deliveries d
 			JOIN event_subscriptions s ON s.id = d.subscription_id
@@ -330,7 +340,7 @@ func scanInts(rows *sql.Rows, err error) ([]int64, error) {
 // FinishDelivery implements meta.EventStore.
 func (s *Store) FinishDelivery(ctx context.Context, id int64, owner string, o meta.DeliveryOutcome) error {
 	a := o.Attempt
-	return s.tx(ctx, func(tx wtx) error {
+	return s.lazyTx(ctx, func(tx wtx) error { // lazily: see ClaimDeliveries
 		res, err := tx.ExecContext(ctx, `UPDATE event_deliveries SET status = ?, attempts = attempts + 1, next_at = ?,
 			lease_owner = '', lease_until = 0, last_status = ?, last_error = ?, updated_at = ?
 			WHERE id = ? AND lease_owner = ? AND status = 'pending'`,
