@@ -5,7 +5,7 @@ GO ?= go
 TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: run build image test tools unit fuzz fuzz-smoke e2e browser bench bench-smoke bench-s3 bench-backup bench-azure soak soak-cluster lint
+.PHONY: run build image test tools unit fuzz fuzz-smoke e2e browser bench bench-smoke bench-s3 bench-backup bench-azure bench-gcs soak soak-cluster lint
 
 # The build names itself (berth version, the start-up log line,
 # berth_build_info in /metrics): the version from git describe, the commit
@@ -99,3 +99,9 @@ bench-s3:
 # 2.8 cannot use an emulator, so it stays on the filesystem (not like for like).
 bench-azure:
 	BENCH_PEERS=dist2 bash bench/run.sh -- -backend azure -only blobs,images,manifest,catalog,start -large 10000
+
+# Berth on fake-gcs-server (the Google Cloud Storage emulator) with
+# PostgreSQL; Distribution 2.8 cannot use an emulator, so it stays on the
+# filesystem (not like for like).
+bench-gcs:
+	BENCH_PEERS=dist2 bash bench/run.sh -- -backend gcs -only blobs,images,manifest,catalog,start -large 10000

@@ -12,7 +12,8 @@
 #   the zh-CN pages as text, not boxes)
 #   (prometheus: promtool and the server the deploy/ rule and scrape tests run)
 #   Go tools at pinned versions, built once per machine into a cache and
-#   linked into $REPO/.tools/bin: crane, regctl, oras, helm, cosign, minio
+#   linked into $REPO/.tools/bin: crane, regctl, oras, helm, cosign, minio,
+#   fake-gcs-server (the Google Cloud Storage emulator the gcs driver is tested against)
 #   npm tools, installed the same way (npm install --prefix into the cache):
 #   azurite (the Azure Blob Storage emulator the azure driver is tested against)
 #
@@ -45,6 +46,10 @@ COSIGN_VERSION=v2.6.5
 MINIO_PKG=github.com/minio/minio
 MINIO_MOD=github.com/minio/minio
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+# fake-gcs-server, the Google Cloud Storage emulator (JSON and XML APIs).
+FAKEGCS_PKG=github.com/fsouza/fake-gcs-server
+FAKEGCS_MOD=github.com/fsouza/fake-gcs-server
+FAKEGCS_VERSION=v1.56.1
 # Azurite, the Azure Storage emulator (npm; needs node and npm).
 AZURITE_VERSION=3.37.0
 ORAS_DIR="$REPO/tools/oras"
@@ -192,6 +197,7 @@ ensure_go oras "$ORAS_MOD" "$ORAS_VERSION" \
 ensure_go helm "$HELM_MOD" "$HELM_VERSION" go install "$HELM_PKG@$HELM_VERSION"
 ensure_go cosign "$COSIGN_MOD" "$COSIGN_VERSION" go install "$COSIGN_PKG@$COSIGN_VERSION"
 ensure_go minio "$MINIO_MOD" "$MINIO_VERSION" go install "$MINIO_PKG@$MINIO_VERSION"
+ensure_go fake-gcs-server "$FAKEGCS_MOD" "$FAKEGCS_VERSION" go install "$FAKEGCS_PKG@$FAKEGCS_VERSION"
 
 # ---------------------------------------------------------- npm tools ----
 # ensure_npm NAME PACKAGE VERSION BIN: installs PACKAGE@VERSION with

@@ -44,6 +44,7 @@ import (
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/azure"
 	"github.com/berth-registry/berth/internal/storage/filesystem"
+	"github.com/berth-registry/berth/internal/storage/gcs"
 	"github.com/berth-registry/berth/internal/storage/s3"
 	"github.com/berth-registry/berth/internal/sysinfo"
 	"github.com/berth-registry/berth/internal/trust"
@@ -100,6 +101,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	driver, err := openStorage(ctx, cfg.Storage)
 	if err != nil {
 		return nil, err
+	}
+	if g, ok := driver.(*gcs.Driver); ok && cfg.Storage.Redirect.Enabled && !g.CanSign() {
+		log.Info("storage.redirect is on, but the gcs driver has no service-account key to sign URLs with (application default credentials): Berth serves blob downloads itself; set storage.gcs.credentials_file to redirect")
 	}
 	blobs := storage.NewBlobs(driver)
 	detectDistribution(cfg)
@@ -263,6 +267,12 @@ func openStorage(ctx context.Context, c config.Storage) (storage.Driver, error) 
 			AccountName: a.AccountName, AccountKey: a.AccountKey, SASToken: a.SASToken,
 			Container: a.Container, Prefix: a.Prefix, Endpoint: a.Endpoint, PublicEndpoint: a.PublicEndpoint,
 			BlockSize: int64(a.BlockSize),
+		})
+	case "gcs":
+		g := c.GCS
+		return gcs.New(ctx, gcs.Config{
+			Bucket: g.Bucket, Prefix: g.Prefix, CredentialsFile: g.CredentialsFile,
+			Endpoint: g.Endpoint, Anonymous: g.Anonymous, ChunkSize: int64(g.ChunkSize),
 		})
 	default:
 		return filesystem.New(c.Filesystem.Root)

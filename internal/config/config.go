@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -92,10 +93,11 @@ type Log struct {
 
 // Storage selects the blob store.
 type Storage struct {
-	Driver     string     `yaml:"driver"` // filesystem, s3 or azure
+	Driver     string     `yaml:"driver"` // filesystem, s3, azure or gcs
 	Filesystem Filesystem `yaml:"filesystem"`
 	S3         S3         `yaml:"s3"`
 	Azure      Azure      `yaml:"azure"`
+	GCS        GCS        `yaml:"gcs"`
 	Redirect   Redirect   `yaml:"redirect"`
 	// Distribution adopts a CNCF Distribution (registry:2) storage in place
 	// (docs/migrate-from-distribution.md).
@@ -145,8 +147,21 @@ type Azure struct {
 	BlockSize      ByteSize `yaml:"block_size"`
 }
 
+// GCS configures the Google Cloud Storage driver. Without credentials_file,
+// application default credentials are used (and redirects are off: there is
+// no key to sign URLs with).
+type GCS struct {
+	Bucket          string `yaml:"bucket"`
+	Prefix          string `yaml:"prefix"`
+	CredentialsFile string `yaml:"credentials_file"`
+	Endpoint        string `yaml:"endpoint"`
+	// Anonymous sends no credentials (emulators; needs endpoint).
+	Anonymous bool     `yaml:"anonymous"`
+	ChunkSize ByteSize `yaml:"chunk_size"`
+}
+
 // Redirect sends blob downloads straight to the object store (drivers that
-// can: s3, azure) with a presigned URL, instead of through Berth.
+// can: s3, azure, gcs) with a presigned URL, instead of through Berth.
 type Redirect struct {
 	Enabled bool          `yaml:"enabled"`
 	Expiry  time.Duration `yaml:"expiry"`
@@ -366,8 +381,24 @@ func (c *Config) Validate() error {
 		if p := a.BlockSize; p != 0 && (p < 1<<20 || p > 4000<<20) {
 			bad("storage.azure.block_size: %d is outside 1MiB..4000MiB", p)
 		}
+	case "gcs":
+		g := c.Storage.GCS
+		if g.Bucket == "" {
+			bad("storage.gcs.bucket: required with storage.driver gcs")
+		}
+		if p := g.ChunkSize; p < 0 || p > 1<<30 || p%(256<<10) != 0 {
+			bad("storage.gcs.chunk_size: %d is not a multiple of 256KiB up to 1GiB", p)
+		}
+		if g.Endpoint != "" {
+			if u, err := url.Parse(g.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad("storage.gcs.endpoint: %q is not an http(s) URL", g.Endpoint)
+			}
+		}
+		if g.Anonymous && g.Endpoint == "" {
+			bad("storage.gcs.anonymous: only with storage.gcs.endpoint (an emulator)")
+		}
 	default:
-		bad("storage.driver: %q is not supported (filesystem, s3, azure)", c.Storage.Driver)
+		bad("storage.driver: %q is not supported (filesystem, s3, azure, gcs)", c.Storage.Driver)
 	}
 	if c.Storage.Redirect.Enabled && c.Storage.Redirect.Expiry < time.Minute {
 		bad("storage.redirect.expiry: at least 1m")

@@ -20,6 +20,8 @@ func TestDependencyFence(t *testing.T) {
 		"github.com/aws/",
 		"github.com/Azure/azure-sdk-for-go/", // not github.com/Azure/go-ntlmssp: go-ldap's NTLM
 		"github.com/AzureAD/",
+		"cloud.google.com/go/",
+		"google.golang.org/api/",
 	}
 	gobin, err := exec.LookPath("go")
 	if err != nil {

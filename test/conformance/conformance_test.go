@@ -9,13 +9,16 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
 	"github.com/berth-registry/berth/internal/storage/azure/aztest"
+	"github.com/berth-registry/berth/internal/storage/gcs/gcstest"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 )
 
-// TestMain stops the PostgreSQL, MinIO and Azurite servers the tests start.
+// TestMain stops the PostgreSQL, MinIO, Azurite and fake-gcs-server
+// servers the tests start.
 func TestMain(m *testing.M) {
 	os.Exit(pgtest.Run(func() int {
 		defer aztest.Stop()
+		defer gcstest.Stop()
 		return s3test.Main(m)
 	}))
 }
@@ -72,6 +75,28 @@ func TestConformanceAzure(t *testing.T) {
 			Container: az.Container, Prefix: "registry", BlockSize: 1 << 20,
 		}
 		c.Storage.Redirect.Enabled = false
+	})
+	Run(t, srv.URL)
+}
+
+// TestConformanceGCS runs the whole suite against a Berth that stores its
+// blobs in Google Cloud Storage (a real fake-gcs-server), with 256 KiB
+// chunks so that chunked uploads compose several parts, and blob downloads
+// redirected to V4 signed URLs on the emulator (signed with a test
+// service-account key; the emulator serves them without checking).
+func TestConformanceGCS(t *testing.T) {
+	if os.Getenv("CONFORMANCE_URL") != "" {
+		t.Skip("CONFORMANCE_URL names an external registry")
+	}
+	g := gcstest.Start(t)
+	key := gcstest.KeyFile(t)
+	srv := apptest.Start(t, func(c *config.Config) {
+		c.Storage.Driver = "gcs"
+		c.Storage.GCS = config.GCS{
+			Bucket: g.Bucket, Endpoint: g.Endpoint, Anonymous: g.Anonymous, CredentialsFile: key,
+			Prefix: "registry", ChunkSize: 256 << 10,
+		}
+		c.Storage.Redirect.Enabled = true
 	})
 	Run(t, srv.URL)
 }

@@ -31,6 +31,7 @@ import (
 	"testing"
 
 	"github.com/berth-registry/berth/internal/storage/azure/aztest"
+	"github.com/berth-registry/berth/internal/storage/gcs/gcstest"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 )
 
@@ -106,7 +107,8 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "e2e: target %s (%s)\n", target, serverBin)
-	defer aztest.Stop() // if a test started Azurite
+	defer aztest.Stop()  // if a test started Azurite
+	defer gcstest.Stop() // if a test started fake-gcs-server
 	code := m.Run()
 	s3test.Stop() // MinIO, if a test started it
 	return code

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-registry/berth/internal/freeport"
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
 	"github.com/berth-registry/berth/internal/storage/azure/aztest"
+	"github.com/berth-registry/berth/internal/storage/gcs/gcstest"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 )
 
@@ -66,6 +67,10 @@ type clusterOptions struct {
 	// S3, with redirects off (Azurite mishandles suffix and unsatisfiable
 	// ranges, which the conformance suite sends).
 	azure bool
+	// gcs stores blobs in Google Cloud Storage (a real fake-gcs-server)
+	// instead of S3, with redirects off like azure (the driver tests and
+	// TestConformanceGCS cover its signed URLs).
+	gcs bool
 }
 
 // adminPassword is the admin's password in a cluster with access control.
@@ -95,6 +100,19 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
   redirect:
     enabled: false
 `, az.AccountName, az.AccountKey, az.Endpoint, az.Container)
+	} else if o.gcs {
+		g := gcstest.Start(t)
+		c.s3Endpoint = g.Endpoint // the TLS front is unused: no redirects
+		store = fmt.Sprintf(`storage:
+  driver: gcs
+  gcs:
+    bucket: %q
+    endpoint: %q
+    anonymous: true
+    chunk_size: 256KiB
+  redirect:
+    enabled: false
+`, g.Bucket, g.Endpoint)
 	} else {
 		s3 := s3test.Start(t)
 		c.s3Endpoint = s3.Endpoint

@@ -24,6 +24,8 @@
 // TestScaleOutAzure runs the same cluster with blobs in Azure Blob Storage
 // (a real Azurite, aztest) instead of MinIO, redirects off: the conformance
 // suite, the split push, crane, and an instance killed mid-chunk.
+// TestScaleOutGCS does the same with blobs in Google Cloud Storage (a real
+// fake-gcs-server, gcstest).
 //
 // Tools are looked up in $REPO/.tools/bin and PATH: nginx, PostgreSQL and
 // MinIO are needed for the whole test, the clients for their parts.
@@ -41,6 +43,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
 	"github.com/berth-registry/berth/internal/storage/azure/aztest"
+	"github.com/berth-registry/berth/internal/storage/gcs/gcstest"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 )
 
@@ -60,6 +63,7 @@ func TestMain(m *testing.M) {
 	os.Exit(pgtest.Run(func() int {
 		code := s3test.Main(m)
 		aztest.Stop()
+		gcstest.Stop()
 		if binDir != "" {
 			os.RemoveAll(binDir)
 		}

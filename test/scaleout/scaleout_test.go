@@ -49,11 +49,19 @@ func TestScaleOut(t *testing.T) {
 }
 
 // TestScaleOutAzure is the two-instance cluster with blobs in Azure Blob
-// Storage (Azurite): the conformance suite spread over both instances, an
-// upload whose chunks alternate between them, a client, and an instance
-// killed in the middle of a chunk.
-func TestScaleOutAzure(t *testing.T) {
-	c := startCluster(t, clusterOptions{azure: true})
+// Storage (Azurite); see testCloudCluster.
+func TestScaleOutAzure(t *testing.T) { testCloudCluster(t, clusterOptions{azure: true}) }
+
+// TestScaleOutGCS is the two-instance cluster with blobs in Google Cloud
+// Storage (fake-gcs-server); see testCloudCluster.
+func TestScaleOutGCS(t *testing.T) { testCloudCluster(t, clusterOptions{gcs: true}) }
+
+// testCloudCluster runs a cluster on another object store than S3: the
+// conformance suite spread over both instances, an upload whose chunks
+// alternate between them, a client, and an instance killed in the middle
+// of a chunk.
+func testCloudCluster(t *testing.T, o clusterOptions) {
+	c := startCluster(t, o)
 	before := c.servedBy(t)
 	t.Run("conformance", func(t *testing.T) {
 		conformance.RunWithOptions(t, c.url, conformance.Options{Client: c.client})

@@ -10,7 +10,10 @@ package main
 // start, and its metadata in PostgreSQL; Distribution 2.8's azure driver
 // cannot reach an emulator (it builds https://<account>.blob.<realm> URLs),
 // so Distribution stays on the local filesystem and the ratios are not
-// like for like: read Berth's column for itself.
+// like for like: read Berth's column for itself. "gcs": the same with
+// fake-gcs-server (the GCS emulator, objects on disk) in Azurite's place;
+// Distribution 2.8's gcs driver needs Google credentials and cannot be
+// pointed at an emulator either.
 
 import (
 	"context"
@@ -25,17 +28,21 @@ import (
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
 	"github.com/berth-registry/berth/internal/storage/azure"
 	"github.com/berth-registry/berth/internal/storage/azure/aztest"
+	"github.com/berth-registry/berth/internal/storage/gcs"
+	"github.com/berth-registry/berth/internal/storage/gcs/gcstest"
 	berths3 "github.com/berth-registry/berth/internal/storage/s3"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 )
 
 type backend struct {
-	kind      string // "fs", "s3" or "azure"
+	kind      string // "fs", "s3", "azure" or "gcs"
 	minio     *s3test.Standalone
 	azurite   *aztest.Standalone
+	fakegcs   *gcstest.Standalone
 	pg        *pgtest.Standalone
 	bucket    berths3.Config
 	container azure.Config
+	gcsBucket gcs.Config
 
 	mu     sync.Mutex
 	places map[string]string // data dir -> prefix and database name
@@ -47,14 +54,23 @@ func startBackend(kind string) (*backend, error) {
 	switch kind {
 	case "fs":
 		return b, nil
-	case "s3", "azure":
+	case "s3", "azure", "gcs":
 	default:
-		return nil, fmt.Errorf("unknown backend %q (fs, s3 or azure)", kind)
+		return nil, fmt.Errorf("unknown backend %q (fs, s3, azure or gcs)", kind)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var err error
-	if kind == "azure" {
+	switch kind {
+	case "gcs":
+		if b.fakegcs, err = gcstest.StartStandalone(); err != nil {
+			return nil, fmt.Errorf("fake-gcs-server: %w", err)
+		}
+		if b.gcsBucket, err = b.fakegcs.CreateBucket("bench"); err != nil {
+			b.close()
+			return nil, fmt.Errorf("fake-gcs-server: %w", err)
+		}
+	case "azure":
 		if b.azurite, err = aztest.StartStandalone(); err != nil {
 			return nil, fmt.Errorf("azurite: %w", err)
 		}
@@ -62,7 +78,7 @@ func startBackend(kind string) (*backend, error) {
 			b.close()
 			return nil, fmt.Errorf("azurite: %w", err)
 		}
-	} else {
+	default:
 		if b.minio, err = s3test.StartStandalone(); err != nil {
 			return nil, fmt.Errorf("minio: %w", err)
 		}
@@ -84,6 +100,9 @@ func (b *backend) close() {
 	}
 	if b.azurite != nil {
 		b.azurite.Close()
+	}
+	if b.fakegcs != nil {
+		b.fakegcs.Close()
 	}
 	if b.pg != nil {
 		if err := b.pg.Close(); err != nil {
@@ -126,6 +145,14 @@ func (b *backend) berthEnv(dir string) ([]string, error) {
 		b.mu.Lock()
 		b.dbs[dir] = dsn
 		b.mu.Unlock()
+	}
+	if b.kind == "gcs" {
+		c := b.gcsBucket
+		return []string{
+			"BERTH_STORAGE_DRIVER=gcs", "BERTH_STORAGE_GCS_BUCKET=" + c.Bucket, "BERTH_STORAGE_GCS_ENDPOINT=" + c.Endpoint,
+			"BERTH_STORAGE_GCS_ANONYMOUS=true", "BERTH_STORAGE_GCS_PREFIX=" + name,
+			"BERTH_DATABASE_DRIVER=postgres", "BERTH_DATABASE_POSTGRES_DSN=" + dsn,
+		}, nil
 	}
 	if b.kind == "azure" {
 		c := b.container

@@ -67,7 +67,7 @@ func cmdSuite(args []string) error {
 	dataRoot := fs.String("data-root", "", "where the servers' temp data dirs go (default: on disk, /var/tmp; /dev/shm to leave the disk out)")
 	out := fs.String("out", "bench/out/results.md", "markdown results file")
 	logs := fs.String("logs", "bench/out/logs", "directory for server logs")
-	store := fs.String("backend", "fs", "where both servers keep data: fs (local filesystem), s3 (MinIO; Berth's metadata in PostgreSQL) or azure (Berth on Azurite with PostgreSQL; Distribution on fs)")
+	store := fs.String("backend", "fs", "where both servers keep data: fs (local filesystem), s3 (MinIO; Berth's metadata in PostgreSQL), azure (Berth on Azurite with PostgreSQL; Distribution on fs) or gcs (Berth on fake-gcs-server with PostgreSQL; Distribution on fs)")
 	only := fs.String("only", "", "comma-separated subset of: blobs,images,manifest,catalog,start")
 	_ = fs.Parse(args)
 	p := fullParams()
@@ -221,6 +221,9 @@ func fsType(dir string) string {
 }
 
 func storageNote(store, root string) string {
+	if store == "gcs" {
+		return "Berth stores blobs in one fake-gcs-server (the Google Cloud Storage emulator, started by the harness, on loopback, objects on disk) under a prefix per start, with blob downloads served by Berth (the emulator run has no service-account key to sign URLs), and its metadata in PostgreSQL 15 (a fresh database per start). Distribution 2.8's gcs driver cannot reach an emulator, so Distribution uses filesystem storage: the ratios are not like for like. No auth, logs at warn."
+	}
 	if store == "azure" {
 		return "Berth stores blobs in one Azurite (the Azure Storage emulator, started by the harness, on loopback, data on disk) under a prefix per start, with blob downloads redirected to SAS URLs, and its metadata in PostgreSQL 15 (a fresh database per start). Distribution 2.8's azure driver cannot reach an emulator, so Distribution uses filesystem storage: the ratios are not like for like. No auth, logs at warn."
 	}

@@ -1,0 +1,222 @@
+// Package gcstest runs a real fake-gcs-server (a Google Cloud Storage
+// emulator speaking the JSON and XML APIs) for tests of code that stores
+// objects in GCS. One server serves the whole test binary; every Start gets
+// a fresh bucket on it:
+//
+//	func TestMain(m *testing.M) { os.Exit(gcstest.Main(m)) }
+//
+//	func TestX(t *testing.T) {
+//		cfg := gcstest.Start(t) // gcs.Config for a new, empty bucket
+//		d, err := gcs.New(ctx, cfg)
+//	}
+//
+// The fake-gcs-server binary (built at a pinned version by
+// scripts/install-tools.sh) is <repo>/.tools/bin/fake-gcs-server or found
+// on PATH. Without it, Start skips the test, or fails it when CI=true.
+package gcstest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/freeport"
+	"github.com/berth-registry/berth/internal/storage/gcs"
+)
+
+var (
+	once    sync.Once
+	srv     *server
+	srvErr  error
+	buckets atomic.Int64
+)
+
+type server struct {
+	cmd      *exec.Cmd
+	dir      string
+	endpoint string // http://127.0.0.1:PORT
+	exited   chan struct{}
+}
+
+// Main runs the tests, then stops the server if one was started. Use it
+// as TestMain: os.Exit(gcstest.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	Stop()
+	return code
+}
+
+// Start returns the Config of a new, empty bucket on the shared server
+// (anonymous requests to its endpoint), starting the server on first use.
+func Start(t testing.TB) gcs.Config {
+	t.Helper()
+	bin, err := Binary()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("gcstest: %v", err)
+		}
+		t.Skipf("gcstest: %v", err)
+	}
+	once.Do(func() { srv, srvErr = startServer(bin, "memory") })
+	if srvErr != nil {
+		t.Fatalf("gcstest: %v", srvErr)
+	}
+	cfg, err := srv.createBucket(fmt.Sprintf("berth-test-%d", buckets.Add(1)))
+	if err != nil {
+		t.Fatalf("gcstest: %v", err)
+	}
+	return cfg
+}
+
+// Stop stops the shared server (by its PID) and removes its data.
+func Stop() {
+	if srv == nil {
+		return
+	}
+	srv.shutdown()
+	srv = nil
+}
+
+// createBucket creates a bucket with the JSON API (the emulator accepts
+// any project).
+func (s *server) createBucket(name string) (gcs.Config, error) {
+	cfg := gcs.Config{Bucket: name, Endpoint: s.endpoint, Anonymous: true}
+	resp, err := direct.Post(s.endpoint+"/storage/v1/b?project=berth-test", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"name":%q}`, name)))
+	if err != nil {
+		return cfg, fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return cfg, fmt.Errorf("create bucket %s: %s", name, resp.Status)
+	}
+	return cfg, nil
+}
+
+// shutdown stops the server (SIGTERM, then SIGKILL after 10 s) and
+// removes its data.
+func (s *server) shutdown() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+	os.RemoveAll(s.dir)
+}
+
+// Binary finds fake-gcs-server in <repo>/.tools/bin, the repository being
+// the nearest directory above the working directory with a go.mod, or on
+// PATH.
+func Binary() (string, error) {
+	if dir, err := os.Getwd(); err == nil {
+		for ; ; dir = filepath.Dir(dir) {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				bin := filepath.Join(dir, ".tools", "bin", "fake-gcs-server")
+				if _, err := os.Stat(bin); err == nil {
+					return bin, nil
+				}
+				break
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	bin, err := exec.LookPath("fake-gcs-server")
+	if err != nil {
+		return "", errors.New("no fake-gcs-server in .tools/bin or on PATH (run scripts/install-tools.sh)")
+	}
+	return bin, nil
+}
+
+// startServer starts fake-gcs-server with a backend: "memory" for tests,
+// "filesystem" (in a temp dir) for benchmarks that write gigabytes.
+func startServer(bin, backend string) (*server, error) {
+	dir, err := os.MkdirTemp("", "berth-fakegcs-")
+	if err != nil {
+		return nil, err
+	}
+	s, err := launch(bin, dir, backend)
+	if err != nil {
+		os.RemoveAll(dir)
+	}
+	return s, err
+}
+
+// launch starts fake-gcs-server on a free loopback port, plain HTTP.
+func launch(bin, dir, backend string) (*server, error) {
+	port, err := freeport.Port()
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "fake-gcs-server.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(bin, "-scheme", "http", "-host", "127.0.0.1", "-port", fmt.Sprint(port),
+		"-public-host", addr, "-external-url", "http://"+addr,
+		"-backend", backend, "-filesystem-root", filepath.Join(dir, "data"), "-log-level", "warn")
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start fake-gcs-server: %w", err)
+	}
+	s := &server{cmd: cmd, dir: dir, endpoint: "http://" + addr, exited: make(chan struct{})}
+	go func() { cmd.Wait(); close(s.exited) }()
+	if err := s.waitReady(60 * time.Second); err != nil {
+		cmd.Process.Kill()
+		<-s.exited
+		out, _ := os.ReadFile(logFile.Name())
+		return nil, fmt.Errorf("fake-gcs-server did not start: %v\n%s", err, tail(out, 2000))
+	}
+	return s, nil
+}
+
+// waitReady waits until the server lists its buckets.
+func (s *server) waitReady(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		select {
+		case <-s.exited:
+			return errors.New("fake-gcs-server exited")
+		default:
+		}
+		resp, err := direct.Get(s.endpoint + "/storage/v1/b")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = errors.New(resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// direct ignores any HTTP proxy from the environment.
+var direct = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return bytes.TrimSpace(b)
+}
