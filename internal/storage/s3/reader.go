@@ -3,138 +3,52 @@ package s3
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"os"
 	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/berth-registry/berth/internal/storage"
 )
 
-// Reader implements storage.Driver. The reader streams one ranged GET and
-// also seeks: a seek only moves the position, and the next Read opens a new
-// ranged GET there (pinned to the same object version by its ETag). Seeking
-// to where the stream already is keeps it, so http.ServeContent's size probe
-// costs nothing.
+// Reader implements storage.Driver: a storage.SeekReader whose ranged
+// GETs are pinned to the object version of the first by its ETag.
 func (d *Driver) Reader(ctx context.Context, p string, offset int64) (io.ReadCloser, error) {
 	key, err := d.key(p)
 	if err != nil {
 		return nil, err
 	}
-	if offset < 0 {
-		return nil, fmt.Errorf("s3 reader %s: negative offset %d", p, offset)
-	}
-	r := &reader{d: d, ctx: ctx, key: key, path: p, pos: offset}
-	if err := r.open(); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-type reader struct {
-	d         *Driver
-	ctx       context.Context
-	key, path string
-	etag      string
-	pos, size int64
-	body      io.ReadCloser // positioned at pos; nil when it must be reopened
-	closed    bool
-}
-
-// open starts a GET at r.pos, learning the size and ETag on the first call.
-func (r *reader) open() error {
-	in := &s3.GetObjectInput{Bucket: &r.d.bucket, Key: &r.key}
-	if r.pos > 0 {
-		in.Range = aws.String("bytes=" + strconv.FormatInt(r.pos, 10) + "-")
-	}
-	if r.etag != "" {
-		in.IfMatch = &r.etag
-	}
-	out, err := r.d.client.GetObject(r.ctx, in)
-	if hasCode(err, "InvalidRange") {
-		// Reading at or past the end is not an error, just EOF.
-		head, herr := r.d.client.HeadObject(r.ctx, &s3.HeadObjectInput{Bucket: &r.d.bucket, Key: &r.key})
-		if herr != nil {
-			return fail("read", r.path, herr)
+	var etag string
+	open := func(pos int64) (io.ReadCloser, int64, error) {
+		in := &s3.GetObjectInput{Bucket: &d.bucket, Key: &key}
+		if pos > 0 {
+			in.Range = aws.String("bytes=" + strconv.FormatInt(pos, 10) + "-")
 		}
-		if r.etag == "" {
-			r.etag, r.size = aws.ToString(head.ETag), aws.ToInt64(head.ContentLength)
+		if etag != "" {
+			in.IfMatch = &etag
 		}
-		r.body = io.NopCloser(bytes.NewReader(nil))
-		return nil
-	}
-	if err != nil {
-		return fail("read", r.path, err)
-	}
-	if r.etag == "" {
-		r.etag = aws.ToString(out.ETag)
-		r.size = r.pos + aws.ToInt64(out.ContentLength)
-		if cr := aws.ToString(out.ContentRange); cr != "" {
-			// "bytes 10-99/100": the total is authoritative.
-			if i := strings.LastIndexByte(cr, '/'); i >= 0 {
-				if n, err := strconv.ParseInt(cr[i+1:], 10, 64); err == nil {
-					r.size = n
-				}
+		out, err := d.client.GetObject(ctx, in)
+		if hasCode(err, "InvalidRange") {
+			// Reading at or past the end is not an error, just EOF.
+			head, herr := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &d.bucket, Key: &key})
+			if herr != nil {
+				return nil, 0, fail("read", p, herr)
 			}
+			if etag == "" {
+				etag = aws.ToString(head.ETag)
+			}
+			return storage.EmptyBody(), aws.ToInt64(head.ContentLength), nil
 		}
-	}
-	r.body = out.Body
-	return nil
-}
-
-func (r *reader) Read(b []byte) (int, error) {
-	if r.closed {
-		return 0, fmt.Errorf("s3 reader %s: %w", r.path, os.ErrClosed)
-	}
-	if r.body == nil {
-		if r.pos >= r.size {
-			return 0, io.EOF
+		if err != nil {
+			return nil, 0, fail("read", p, err)
 		}
-		if err := r.open(); err != nil {
-			return 0, err
+		if etag == "" {
+			etag = aws.ToString(out.ETag)
 		}
+		return out.Body, storage.RangeTotal(aws.ToString(out.ContentRange), pos, aws.ToInt64(out.ContentLength)), nil
 	}
-	n, err := r.body.Read(b)
-	r.pos += int64(n)
-	if err != nil && !errors.Is(err, io.EOF) {
-		err = fail("read", r.path, err)
-	}
-	return n, err
-}
-
-func (r *reader) Seek(offset int64, whence int) (int64, error) {
-	pos := offset
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		pos += r.pos
-	case io.SeekEnd:
-		pos += r.size
-	default:
-		return r.pos, fmt.Errorf("s3 reader %s: bad whence %d", r.path, whence)
-	}
-	if pos < 0 {
-		return r.pos, fmt.Errorf("s3 reader %s: seek to negative position %d", r.path, pos)
-	}
-	if pos != r.pos && r.body != nil {
-		r.body.Close()
-		r.body = nil
-	}
-	r.pos = pos
-	return pos, nil
-}
-
-func (r *reader) Close() error {
-	r.closed = true
-	if r.body == nil {
-		return nil
-	}
-	err := r.body.Close()
-	r.body = nil
-	return err
+	return storage.NewSeekReader("s3 reader "+p, offset, open, func(err error) error { return fail("read", p, err) })
 }
 
 // bytesReader is a seekable body, so the SDK can sign and retry it.
