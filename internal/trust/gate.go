@@ -23,12 +23,19 @@ import (
 // query); without one the manifest is verified once and the result stored.
 func (s *Service) CheckPull(ctx context.Context, repo string, m *meta.Manifest) error {
 	project := policy.ProjectOf(repo)
+	if until, ok := s.unpoliced.Load(project); ok && time.Now().Before(until.(time.Time)) {
+		return nil
+	}
+	changes := s.changes.Load()
 	version, res, found, err := s.store.SignatureCheck(ctx, project, repo, m.Digest)
 	if err != nil {
 		return err
 	}
-	if version == 0 {
-		return nil // the project never had a signature policy
+	if version == 0 { // the project never had a signature policy
+		if s.changes.Load() == changes {
+			s.unpoliced.Store(project, time.Now().Add(s.opts.PolicyTTL))
+		}
+		return nil
 	}
 	if isSignatureArtifact(m) {
 		return nil

@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,13 +12,16 @@ import (
 	"encoding/pem"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -249,5 +253,53 @@ func TestIndexCoversChildren(t *testing.T) {
 				t.Fatalf("status %+v", st.Rules[0])
 			}
 		}
+	}
+}
+
+// countingStore counts the gate's lookups.
+type countingStore struct {
+	Store
+	checks atomic.Int64
+}
+
+func (c *countingStore) SignatureCheck(ctx context.Context, project, repo string, d digest.Digest) (int64, meta.SignatureResult, bool, error) {
+	c.checks.Add(1)
+	return c.Store.SignatureCheck(ctx, project, repo, d)
+}
+
+// TestNoPolicyRemembered: pulls from a project that never had a signature
+// policy look it up once per PolicyTTL, not once per pull, and a rule
+// added through the same instance applies to the very next pull.
+func TestNoPolicyRemembered(t *testing.T) {
+	e := newEnv(t)
+	cs := &countingStore{Store: e.store.(Store)}
+	e.trust.store = cs
+	d, _ := e.image("p/app", "v1")
+	for range 5 {
+		if err := e.pull("p/app", d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cs.checks.Load(); n != 1 {
+		t.Fatalf("5 pulls without a policy looked it up %d times, want 1", n)
+	}
+	k := newCosignKey(t)
+	e.material("p", "release", KindCosignKey, k.pub)
+	e.rule("p", Rule{Repositories: "**", Mode: ModeEnforce, CosignKeys: []string{"release"}})
+	if err := e.pull("p/app", d); !errors.Is(err, registry.ErrDenied) {
+		t.Fatalf("unsigned pull right after an enforce rule was added: %v, want denied", err)
+	}
+
+	e.trust.opts.PolicyTTL = time.Millisecond
+	q, _ := e.image("q/app", "v1")
+	before := cs.checks.Load()
+	for range 2 {
+		time.Sleep(2 * time.Millisecond)
+		if err := e.pull("q/app", q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cs.checks.Load() - before; n != 2 {
+		t.Fatalf("2 pulls PolicyTTL apart looked the policy up %d times, want 2", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/singleflight"
@@ -38,6 +39,13 @@ type Options struct {
 	// QueueSize bounds the verifications waiting after pushes of
 	// signatures; 0 is 1024.
 	QueueSize int
+	// PolicyTTL is how long the gate remembers that a project has never
+	// had a signature policy, so that pulls from such projects (the usual
+	// case) do not query the database each time; 0 is 10 s. A change made
+	// through this instance applies at once, one made through another
+	// instance sharing the database within PolicyTTL (as the
+	// vulnerability gate's policies).
+	PolicyTTL time.Duration
 }
 
 // Service manages signature policies and trust material, verifies
@@ -53,6 +61,12 @@ type Service struct {
 
 	busy atomic.Int64 // verifications queued or running
 
+	// unpoliced: projects without a signature policy, until when (see
+	// Options.PolicyTTL); changes counts local policy changes, so that a
+	// lookup that raced one is not remembered.
+	unpoliced sync.Map // project → time.Time
+	changes   atomic.Int64
+
 	mu    sync.Mutex
 	cache map[string]decodedEntry // by repository@digest
 }
@@ -62,6 +76,9 @@ func New(store Store, blobs BlobOpener, opts Options, log *slog.Logger) *Service
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
 	}
+	if opts.PolicyTTL <= 0 {
+		opts.PolicyTTL = 10 * time.Second
+	}
 	return &Service{store: store, v: NewVerifier(store, blobs, log), opts: opts, log: log,
 		queue: make(chan job, opts.QueueSize), metrics: newMetrics(), cache: map[string]decodedEntry{}}
 }
@@ -69,6 +86,8 @@ func New(store Store, blobs BlobOpener, opts Options, log *slog.Logger) *Service
 // changed follows a change of the project's policy: on success its
 // stored results are verified again in the background.
 func (s *Service) changed(project string, err error) error {
+	s.changes.Add(1)
+	s.unpoliced.Delete(project)
 	if err != nil {
 		return storeErr(err)
 	}
