@@ -69,6 +69,7 @@ func cmdSuite(args []string) error {
 	logs := fs.String("logs", "bench/out/logs", "directory for server logs")
 	store := fs.String("backend", "fs", "where both servers keep data: fs (local filesystem), s3 (MinIO; Berth's metadata in PostgreSQL), azure (Berth on Azurite with PostgreSQL; Distribution on fs) or gcs (Berth on fake-gcs-server with PostgreSQL; Distribution on fs)")
 	only := fs.String("only", "", "comma-separated subset of: blobs,images,manifest,catalog,start")
+	warm := fs.Bool("warm", true, "warm the page cache before every push workload, so no server writes into memory the VM's host took back (see pagecache.go)")
 	_ = fs.Parse(args)
 	p := fullParams()
 	if *smoke {
@@ -130,6 +131,7 @@ func cmdSuite(args []string) error {
 	}
 	time.AfterFunc(watchdog, func() { abort(fmt.Sprintf("suite still running after %s: a server hangs? giving up", watchdog), 1) })
 	p.dataRoot, p.logDir, p.outFile = tmp, *logs, *out
+	p.noWarm = !*warm
 	if err := os.MkdirAll(p.logDir, 0o755); err != nil {
 		return err
 	}

@@ -90,9 +90,10 @@ func verifyPull(c *client, repo string, seed uint64, size int64) error {
 	return nil
 }
 
-// pullSmall pulls every seed's blob once with the given number of streams,
+// pullSmall pulls every seed's blob passes times (in turn: all seeds, then
+// all again) with the given number of streams,
 // comparing all bytes. Returns MiB/s and blobs/s.
-func pullSmall(c *client, repo string, seeds []uint64, size int64, streams int) (float64, float64, error) {
+func pullSmall(c *client, repo string, seeds []uint64, size int64, streams, passes int) (float64, float64, error) {
 	var ec errCounter
 	var wg sync.WaitGroup
 	var next atomic.Int64
@@ -104,9 +105,10 @@ func pullSmall(c *client, repo string, seeds []uint64, size int64, streams int) 
 			buf := make([]byte, 1<<20)
 			for {
 				i := next.Add(1) - 1
-				if i >= int64(len(seeds)) {
+				if i >= int64(len(seeds)*passes) {
 					return
 				}
+				i %= int64(len(seeds))
 				chk := newBlobChecker(seeds[i], size, true)
 				if err := c.pullOne(repo, bigDigest(seeds[i], size), size, chk, buf); err != nil {
 					ec.add(err)
@@ -124,7 +126,8 @@ func pullSmall(c *client, repo string, seeds []uint64, size int64, streams int) 
 	if err := ec.err(); err != nil {
 		return 0, 0, err
 	}
-	return mibps(size*int64(len(seeds)), el), float64(len(seeds)) / el.Seconds(), nil
+	n := len(seeds) * passes
+	return mibps(size*int64(n), el), float64(n) / el.Seconds(), nil
 }
 
 // ensureBigBlobs pushes (untimed) any of the blobs the repo lacks.

@@ -23,6 +23,7 @@ func cmdRun(args []string) error {
 	chunk := fs.Int64("chunk", 8<<20, "chunk size in bytes (chunked)")
 	streams := fs.Int("streams", 1, "parallel streams / clients / connections")
 	count := fs.Int("count", 200, "blobs (pull-small) or images (images)")
+	passes := fs.Int("passes", 1, "times each blob is pulled (pull-small)")
 	method := fs.String("method", "GET", "GET or HEAD (manifest)")
 	dur := fs.Duration("dur", 10*time.Second, "duration (manifest, minhttp)")
 	repos := fs.Int("repos", 1000, "repositories and tags to populate (catalog; needs an empty registry)")
@@ -31,6 +32,7 @@ func cmdRun(args []string) error {
 	repo := fs.String("repo", "", "repository of the push, chunked and pull workloads (default bench/<workload>; file/x against `regbench minhttp -dir`, the sendfile server)")
 	pid := fs.Int("pid", 0, "server PID: report its peak VmRSS during the workload")
 	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
+	zot := fs.Bool("zot", false, "the server is zot: accept its deviations (see the suite's notes)")
 	_ = fs.Parse(args)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -47,6 +49,7 @@ func cmdRun(args []string) error {
 		return fmt.Errorf("run: -url is required")
 	}
 	c := newClient(*url, max(8, *streams))
+	c.zot = *zot
 	defer c.close()
 	seeds := make([]uint64, *streams)
 	for i := range seeds {
@@ -88,7 +91,7 @@ func cmdRun(args []string) error {
 		}
 		var mb, bs float64
 		if err = ensureBigBlobs(c, "bench/pull-small", ss, *size); err == nil {
-			if mb, bs, err = pullSmall(c, "bench/pull-small", ss, *size, *streams); err == nil {
+			if mb, bs, err = pullSmall(c, "bench/pull-small", ss, *size, *streams, *passes); err == nil {
 				out("pull small", "MiB/s", mb)
 				out("pull small", "blobs/s", bs)
 			}

@@ -16,6 +16,7 @@ type params struct {
 	runs, starts                int
 	big, chunked, chunk, small  int64
 	chunkedCount, smallCount    int
+	smallPasses                 int // times each small blob is pulled in one run
 	images, layerSize           int
 	concs                       []int
 	dur, limitDur               time.Duration
@@ -24,11 +25,12 @@ type params struct {
 	popCap, popCapBerth, budget time.Duration
 	dataRoot, logDir, outFile   string
 	only                        map[string]bool
+	noWarm                      bool // do not warm the page cache before pushes (pagecache.go)
 }
 
 func fullParams() params {
 	return params{runs: 3, starts: 5, big: 1 << 30, chunked: 64 << 20, chunk: 8 << 20, small: 1 << 20,
-		chunkedCount: 4, smallCount: 200, images: 1000, layerSize: 10 << 10, concs: []int{1, 16, 64},
+		chunkedCount: 4, smallCount: 200, smallPasses: 5, images: 1000, layerSize: 10 << 10, concs: []int{1, 16, 64},
 		dur: 10 * time.Second, limitDur: time.Second, catSmall: 1000, catLarge: 100000, pageN: 100,
 		pageReps: 101, popConc: 16, popCap: 90 * time.Second, popCapBerth: 300 * time.Second,
 		budget: 25 * time.Minute}
@@ -36,7 +38,7 @@ func fullParams() params {
 
 func smokeParams() params {
 	return params{smoke: true, runs: 1, starts: 1, big: 8 << 20, chunked: 4 << 20, chunk: 1 << 20, small: 64 << 10,
-		chunkedCount: 1, smallCount: 20, images: 20, layerSize: 10 << 10, concs: []int{1, 16, 64},
+		chunkedCount: 1, smallCount: 20, smallPasses: 1, images: 20, layerSize: 10 << 10, concs: []int{1, 16, 64},
 		dur: time.Second, limitDur: 200 * time.Millisecond, catSmall: 100, catLarge: 250, pageN: 20,
 		pageReps: 1, popConc: 8, popCap: 20 * time.Second, popCapBerth: 20 * time.Second,
 		budget: time.Hour}
@@ -189,11 +191,41 @@ func (s *suite) cpuLimits(reps int) {
 		} else {
 			s.res.setLimit("loopback TCP", "MiB/s", v)
 		}
+		s.warm(s.p.big)
 		if v, err := storageWriteRate(s.p.dataRoot, s.p.big); err != nil {
 			s.fail("machine", "storage write", err)
 		} else {
 			s.res.setLimit(limitStorageWrite, "MiB/s", v)
 		}
+		idle := 5 * time.Second
+		if s.p.smoke {
+			idle = 100 * time.Millisecond
+		}
+		if hot, cold, err := pageCacheRates(s.p.dataRoot, s.p.big/2, idle); err != nil {
+			s.fail("machine", "page-cache write", err)
+		} else {
+			s.res.setLimit(limitPageCacheHot, "MiB/s", hot)
+			s.res.setLimit(limitPageCacheCold, "MiB/s", cold)
+		}
+	}
+}
+
+// The page-cache limits (pagecache.go): buffered writes into memory freed
+// a moment ago and into memory left free for a few seconds, which this
+// VM's host has taken back.
+const (
+	limitPageCacheHot  = "page-cache write, memory freed just before"
+	limitPageCacheCold = "page-cache write, memory free for 5 s"
+)
+
+// warm warms the page cache for a workload that writes size bytes, unless
+// the suite was told not to (-warm=false).
+func (s *suite) warm(size int64) {
+	if s.p.noWarm {
+		return
+	}
+	if err := warmPageCache(s.p.dataRoot, size); err != nil {
+		s.fail("machine", "warm the page cache", err)
 	}
 }
 
@@ -289,10 +321,15 @@ func (s *suite) round(r int, spec serverSpec, fams []string, took map[string]tim
 	}
 	timed("blobs", func() {
 		s.measure(srv, "push blobs", func() {
+			// Every push starts on page cache freed a moment ago, whatever
+			// ran before it (pagecache.go).
+			s.warm(p.big)
 			v, err := pushBig(c, "big/one", seedOne, p.big)
 			rec("Push", "1 blob, 1 stream", "MiB/s", v, err)
+			s.warm(p.big)
 			v, err = pushBig(c, "big/four", seedFour, p.big/4)
 			rec("Push", "4 blobs, 4 streams", "MiB/s", v, err)
+			s.warm(p.chunked * int64(p.chunkedCount))
 			v, err = pushChunks(c, "big/chunked", seedChunk[:p.chunkedCount], p.chunked, p.chunk)
 			rec("Push", fmt.Sprintf("%s blob in %s chunks", sizeName(p.chunked), sizeName(p.chunk)), "MiB/s", v, err)
 		})
@@ -311,7 +348,7 @@ func (s *suite) round(r int, spec serverSpec, fams []string, took map[string]tim
 			rec("Pull", "4 big blobs, 4 streams", "MiB/s", v, err)
 			for _, st := range []int{1, 4} {
 				c2 := newClient(srv.url, st)
-				mb, bs, err := pullSmall(c2, "small/blobs", seedsSmall(p.smallCount), p.small, st)
+				mb, bs, err := pullSmall(c2, "small/blobs", seedsSmall(p.smallCount), p.small, st, p.smallPasses)
 				c2.close()
 				name := fmt.Sprintf("%d × %s blobs, %d stream%s", p.smallCount, sizeName(p.small), st, map[bool]string{true: "s"}[st > 1])
 				rec("Pull", name, "MiB/s", mb, err)
