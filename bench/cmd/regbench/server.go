@@ -179,27 +179,31 @@ func killAll() {
 	})
 }
 
-// procMem returns VmRSS and VmHWM of pid in MiB.
+// procMem reads a process's VmRSS and VmHWM from /proc, in MiB.
 func procMem(pid int) (rss, hwm float64, err error) {
+	m, err := procStatus(pid)
+	return m["VmRSS"], m["VmHWM"], err
+}
+
+// procStatus reads the kB fields of /proc/PID/status (VmRSS, VmHWM,
+// RssAnon, RssFile...) in MiB.
+func procStatus(pid int) (map[string]float64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	defer f.Close()
+	m := map[string]float64{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
+		if v = strings.TrimSpace(v); !ok || !strings.HasSuffix(v, " kB") {
 			continue
 		}
-		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-		if k == "VmRSS" {
-			rss = kb / 1024
-		} else {
-			hwm = kb / 1024
-		}
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(v, " kB"), 64)
+		m[k] = kb / 1024
 	}
-	return rss, hwm, sc.Err()
+	return m, sc.Err()
 }
 
 // memSampler records the peak VmRSS of a process while a workload runs.

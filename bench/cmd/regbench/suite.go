@@ -297,8 +297,10 @@ func (s *suite) round(r int, spec serverSpec, fams []string, took map[string]tim
 		idle = 100 * time.Millisecond
 	}
 	time.Sleep(idle)
-	if rss, _, err := procMem(srv.pid()); err == nil {
-		s.res.add("Memory", "VmRSS idle (empty)", "MiB", side, rss)
+	if m, err := procStatus(srv.pid()); err == nil {
+		s.res.add("Memory", "VmRSS idle (empty)", "MiB", side, m["VmRSS"])
+		// The part that is not the executable's (shared, clean) file pages.
+		s.res.add("Memory", "RssAnon idle (empty)", "MiB", side, m["RssAnon"])
 	}
 	c := newClient(srv.url, 8)
 	c.zot = spec.kind == "zot"
