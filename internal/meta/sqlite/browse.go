@@ -275,14 +275,25 @@ func (s *Store) RecordPulls(ctx context.Context, pulls []meta.Pull) error {
 		return nil
 	}
 	return s.lazyTx(ctx, func(tx wtx) error {
+		// Prepared for the loop: a batch has up to 100,000 rows.
+		repo, err := tx.PrepareContext(ctx, `UPDATE repositories SET pull_count = pull_count + ?, pulled_at = max(pulled_at, ?)
+			WHERE name = ?`)
+		if err != nil {
+			return err
+		}
+		defer repo.Close()
+		man, err := tx.PrepareContext(ctx, `UPDATE manifests SET pulled_at = max(pulled_at, ?)
+			WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`)
+		if err != nil {
+			return err
+		}
+		defer man.Close()
 		for _, p := range pulls {
 			at := nanos(p.At)
-			if _, err := tx.ExecContext(ctx, `UPDATE repositories SET pull_count = pull_count + ?, pulled_at = max(pulled_at, ?)
-				WHERE name = ?`, p.Count, at, p.Repository); err != nil {
+			if _, err := repo.ExecContext(ctx, p.Count, at, p.Repository); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE manifests SET pulled_at = max(pulled_at, ?)
-				WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`, at, p.Repository, p.Digest.String()); err != nil {
+			if _, err := man.ExecContext(ctx, at, p.Repository, p.Digest.String()); err != nil {
 				return err
 			}
 		}
