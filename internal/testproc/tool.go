@@ -75,8 +75,9 @@ func ToolsOnPATH() (string, error) {
 	return root, nil
 }
 
-// Need returns the path of a tool on PATH; a missing one skips the test,
-// or fails it when CI=true (CI must run every scenario).
+// Need returns the path of a tool on PATH (with .tools/bin first once
+// TestMain called ToolsOnPATH); a missing one skips the test, or fails it
+// when CI=true (CI must run every scenario).
 func Need(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
