@@ -18,6 +18,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // One headless Chromium serves the whole test binary; each tab gets a
@@ -140,7 +142,7 @@ const stepTimeout = 20 * time.Second
 func newTab(t *testing.T, srv *server, theme string) *tab {
 	t.Helper()
 	if chromiumPath == "" {
-		missing(t, chromiumErr)
+		testproc.Missing(t, "%s", chromiumErr)
 	}
 	root, err := startBrowser()
 	if err != nil {

@@ -26,11 +26,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-)
 
-const modulePath = "github.com/berth-registry/berth"
+	"github.com/berth-registry/berth/internal/testproc"
+)
 
 var (
 	// repoRoot is the main module's directory.
@@ -51,13 +50,10 @@ func TestMain(m *testing.M) {
 
 func testMain(m *testing.M) int {
 	var err error
-	if repoRoot, err = findRepoRoot(); err != nil {
+	if repoRoot, err = testproc.ToolsOnPATH(); err != nil { // crane is in .tools/bin
 		fmt.Fprintln(os.Stderr, "browser:", err)
 		return 1
 	}
-	// crane lives in .tools/bin; `make` puts it in PATH, a bare `go test`
-	// does not.
-	os.Setenv("PATH", filepath.Join(repoRoot, ".tools", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 
 	chromiumPath, chromiumErr = findChromium()
 
@@ -109,45 +105,4 @@ func findChromium() (string, string) {
 		return p, ""
 	}
 	return "", "no /usr/bin/chromium and no chromium in PATH (make tools installs Debian's chromium)"
-}
-
-// need returns a tool's path; a missing one skips the test, or fails it
-// with CI=true.
-func need(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		missing(t, fmt.Sprintf("%s not found (make tools installs it): %v", name, err))
-	}
-	return p
-}
-
-// missing skips a test for want of a component, or fails it with CI=true
-// (CI must run every scenario).
-func missing(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
-}
-
-// findRepoRoot walks up from the working directory to the go.mod of the
-// main module.
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module "+modulePath+"\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod of %s above the working directory", modulePath)
-		}
-		dir = parent
-	}
 }

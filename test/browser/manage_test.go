@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // TestMembers: adding a user as a developer of a project through the
@@ -53,7 +55,7 @@ func TestMembers(t *testing.T) {
 // the copy button copies it, and crane logs in with it and pushes and
 // pulls in the project.
 func TestRobot(t *testing.T) {
-	crane := need(t, "crane")
+	crane := testproc.Need(t, "crane")
 	srv := startServer(t)
 	srv.api(t, "POST", "/api/v1/projects", `{"name":"demo"}`, 201)
 

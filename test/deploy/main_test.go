@@ -26,19 +26,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // repoRoot is the main module's directory.
 var repoRoot string
 
 func TestMain(m *testing.M) {
-	wd, err := os.Getwd()
-	if err != nil {
+	var err error
+	if repoRoot, err = testproc.ToolsOnPATH(); err != nil {
 		fmt.Fprintln(os.Stderr, "deploy:", err)
 		os.Exit(1)
 	}
-	repoRoot = filepath.Join(wd, "..", "..")
-	os.Setenv("PATH", filepath.Join(repoRoot, ".tools", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	os.Exit(m.Run())
 }
 
@@ -47,15 +47,10 @@ func TestMain(m *testing.M) {
 func need(t *testing.T, name, install string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
+	if err != nil {
+		testproc.Missing(t, "%s not found (%s)", name, install)
 	}
-	msg := fmt.Sprintf("%s not found (%s)", name, install)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return p
 }
 
 // command runs a program with a timeout and returns its stdout; stderr is

@@ -20,6 +20,7 @@ import (
 	"github.com/berth-registry/berth/internal/freeport"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
 	"github.com/berth-registry/berth/internal/syncbuf"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // Adoption of a registry:2 installation in place: CNCF Distribution 2.8
@@ -169,7 +170,7 @@ func TestAdoptDistribution(t *testing.T) {
 		t.Skipf("%s: %v", distBin, err)
 	}
 	for _, tool := range []string{"crane", "skopeo", "oras", "cosign"} {
-		needTool(t, tool)
+		testproc.Need(t, tool)
 	}
 	dir := t.TempDir()
 	root := filepath.Join(dir, "registry")
@@ -329,7 +330,7 @@ func TestAdoptDistributionEnv(t *testing.T) {
 		}
 		t.Skipf("%s: %v", distBin, err)
 	}
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	dir := t.TempDir()
 	port, err := freeport.Port()
 	if err != nil {
@@ -369,7 +370,7 @@ func TestAdoptDistributionS3(t *testing.T) {
 		}
 		t.Skipf("%s: %v", distBin, err)
 	}
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	s3 := s3test.Start(t) // also clears AWS_* (Distribution 2.8 panics with AWS_CA_BUNDLE)
 	dir := t.TempDir()
 	port, err := freeport.Port()

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 const (
@@ -153,7 +155,7 @@ func TestClientsLoginTokenAuth(t *testing.T) {
 
 	t.Run("podman", func(t *testing.T) {
 		defer usedTokens(t, reg, len(reg.Requests()))
-		needTool(t, "podman")
+		testproc.Need(t, "podman")
 		c := newClients(t, reg)
 		store := newContainerStore(c, "auth")
 		failsLogin(t, c.exec(runOpts{}, "podman", append(cloneArgs(store.args), "login", "--tls-verify=false", "-u", "dev", "-p", "wrong-password", reg.Host)...),
@@ -171,7 +173,7 @@ func TestClientsLoginTokenAuth(t *testing.T) {
 
 	t.Run("helm", func(t *testing.T) {
 		defer usedTokens(t, reg, len(reg.Requests()))
-		needTool(t, "helm")
+		testproc.Need(t, "helm")
 		c := newClients(t, reg)
 		failsLogin(t, c.exec(runOpts{}, "helm", "registry", "login", reg.Host, "--plain-http", "-u", "dev", "-p", "wrong-password"),
 			"unauthorized", "401")
@@ -188,7 +190,7 @@ func TestClientsLoginTokenAuth(t *testing.T) {
 
 	t.Run("cosign", func(t *testing.T) {
 		defer usedTokens(t, reg, len(reg.Requests()))
-		needTool(t, "cosign")
+		testproc.Need(t, "cosign")
 		c := newClients(t, reg)
 		c.env = append(c.env, "COSIGN_PASSWORD=e2e-cosign-password")
 		c.crane("auth", "login", reg.Host, "-u", "dev", "-p", e2eDevPassword)

@@ -11,6 +11,7 @@ import (
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/azure"
 	"github.com/berth-registry/berth/internal/storage/azure/aztest"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // A Berth binary configured for Azure Blob Storage (a real Azurite) through
@@ -21,7 +22,7 @@ func TestAzureStorage(t *testing.T) {
 	if target != "berth" {
 		t.Skip("the azure driver is Berth's")
 	}
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	az := aztest.Start(t)
 	reg := startRegistryEnv(t, []string{
 		"BERTH_STORAGE_DRIVER=azure",

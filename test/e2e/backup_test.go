@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // TestBackupRestore: `berth backup` copies a serving registry while
@@ -25,8 +27,8 @@ func TestBackupRestore(t *testing.T) {
 	if target != "berth" {
 		t.Skip("berth's own commands")
 	}
-	needTool(t, "crane")
-	needTool(t, "skopeo")
+	testproc.Need(t, "crane")
+	testproc.Need(t, "skopeo")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	before := map[string]string{}
@@ -142,7 +144,7 @@ func TestRestorePointInTime(t *testing.T) {
 	if target != "berth" {
 		t.Skip("berth's own commands")
 	}
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	in := c.ref("pit/app", "in")

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // Scenario 9: regctl pushes blobs in chunks (PATCH with Content-Range,
@@ -17,8 +19,8 @@ import (
 // --blob-chunk and --blob-max; the blobs round-trip through regctl and
 // crane. The proxy's record shows the chunks.
 func TestRegctlChunkedUpload(t *testing.T) {
-	needTool(t, "regctl")
-	needTool(t, "crane")
+	testproc.Need(t, "regctl")
+	testproc.Need(t, "crane")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	const chunk = 1 << 20

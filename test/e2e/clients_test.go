@@ -11,24 +11,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // defaultCommandTimeout bounds one client command.
 const defaultCommandTimeout = 5 * time.Minute
-
-// needTool returns the path of a client tool. A missing tool skips the
-// test, or fails it when CI=true (CI must run every scenario).
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (run scripts/install-tools.sh): %v", name, err)
-		}
-		t.Skipf("%s not found (run scripts/install-tools.sh): %v", name, err)
-	}
-	return p
-}
 
 // clients runs client tools against one registry, each with configuration
 // isolated in the test's own directories: nothing is read from or written
@@ -138,7 +126,7 @@ type runOpts struct {
 // exec runs a tool and returns its output and error without failing.
 func (c *clients) exec(o runOpts, name string, args ...string) cmdResult {
 	c.t.Helper()
-	path := needTool(c.t, name)
+	path := testproc.Need(c.t, name)
 	if o.timeout == 0 {
 		o.timeout = defaultCommandTimeout
 	}

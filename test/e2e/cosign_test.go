@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // mtCosignSig is the artifact type of cosign's signatures as referrers.
@@ -19,8 +21,8 @@ const mtCosignSig = "application/vnd.dev.cosign.artifact.sig.v1+json"
 // Distribution 2.8 has no referrers API: the referrers subtest fails
 // against it.
 func TestCosignSignatures(t *testing.T) {
-	needTool(t, "cosign")
-	needTool(t, "crane")
+	testproc.Need(t, "cosign")
+	testproc.Need(t, "crane")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	c.env = append(c.env, "COSIGN_PASSWORD=e2e-cosign-password", "COSIGN_EXPERIMENTAL=1")

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // pushCraneImage pushes an image of random layers (each size bytes of
@@ -37,7 +39,7 @@ func pushCraneImage(t testing.TB, c *clients, ref string, layerSizes ...int) str
 // digest, manifest, config, validate --remote, and pull in OCI layout and
 // tarball formats, by tag and by digest, checking every blob's digest.
 func TestCranePullAndVerify(t *testing.T) {
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	const repo = "crane/app"

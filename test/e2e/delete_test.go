@@ -4,13 +4,15 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // Scenario 5: a manifest deleted by digest with each client is gone (404
 // MANIFEST_UNKNOWN by digest and by its former tag) and its tag is no
 // longer listed; another tag in the repository is untouched.
 func TestDeleteByDigest(t *testing.T) {
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 
@@ -24,7 +26,7 @@ func TestDeleteByDigest(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.tool, func(t *testing.T) {
-			needTool(t, tc.tool)
+			testproc.Need(t, tc.tool)
 			c := c.forT(t)
 			repo := "del/" + tc.tool
 			keep := pushCraneImage(t, c, c.ref(repo, "keep"), 8<<10)

@@ -11,6 +11,7 @@ import (
 	"github.com/berth-registry/berth/internal/storage"
 	"github.com/berth-registry/berth/internal/storage/gcs"
 	"github.com/berth-registry/berth/internal/storage/gcs/gcstest"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // A Berth binary configured for Google Cloud Storage (a real
@@ -22,7 +23,7 @@ func TestGCSStorage(t *testing.T) {
 	if target != "berth" {
 		t.Skip("the gcs driver is Berth's")
 	}
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	g := gcstest.Start(t)
 	g.CredentialsFile = gcstest.KeyFile(t)
 	reg := startRegistryEnv(t, []string{

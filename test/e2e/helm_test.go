@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 const (
@@ -17,7 +19,7 @@ const (
 // build metadata (whose "+" Helm writes as "_" in the tag), and the chart
 // listed by the registry with Helm's media types.
 func TestHelmCharts(t *testing.T) {
-	needTool(t, "helm")
+	testproc.Need(t, "helm")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	const repo = "charts/webapp"

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // Scenario 8: a 512 MiB layer (random, so incompressible) is pushed with
@@ -20,8 +22,8 @@ func TestLargeLayerRoundTrip(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large blob: skipped with -short")
 	}
-	needTool(t, "oras")
-	needTool(t, "crane")
+	testproc.Need(t, "oras")
+	testproc.Need(t, "crane")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	const repo = "big/layer"

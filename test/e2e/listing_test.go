@@ -5,13 +5,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // Scenario 4: tag lists and the catalog agree across crane, regctl,
 // skopeo and the raw API, also when read page by page.
 func TestTagsAndCatalogAgree(t *testing.T) {
 	for _, tool := range []string{"crane", "regctl", "skopeo"} {
-		needTool(t, tool)
+		testproc.Need(t, tool)
 	}
 	reg := startRegistry(t)
 	c := newClients(t, reg)

@@ -27,15 +27,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/berth-registry/berth/internal/storage/azure/aztest"
 	"github.com/berth-registry/berth/internal/storage/gcs/gcstest"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
+	"github.com/berth-registry/berth/internal/testproc"
 )
-
-const modulePath = "github.com/berth-registry/berth"
 
 var (
 	// repoRoot is the main module's directory.
@@ -52,15 +50,10 @@ func TestMain(m *testing.M) {
 
 func testMain(m *testing.M) int {
 	var err error
-	repoRoot, err = findRepoRoot()
-	if err != nil {
+	if repoRoot, err = testproc.ToolsOnPATH(); err != nil { // pinned Go tools
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	// Pinned Go tools live in .tools/bin; `make` puts it in PATH, a bare
-	// `go test` does not.
-	toolsBin := filepath.Join(repoRoot, ".tools", "bin")
-	os.Setenv("PATH", toolsBin+string(os.PathListSeparator)+os.Getenv("PATH"))
 
 	target = os.Getenv("E2E_TARGET")
 	if target == "" {
@@ -112,24 +105,4 @@ func testMain(m *testing.M) int {
 	code := m.Run()
 	s3test.Stop() // MinIO, if a test started it
 	return code
-}
-
-// findRepoRoot walks up from the working directory to the go.mod of the
-// main module.
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module "+modulePath+"\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod of %s above the working directory", modulePath)
-		}
-		dir = parent
-	}
 }

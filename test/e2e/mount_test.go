@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // Scenario 6: copies between repositories of one registry mount blobs
@@ -13,8 +15,8 @@ import (
 // mount request answers 201 for a blob in the source repository and 202 (a
 // plain upload session) for one that is not readable there.
 func TestCrossRepoBlobMount(t *testing.T) {
-	needTool(t, "crane")
-	needTool(t, "regctl")
+	testproc.Need(t, "crane")
+	testproc.Need(t, "regctl")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	const src = "mount/src"

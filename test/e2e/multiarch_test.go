@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // Scenario 3: two single-platform images (linux/amd64, linux/arm64) are
@@ -14,9 +16,9 @@ import (
 // repository, where the index and both children must be present with the
 // same digests, and where each client resolves the platforms alike.
 func TestMultiArchIndexCopy(t *testing.T) {
-	needTool(t, "regctl")
-	needTool(t, "skopeo")
-	needTool(t, "crane")
+	testproc.Need(t, "regctl")
+	testproc.Need(t, "skopeo")
+	testproc.Need(t, "crane")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	const src, dst = "multi/src", "multi/dst"

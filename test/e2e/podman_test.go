@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // containerStore is one isolated containers/storage (vfs driver, as root;
@@ -52,8 +54,8 @@ func (s *containerStore) podman(args ...string) string {
 // it, pushes it under another tag, and buildah pulls that into a third
 // store. The file put in the image is read back from the registry's layer.
 func TestPodmanBuildahPushPull(t *testing.T) {
-	needTool(t, "buildah")
-	needTool(t, "podman")
+	testproc.Need(t, "buildah")
+	testproc.Need(t, "podman")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	_ "modernc.org/sqlite" // reads the server's database, for the checks no API exposes
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // Project policies (docs/policies.md) with real clients: a push over the
@@ -131,7 +133,7 @@ func (r *registry) imageBytes(t *testing.T, repo, ref string) int64 {
 
 func TestQuotaWithClients(t *testing.T) {
 	needBerth(t)
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	reg.api(t, "PUT", "/projects/quota/quota", `{"storage_bytes":"1MiB"}`, http.StatusOK, nil)
@@ -157,7 +159,7 @@ func TestQuotaWithClients(t *testing.T) {
 	// same message. Straight to the server, as below: the refusal comes
 	// while skopeo still sends, and the test's recording proxy (a Go
 	// ReverseProxy) sometimes turns that into a connection reset.
-	needTool(t, "skopeo")
+	testproc.Need(t, "skopeo")
 	layout := filepath.Join(t.TempDir(), "layout")
 	writeImage(t, layout, "v1", platform{OS: "linux", Architecture: "amd64"}, randomTar(t, 3<<20))
 	r = c.exec(runOpts{}, "skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false",
@@ -229,7 +231,7 @@ func TestQuotaWithClients(t *testing.T) {
 
 func TestImmutableTagWithClients(t *testing.T) {
 	needBerth(t)
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	var rule struct{ ID int64 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 const (
@@ -24,8 +26,8 @@ const (
 // Distribution 2.8 has no referrers API: the attach/discover subtests fail
 // against it.
 func TestOrasArtifactsAndReferrers(t *testing.T) {
-	needTool(t, "oras")
-	needTool(t, "crane")
+	testproc.Need(t, "oras")
+	testproc.Need(t, "crane")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	const repo = "oras/app"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/enginetest"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // Signature policies (docs/signing.md) with the real cosign CLI: a project
@@ -23,9 +24,9 @@ import (
 // signing later changes the answer (no stale cached result).
 func TestSignaturePolicy(t *testing.T) {
 	needBerth(t)
-	needTool(t, "cosign")
-	needTool(t, "crane")
-	needTool(t, "skopeo")
+	testproc.Need(t, "cosign")
+	testproc.Need(t, "crane")
+	testproc.Need(t, "skopeo")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 	c.env = append(c.env, "COSIGN_PASSWORD=e2e-cosign-password", "COSIGN_EXPERIMENTAL=1")

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // Scenario 1: skopeo copies an OCI image (oci: layout -> docker://), and
@@ -15,7 +17,7 @@ import (
 // both back (docker:// -> oci: and dir:), checking the layer digests. The
 // source layouts are made in Go and with umoci.
 func TestSkopeoCopyRoundTrip(t *testing.T) {
-	needTool(t, "skopeo")
+	testproc.Need(t, "skopeo")
 	reg := startRegistry(t)
 	c := newClients(t, reg)
 
@@ -43,7 +45,7 @@ func TestSkopeoCopyRoundTrip(t *testing.T) {
 // buildUmociImage makes a two-layer image with umoci: init, new, insert a
 // random file, insert a text file, config.
 func buildUmociImage(t *testing.T, c *clients, layout string) {
-	needTool(t, "umoci")
+	testproc.Need(t, "umoci")
 	files := t.TempDir()
 	writeRandomFile(t, filepath.Join(files, "random.bin"), 200<<10)
 	writeFile(t, filepath.Join(files, "hello.txt"), []byte("hello from umoci "+filepath.Base(files)+"\n"))

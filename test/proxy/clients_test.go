@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // clients runs client tools with configuration isolated in the test's
@@ -88,7 +90,7 @@ func newClients(t *testing.T, mirrorFor, mirror string) *clients {
 // exec runs a tool and returns stdout, stderr and its error.
 func (c *clients) exec(name string, args ...string) (string, string, error) {
 	c.t.Helper()
-	path := needTool(c.t, name)
+	path := testproc.Need(c.t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)

@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,45 +40,12 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/freeport"
 	"github.com/berth-registry/berth/internal/syncbuf"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 func TestMain(m *testing.M) {
-	// Pinned Go tools live in .tools/bin; `make` puts it in PATH, a bare
-	// `go test` does not.
-	if root, err := repoRoot(); err == nil {
-		os.Setenv("PATH", filepath.Join(root, ".tools", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
-	}
+	testproc.ToolsOnPATH() // pinned Go tools; without a go.mod, PATH alone
 	os.Exit(m.Run())
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod")
-		}
-		dir = parent
-	}
-}
-
-// needTool returns a tool's path; missing, the test skips (fails with CI=true).
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (run scripts/install-tools.sh): %v", name, err)
-		}
-		t.Skipf("%s not found (run scripts/install-tools.sh): %v", name, err)
-	}
-	return p
 }
 
 // upstream is a registry the proxy pulls from, behind a front proxy.
@@ -111,7 +77,7 @@ func startDistribution(t *testing.T) *upstream {
 	t.Helper()
 	bin := "/usr/bin/docker-registry"
 	if _, err := os.Stat(bin); err != nil {
-		needTool(t, "docker-registry")
+		testproc.Need(t, "docker-registry")
 	}
 	dir := t.TempDir()
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)

@@ -31,45 +31,12 @@ import (
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
 	"github.com/berth-registry/berth/internal/replication"
 	"github.com/berth-registry/berth/internal/syncbuf"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 func TestMain(m *testing.M) {
-	// Pinned Go tools live in .tools/bin (scripts/install-tools.sh).
-	if root, err := repoRoot(); err == nil {
-		os.Setenv("PATH", filepath.Join(root, ".tools", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
-	}
+	testproc.ToolsOnPATH()     // pinned Go tools; without a go.mod, PATH alone
 	os.Exit(pgtest.Run(m.Run)) // PostgreSQL for the scale-out test, started on first use
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// needTool returns a tool's path; a missing tool skips the test, or fails
-// it in CI.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (run scripts/install-tools.sh): %v", name, err)
-		}
-		t.Skipf("%s not found (run scripts/install-tools.sh): %v", name, err)
-	}
-	return p
 }
 
 // run runs a tool with env added and fails the test on an error.
@@ -120,7 +87,7 @@ func startDistribution(t *testing.T) *distribution {
 	t.Helper()
 	bin := "/usr/bin/docker-registry"
 	if _, err := os.Stat(bin); err != nil {
-		needTool(t, "docker-registry")
+		testproc.Need(t, "docker-registry")
 	}
 	dir := t.TempDir()
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)

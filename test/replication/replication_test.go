@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/app/apptest"
 	"github.com/berth-registry/berth/internal/replication"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // source is a Berth holding what the tests replicate: a multi-arch index
@@ -36,9 +37,9 @@ type source struct {
 
 func newSource(t *testing.T) *source {
 	t.Helper()
-	needTool(t, "cosign")
-	needTool(t, "oras")
-	needTool(t, "crane")
+	testproc.Need(t, "cosign")
+	testproc.Need(t, "oras")
+	testproc.Need(t, "crane")
 	s := &source{Server: startBerth(t), dir: t.TempDir()}
 	s.env = []string{"COSIGN_PASSWORD=replication-test", "DOCKER_CONFIG=" + filepath.Join(s.dir, "docker")}
 	h := host(s.Server)
@@ -156,7 +157,7 @@ func registerDistribution(t *testing.T, s *apptest.Server, d *distribution) {
 // skopeo then find the same digests there. A second run finds everything
 // up to date; events replicate a new tag and a deletion.
 func TestPushToDistribution(t *testing.T) {
-	needTool(t, "skopeo")
+	testproc.Need(t, "skopeo")
 	src := newSource(t)
 	dist := startDistribution(t)
 	registerDistribution(t, src.Server, dist)
@@ -287,7 +288,7 @@ func newestRun(t testing.TB, s *apptest.Server, rule string) replication.Run {
 // TestPullFromDistribution pulls the tags a semver range selects from
 // Distribution into Berth, renamed (prefix replaced).
 func TestPullFromDistribution(t *testing.T) {
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	dst := startBerth(t)
 	dist := startDistribution(t)
 	dir := t.TempDir()
@@ -324,7 +325,7 @@ func TestPullFromDistribution(t *testing.T) {
 // completes.
 func TestDestinationDown(t *testing.T) {
 	src := startBerth(t)
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	dir := t.TempDir()
 	for i := range 3 {
 		run(t, dir, nil, "crane", "append", "--insecure", "--oci-empty-base", "-t", fmt.Sprintf("%s/app/n%d:v1", host(src), i),

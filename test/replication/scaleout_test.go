@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta/postgres/pgtest"
 	"github.com/berth-registry/berth/internal/replication"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // instance is one Berth of a pair sharing a PostgreSQL database and a
@@ -63,7 +64,7 @@ func (in *instance) stop() {
 // takes the replication job over, takes the interrupted task once its
 // lease runs out, and completes the run.
 func TestInstanceDiesDuringRun(t *testing.T) {
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	dsn := pgtest.Start(t)
 	blobs := t.TempDir()
 	a := startInstance(t, dsn, blobs)

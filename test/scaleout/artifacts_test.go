@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // regctl through nginx, trusting the CA with `registry set --cacert`, with
@@ -15,8 +17,8 @@ import (
 // instances): import an image from a docker archive, copy it to another
 // repository, and pull it into an OCI layout that names the pushed digest.
 func testRegctl(t *testing.T, c *cluster) {
-	needTool(t, "regctl")
-	needTool(t, "crane") // makes the image to push
+	testproc.Need(t, "regctl")
+	testproc.Need(t, "crane") // makes the image to push
 	tl := newTools(t, c)
 	ca, err := os.ReadFile(c.caFile)
 	if err != nil {
@@ -67,7 +69,7 @@ func testOras(t *testing.T, c *cluster) {
 		t.Helper()
 		return tl.run(t, "oras", append(args, "--ca-file", c.caFile)...)
 	}
-	needTool(t, "oras")
+	testproc.Need(t, "oras")
 	tl := newTools(t, c)
 	const repo = "/scaleout/oras"
 	// oras records a file's path in its title annotation: name files

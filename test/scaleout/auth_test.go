@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 const devPassword = "scaleout-dev-password"
@@ -44,8 +46,8 @@ func testTokenAuth(t *testing.T) {
 	t.Run("token-from-the-other-instance", func(t *testing.T) { testTokenShared(t, c) })
 	t.Run("ui-session-on-both", func(t *testing.T) { testUISession(t, c) })
 	t.Run("skopeo", func(t *testing.T) {
-		needTool(t, "skopeo")
-		needTool(t, "crane") // makes the image to push
+		testproc.Need(t, "skopeo")
+		testproc.Need(t, "crane") // makes the image to push
 		tl := newTools(t, c)
 		certs := c.certDir(t)
 		tl.run(t, "skopeo", "login", "--cert-dir", certs, "-u", "dev", "-p", devPassword, c.host)
@@ -64,7 +66,7 @@ func testTokenAuth(t *testing.T) {
 		}
 	})
 	t.Run("crane", func(t *testing.T) {
-		needTool(t, "crane")
+		testproc.Need(t, "crane")
 		tl := newTools(t, c)
 		tl.run(t, "crane", "auth", "login", c.host, "-u", "dev", "-p", devPassword)
 		ref := c.host + "/team/crane:v1"

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // tools runs client tools with configuration isolated in the test's own
@@ -85,7 +87,7 @@ func (tl *tools) run(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, needTool(t, name), args...)
+	cmd := exec.CommandContext(ctx, testproc.Need(t, name), args...)
 	cmd.Env, cmd.Dir = tl.env, tl.dir
 	if name == "crane" {
 		cmd.Env = append(slices.Clone(tl.env), "SSL_CERT_FILE="+tl.caFile)
@@ -150,7 +152,7 @@ func checkLayout(t *testing.T, dir string) int {
 // crane through nginx: push an image, copy it to another repository (a
 // mount), read its digest, validate every blob remotely, and pull it.
 func testCrane(t *testing.T, c *cluster) {
-	needTool(t, "crane")
+	testproc.Need(t, "crane")
 	tl := newTools(t, c)
 	ref := c.host + "/scaleout/crane:v1"
 	mark := c.logMark(t)
@@ -177,8 +179,8 @@ func testCrane(t *testing.T, c *cluster) {
 // from a docker archive, copy it registry to registry, inspect it, and pull
 // it into an OCI layout.
 func testSkopeo(t *testing.T, c *cluster) {
-	needTool(t, "skopeo")
-	needTool(t, "crane") // makes the image to push
+	testproc.Need(t, "skopeo")
+	testproc.Need(t, "crane") // makes the image to push
 	tl := newTools(t, c)
 	certs := c.certDir(t)
 	archive := filepath.Join(tl.dir, "image.tar")

@@ -20,6 +20,7 @@ import (
 	"github.com/berth-registry/berth/internal/storage/azure/aztest"
 	"github.com/berth-registry/berth/internal/storage/gcs/gcstest"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // uploadLease is the instances' registry.upload_lease: short, so that the
@@ -258,7 +259,7 @@ func nginxBinary(t *testing.T) string {
 			return "/usr/sbin/nginx"
 		}
 	}
-	return needTool(t, "nginx")
+	return testproc.Need(t, "nginx")
 }
 
 // nginxConf balances over the instances with least_conn (requests

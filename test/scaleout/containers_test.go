@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // store is one containers/storage for podman and buildah (vfs driver, as
@@ -48,8 +50,8 @@ func (s *store) podman(t *testing.T, args ...string) string {
 // a fresh store, sees the pushed digest, and pushes it to another
 // repository, whose digest (podman's --digestfile) the registry serves.
 func testPodmanBuildah(t *testing.T, c *cluster) {
-	needTool(t, "buildah")
-	needTool(t, "podman")
+	testproc.Need(t, "buildah")
+	testproc.Need(t, "podman")
 	tl := newTools(t, c)
 	certs := c.certDir(t)
 	policy := filepath.Join(tl.dir, "containers", "policy.json")

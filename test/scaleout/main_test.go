@@ -45,21 +45,18 @@ import (
 	"github.com/berth-registry/berth/internal/storage/azure/aztest"
 	"github.com/berth-registry/berth/internal/storage/gcs/gcstest"
 	"github.com/berth-registry/berth/internal/storage/s3/s3test"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // repoRoot is the main module's directory.
 var repoRoot string
 
 func TestMain(m *testing.M) {
-	wd, err := os.Getwd()
-	if err != nil {
+	var err error
+	if repoRoot, err = testproc.ToolsOnPATH(); err != nil {
 		fmt.Fprintln(os.Stderr, "scaleout:", err)
 		os.Exit(1)
 	}
-	repoRoot = filepath.Join(wd, "..", "..")
-	// Pinned tools live in .tools/bin; `make` puts it in PATH, a bare
-	// `go test` does not.
-	os.Setenv("PATH", filepath.Join(repoRoot, ".tools", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	os.Exit(pgtest.Run(func() int {
 		code := s3test.Main(m)
 		aztest.Stop()
@@ -69,20 +66,6 @@ func TestMain(m *testing.M) {
 		}
 		return code
 	}))
-}
-
-// needTool returns the path of a tool. A missing tool skips the test, or
-// fails it when CI=true (CI must run every scenario).
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (make tools installs it): %v", name, err)
-		}
-		t.Skipf("%s not found (make tools installs it): %v", name, err)
-	}
-	return p
 }
 
 // berthBin is ./cmd/berth, built once per test binary into binDir.

@@ -17,18 +17,18 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/berth-registry/berth/internal/freeport"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 var errNoBinaries = errors.New("PostgreSQL binaries (initdb, postgres, pg_ctl) not found; `make tools` installs them")
 
 // server is a running postmaster, a child of the test binary.
 type server struct {
-	bin    string // directory with initdb, postgres, pg_ctl
-	root   string // temporary directory: data/, the socket, postgres.log
-	port   int
-	cred   *syscall.Credential // run as the postgres user (when root), or nil
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once the postmaster has exited
+	bin  string // directory with initdb, postgres, pg_ctl
+	root string // temporary directory: data/, the socket, postgres.log
+	port int
+	cred *syscall.Credential // run as the postgres user (when root), or nil
+	proc *testproc.Process
 }
 
 func startServer() (*server, error) {
@@ -186,12 +186,6 @@ func (s *server) run() error {
 		return err
 	}
 	s.port = port
-	logPath := filepath.Join(s.root, "postgres.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	defer logf.Close() // the child has its own copy
 	cmd := s.command("postgres", "-D", s.data(),
 		"-c", "listen_addresses=127.0.0.1",
 		"-c", "port="+strconv.Itoa(port),
@@ -199,37 +193,19 @@ func (s *server) run() error {
 		"-c", "max_connections=200",
 		// Durability is not what these tests are about.
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT // immediate shutdown if we die
-	if err := cmd.Start(); err != nil {
+	// SIGQUIT: immediate shutdown if we die.
+	if s.proc, err = testproc.Start(cmd, filepath.Join(s.root, "postgres.log"), syscall.SIGQUIT); err != nil {
 		return err
 	}
-	s.cmd, s.exited = cmd, make(chan struct{})
-	go func() { cmd.Wait(); close(s.exited) }()
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-s.exited:
-			return fmt.Errorf("postgres exited at start: %s", tail(logPath))
-		default:
-		}
+	return s.proc.WaitReady(30*time.Second, 50*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		conn, err := pgx.Connect(ctx, s.dsn("postgres"))
-		cancel()
 		if err == nil {
 			conn.Close(context.Background())
-			return nil
 		}
-		if time.Now().After(deadline) {
-			s.kill()
-			return fmt.Errorf("postgres not ready after 30s: %v: %s", err, tail(logPath))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 // stop shuts the server down (fast: sessions are ended, no waiting for
@@ -240,30 +216,11 @@ func (s *server) stop() error {
 		err = fmt.Errorf("pg_ctl stop: %w: %s", err, bytes.TrimSpace(out))
 	}
 	select {
-	case <-s.exited:
+	case <-s.proc.Exited():
 	case <-time.After(30 * time.Second):
-		s.kill()
+		// SIGQUIT makes the postmaster end its backends too; SIGKILL if
+		// even that hangs.
+		s.proc.Stop(syscall.SIGQUIT, 10*time.Second)
 	}
 	return errors.Join(err, os.RemoveAll(s.root))
-}
-
-// kill ends a postmaster that would not stop: SIGQUIT makes it end its
-// backends too; SIGKILL if even that hangs.
-func (s *server) kill() {
-	s.cmd.Process.Signal(syscall.SIGQUIT)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
-}
-
-// tail returns the end of the server log, for error messages.
-func tail(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(bytes.TrimSpace(b))
 }

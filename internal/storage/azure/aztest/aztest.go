@@ -15,9 +15,7 @@
 package aztest
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -34,6 +32,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/freeport"
 	"github.com/berth-registry/berth/internal/storage/azure"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // The well-known development account every Azurite serves.
@@ -50,10 +49,9 @@ var (
 )
 
 type server struct {
-	cmd      *exec.Cmd
+	proc     *testproc.Process
 	dir      string
 	endpoint string // http://127.0.0.1:PORT/devstoreaccount1
-	exited   chan struct{}
 }
 
 // Main runs the tests, then stops the server if one was started. Use it
@@ -71,10 +69,7 @@ func Start(t testing.TB) azure.Config {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("aztest: %v", err)
-		}
-		t.Skipf("aztest: %v", err)
+		testproc.Missing(t, "aztest: %v", err)
 	}
 	once.Do(func() { srv, srvErr = startServer(bin) })
 	if srvErr != nil {
@@ -123,40 +118,14 @@ func (s *server) createContainer(name string) (azure.Config, error) {
 // shutdown stops the server (SIGTERM, then SIGKILL after 10 s) and
 // removes its data.
 func (s *server) shutdown() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
+	s.proc.Stop(syscall.SIGTERM, 10*time.Second)
 	os.RemoveAll(s.dir)
 }
 
 // Binary finds azurite in <repo>/.tools/bin, the repository being the
 // nearest directory above the working directory with a go.mod, or
 // azurite-blob on PATH.
-func Binary() (string, error) {
-	if dir, err := os.Getwd(); err == nil {
-		for ; ; dir = filepath.Dir(dir) {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				bin := filepath.Join(dir, ".tools", "bin", "azurite")
-				if _, err := os.Stat(bin); err == nil {
-					return bin, nil
-				}
-				break
-			}
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	bin, err := exec.LookPath("azurite-blob")
-	if err != nil {
-		return "", errors.New("no azurite in .tools/bin or azurite-blob on PATH (run scripts/install-tools.sh)")
-	}
-	return bin, nil
-}
+func Binary() (string, error) { return testproc.Find("azurite", "azurite-blob") }
 
 func startServer(bin string) (*server, error) {
 	dir, err := os.MkdirTemp("", "berth-azurite-")
@@ -177,11 +146,6 @@ func launch(bin, dir string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(dir, "azurite.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
 	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),
 		"--location", filepath.Join(dir, "data"), "--skipApiVersionCheck", "--loose",
 		"--disableProductStyleUrl", "--disableTelemetry", "--silent")
@@ -192,50 +156,26 @@ func launch(bin, dir string) (*server, error) {
 		}
 	}
 	cmd.Env = append(env, "HOME="+dir)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start azurite: %w", err)
+	proc, err := testproc.Start(cmd, filepath.Join(dir, "azurite.log"), syscall.SIGKILL)
+	if err != nil {
+		return nil, err
 	}
-	s := &server{cmd: cmd, dir: dir, endpoint: fmt.Sprintf("http://127.0.0.1:%d/%s", port, Account), exited: make(chan struct{})}
-	go func() { cmd.Wait(); close(s.exited) }()
-	if err := s.waitReady(60 * time.Second); err != nil {
-		cmd.Process.Kill()
-		<-s.exited
-		out, _ := os.ReadFile(logFile.Name())
-		return nil, fmt.Errorf("azurite did not start: %v\n%s", err, tail(out, 2000))
+	s := &server{proc: proc, dir: dir, endpoint: fmt.Sprintf("http://127.0.0.1:%d/%s", port, Account)}
+	if err := proc.WaitReady(60*time.Second, 100*time.Millisecond, s.ready); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-// waitReady waits until the server answers HTTP at all (an anonymous
-// request is refused, which is enough).
-func (s *server) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		select {
-		case <-s.exited:
-			return errors.New("azurite exited")
-		default:
-		}
-		resp, err := direct.Get(s.endpoint + "?comp=list")
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
+// ready checks that the server answers HTTP at all (an anonymous request
+// is refused, which is enough).
+func (s *server) ready() error {
+	resp, err := direct.Get(s.endpoint + "?comp=list")
+	if err == nil {
+		resp.Body.Close()
 	}
+	return err
 }
 
 // direct ignores any HTTP proxy from the environment.
 var direct = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return bytes.TrimSpace(b)
-}

@@ -16,7 +16,6 @@
 package gcstest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/freeport"
 	"github.com/berth-registry/berth/internal/storage/gcs"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 var (
@@ -42,10 +42,9 @@ var (
 )
 
 type server struct {
-	cmd      *exec.Cmd
+	proc     *testproc.Process
 	dir      string
 	endpoint string // http://127.0.0.1:PORT
-	exited   chan struct{}
 }
 
 // Main runs the tests, then stops the server if one was started. Use it
@@ -62,10 +61,7 @@ func Start(t testing.TB) gcs.Config {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("gcstest: %v", err)
-		}
-		t.Skipf("gcstest: %v", err)
+		testproc.Missing(t, "gcstest: %v", err)
 	}
 	once.Do(func() { srv, srvErr = startServer(bin, "memory") })
 	if srvErr != nil {
@@ -106,40 +102,14 @@ func (s *server) createBucket(name string) (gcs.Config, error) {
 // shutdown stops the server (SIGTERM, then SIGKILL after 10 s) and
 // removes its data.
 func (s *server) shutdown() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
+	s.proc.Stop(syscall.SIGTERM, 10*time.Second)
 	os.RemoveAll(s.dir)
 }
 
 // Binary finds fake-gcs-server in <repo>/.tools/bin, the repository being
 // the nearest directory above the working directory with a go.mod, or on
 // PATH.
-func Binary() (string, error) {
-	if dir, err := os.Getwd(); err == nil {
-		for ; ; dir = filepath.Dir(dir) {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				bin := filepath.Join(dir, ".tools", "bin", "fake-gcs-server")
-				if _, err := os.Stat(bin); err == nil {
-					return bin, nil
-				}
-				break
-			}
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	bin, err := exec.LookPath("fake-gcs-server")
-	if err != nil {
-		return "", errors.New("no fake-gcs-server in .tools/bin or on PATH (run scripts/install-tools.sh)")
-	}
-	return bin, nil
-}
+func Binary() (string, error) { return testproc.Find("fake-gcs-server", "") }
 
 // startServer starts fake-gcs-server with a backend: "memory" for tests,
 // "filesystem" (in a temp dir) for benchmarks that write gigabytes.
@@ -161,62 +131,34 @@ func launch(bin, dir, backend string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(dir, "fake-gcs-server.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin, "-scheme", "http", "-host", "127.0.0.1", "-port", fmt.Sprint(port),
 		"-public-host", addr, "-external-url", "http://"+addr,
 		"-backend", backend, "-filesystem-root", filepath.Join(dir, "data"), "-log-level", "warn")
 	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start fake-gcs-server: %w", err)
+	proc, err := testproc.Start(cmd, filepath.Join(dir, "fake-gcs-server.log"), syscall.SIGKILL)
+	if err != nil {
+		return nil, err
 	}
-	s := &server{cmd: cmd, dir: dir, endpoint: "http://" + addr, exited: make(chan struct{})}
-	go func() { cmd.Wait(); close(s.exited) }()
-	if err := s.waitReady(60 * time.Second); err != nil {
-		cmd.Process.Kill()
-		<-s.exited
-		out, _ := os.ReadFile(logFile.Name())
-		return nil, fmt.Errorf("fake-gcs-server did not start: %v\n%s", err, tail(out, 2000))
+	s := &server{proc: proc, dir: dir, endpoint: "http://" + addr}
+	if err := proc.WaitReady(60*time.Second, 100*time.Millisecond, s.ready); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-// waitReady waits until the server lists its buckets.
-func (s *server) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		select {
-		case <-s.exited:
-			return errors.New("fake-gcs-server exited")
-		default:
-		}
-		resp, err := direct.Get(s.endpoint + "/storage/v1/b")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = errors.New(resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
+// ready checks that the server lists its buckets.
+func (s *server) ready() error {
+	resp, err := direct.Get(s.endpoint + "/storage/v1/b")
+	if err != nil {
+		return err
 	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	return nil
 }
 
 // direct ignores any HTTP proxy from the environment.
 var direct = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return bytes.TrimSpace(b)
-}

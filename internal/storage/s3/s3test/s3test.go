@@ -14,7 +14,6 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +34,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/freeport"
 	berths3 "github.com/berth-registry/berth/internal/storage/s3"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // Credentials of the test server's root user.
@@ -52,11 +52,10 @@ var (
 )
 
 type server struct {
-	cmd      *exec.Cmd
+	proc     *testproc.Process
 	dir      string
 	endpoint string
 	client   *s3.Client
-	exited   chan struct{}
 }
 
 // Main runs the tests, then stops the server if one was started. Use it
@@ -73,12 +72,9 @@ func Main(m *testing.M) int {
 // reaches the server), so it cannot be used in parallel tests.
 func Start(t testing.TB) berths3.Config {
 	t.Helper()
-	bin, err := minioBinary()
+	bin, err := testproc.Find("minio", "")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("s3test: %v", err)
-		}
-		t.Skipf("s3test: %v", err)
+		testproc.Missing(t, "s3test: %v", err)
 	}
 	once.Do(func() { srv, srvErr = startServer(bin) })
 	if srvErr != nil {
@@ -114,38 +110,8 @@ func Stop() {
 // shutdown stops the server (SIGTERM, then SIGKILL after 10 s) and
 // removes its data.
 func (s *server) shutdown() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
+	s.proc.Stop(syscall.SIGTERM, 10*time.Second)
 	os.RemoveAll(s.dir)
-}
-
-// minioBinary finds minio in <repo>/.tools/bin, the repository being the
-// nearest directory above the working directory with a go.mod, or on PATH.
-func minioBinary() (string, error) {
-	if dir, err := os.Getwd(); err == nil {
-		for ; ; dir = filepath.Dir(dir) {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				bin := filepath.Join(dir, ".tools", "bin", "minio")
-				if _, err := os.Stat(bin); err == nil {
-					return bin, nil
-				}
-				break
-			}
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	bin, err := exec.LookPath("minio")
-	if err != nil {
-		return "", errors.New("no minio binary in .tools/bin or on PATH")
-	}
-	return bin, nil
 }
 
 func startServer(bin string) (*server, error) {
@@ -169,11 +135,6 @@ func launch(bin, dir string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(dir, "minio.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
 	cmd := exec.Command(bin, "server", filepath.Join(dir, "data"),
 		"--address", addr, "--console-address", console, "--certs-dir", filepath.Join(dir, "certs"), "--quiet")
 	var env []string
@@ -184,18 +145,13 @@ func launch(bin, dir string) (*server, error) {
 	}
 	cmd.Env = append(env, "MINIO_ROOT_USER="+AccessKey, "MINIO_ROOT_PASSWORD="+SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+dir)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start minio: %w", err)
+	proc, err := testproc.Start(cmd, filepath.Join(dir, "minio.log"), syscall.SIGKILL)
+	if err != nil {
+		return nil, err
 	}
-	s := &server{cmd: cmd, dir: dir, endpoint: "http://" + addr, exited: make(chan struct{})}
-	go func() { cmd.Wait(); close(s.exited) }()
-	if err := s.waitReady(30 * time.Second); err != nil {
-		cmd.Process.Kill()
-		<-s.exited
-		out, _ := os.ReadFile(logFile.Name())
-		return nil, fmt.Errorf("minio did not start: %v\n%s", err, tail(out, 2000))
+	s := &server{proc: proc, dir: dir, endpoint: "http://" + addr}
+	if err := proc.WaitReady(30*time.Second, 100*time.Millisecond, s.ready); err != nil {
+		return nil, err
 	}
 	s.client = s3.New(s3.Options{
 		Region: region, BaseEndpoint: aws.String(s.endpoint), UsePathStyle: true,
@@ -204,35 +160,18 @@ func launch(bin, dir string) (*server, error) {
 	return s, nil
 }
 
-func (s *server) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		select {
-		case <-s.exited:
-			return errors.New("minio exited")
-		default:
-		}
-		resp, err := direct.Get(s.endpoint + "/minio/health/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = errors.New(resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
+// ready checks that the server is ready to serve requests.
+func (s *server) ready() error {
+	resp, err := direct.Get(s.endpoint + "/minio/health/ready")
+	if err != nil {
+		return err
 	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	return nil
 }
 
 // direct ignores any HTTP proxy from the environment.
 var direct = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return bytes.TrimSpace(b)
-}

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	berths3 "github.com/berth-registry/berth/internal/storage/s3"
+	"github.com/berth-registry/berth/internal/testproc"
 )
 
 // Standalone is a MinIO server started outside of a test binary (for the
@@ -14,7 +15,7 @@ type Standalone struct{ s *server }
 
 // StartStandalone starts a private MinIO server on a free loopback port.
 func StartStandalone() (*Standalone, error) {
-	bin, err := minioBinary()
+	bin, err := testproc.Find("minio", "")
 	if err != nil {
 		return nil, err
 	}
