@@ -194,7 +194,11 @@ func (r *results) targets() []target {
 			}
 		}
 	}
-	add("memory peak", "≤ 100 MiB", peak, pname != "", peak <= 100, fmt.Sprintf("%s MiB (%s)", fmtNum(peak), pname))
+	detail = fmt.Sprintf("%s MiB (%s)", fmtNum(peak), pname)
+	if anon, ok := get("Memory", strings.Replace(pname, "VmRSS", "RssAnon", 1), "MiB"); ok {
+		detail += fmt.Sprintf("; anonymous %s MiB", fmtNum(anon))
+	}
+	add("memory peak", "≤ 100 MiB", peak, pname != "", peak <= 100, detail)
 	return ts
 }
 

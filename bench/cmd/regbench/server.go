@@ -206,12 +206,13 @@ func procStatus(pid int) (map[string]float64, error) {
 	return m, sc.Err()
 }
 
-// memSampler records the peak VmRSS of a process while a workload runs.
+// memSampler records the peak VmRSS and the peak RssAnon of a process
+// while a workload runs.
 type memSampler struct {
-	pid  int
-	stop chan struct{}
-	wg   sync.WaitGroup
-	peak float64
+	pid        int
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	peak, anon float64
 }
 
 func sampleMem(pid int) *memSampler {
@@ -225,9 +226,7 @@ func sampleMem(pid int) *memSampler {
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if rss, _, err := procMem(m.pid); err == nil && rss > m.peak {
-				m.peak = rss
-			}
+			m.sample()
 			select {
 			case <-m.stop:
 				return
@@ -238,12 +237,22 @@ func sampleMem(pid int) *memSampler {
 	return m
 }
 
-// done stops sampling and returns the peak VmRSS in MiB.
+func (m *memSampler) sample() {
+	if st, err := procStatus(m.pid); err == nil {
+		m.peak, m.anon = max(m.peak, st["VmRSS"]), max(m.anon, st["RssAnon"])
+	}
+}
+
+// done stops sampling and returns the peak VmRSS in MiB (anonPeak has the
+// peak RssAnon).
 func (m *memSampler) done() float64 {
 	close(m.stop)
 	m.wg.Wait()
-	if rss, _, err := procMem(m.pid); err == nil && rss > m.peak {
-		m.peak = rss
+	if m.pid > 0 {
+		m.sample()
 	}
 	return m.peak
 }
+
+// anonPeak is the peak RssAnon in MiB, once done returned.
+func (m *memSampler) anonPeak() float64 { return m.anon }

@@ -84,6 +84,7 @@ func (s *suite) measure(srv *server, name string, f func()) {
 	m := sampleMem(srv.pid())
 	f()
 	s.res.add("Memory", "VmRSS peak, "+name, "MiB", srv.spec.label, m.done())
+	s.res.add("Memory", "RssAnon peak, "+name, "MiB", srv.spec.label, m.anonPeak())
 }
 
 func (s *suite) dir(name string) string { return filepath.Join(s.p.dataRoot, name) }
