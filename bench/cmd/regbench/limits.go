@@ -36,25 +36,11 @@ func sha256Rate(dur time.Duration) float64 {
 // MiB/s. On this VM it also shows how fast fresh memory is handed out
 // when dir is a tmpfs.
 func storageWriteRate(dir string, size int64) (float64, error) {
-	f, err := os.CreateTemp(dir, "storage-write-*")
+	d, err := writeScratch(dir, size, true)
 	if err != nil {
 		return 0, err
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	t := genTable()
-	start := time.Now()
-	for n := int64(0); n < size; {
-		b := t[:min(int64(1<<20), size-n)]
-		if _, err := f.Write(b); err != nil {
-			return 0, err
-		}
-		n += int64(len(b))
-	}
-	if err := f.Sync(); err != nil {
-		return 0, err
-	}
-	return mibps(size, time.Since(start)), nil
+	return mibps(size, d), nil
 }
 
 // loopbackRate sends bytes from one goroutine to another over a 127.0.0.1

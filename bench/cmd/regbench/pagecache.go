@@ -23,13 +23,14 @@ import (
 // warmPageCache writes size bytes to a scratch file in dir (page cache
 // only, no fsync) and removes it, freeing the pages it took.
 func warmPageCache(dir string, size int64) error {
-	_, err := writeScratch(dir, size)
+	_, err := writeScratch(dir, size, false)
 	return err
 }
 
 // writeScratch writes size bytes of table data to a new file in dir in
-// 1 MiB writes, without fsync, then removes it; it returns the write time.
-func writeScratch(dir string, size int64) (time.Duration, error) {
+// 1 MiB writes, then fsyncs it if sync, and removes it; it returns the
+// time the writes (and the fsync) took.
+func writeScratch(dir string, size int64, sync bool) (time.Duration, error) {
 	f, err := os.CreateTemp(dir, "page-cache-*")
 	if err != nil {
 		return 0, err
@@ -45,6 +46,11 @@ func writeScratch(dir string, size int64) (time.Duration, error) {
 		}
 		n += int64(len(b))
 	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			return 0, err
+		}
+	}
 	return time.Since(start), nil
 }
 
@@ -55,13 +61,13 @@ func pageCacheRates(dir string, size int64, idle time.Duration) (hot, cold float
 	if err := warmPageCache(dir, size); err != nil {
 		return 0, 0, err
 	}
-	d, err := writeScratch(dir, size)
+	d, err := writeScratch(dir, size, false)
 	if err != nil {
 		return 0, 0, err
 	}
 	hot = mibps(size, d)
 	time.Sleep(idle)
-	if d, err = writeScratch(dir, size); err != nil {
+	if d, err = writeScratch(dir, size, false); err != nil {
 		return 0, 0, err
 	}
 	return hot, mibps(size, d), nil

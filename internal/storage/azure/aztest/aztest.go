@@ -17,7 +17,6 @@ package aztest
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,21 +160,8 @@ func launch(bin, dir string) (*server, error) {
 		return nil, err
 	}
 	s := &server{proc: proc, dir: dir, endpoint: fmt.Sprintf("http://127.0.0.1:%d/%s", port, Account)}
-	if err := proc.WaitReady(60*time.Second, 100*time.Millisecond, s.ready); err != nil {
+	if err := proc.WaitReady(60*time.Second, 100*time.Millisecond, testproc.HTTPReady(s.endpoint+"?comp=list", 0)); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
-
-// ready checks that the server answers HTTP at all (an anonymous request
-// is refused, which is enough).
-func (s *server) ready() error {
-	resp, err := direct.Get(s.endpoint + "?comp=list")
-	if err == nil {
-		resp.Body.Close()
-	}
-	return err
-}
-
-// direct ignores any HTTP proxy from the environment.
-var direct = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}

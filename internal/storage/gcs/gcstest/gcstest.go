@@ -16,7 +16,6 @@
 package gcstest
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -87,7 +86,7 @@ func Stop() {
 // any project).
 func (s *server) createBucket(name string) (gcs.Config, error) {
 	cfg := gcs.Config{Bucket: name, Endpoint: s.endpoint, Anonymous: true}
-	resp, err := direct.Post(s.endpoint+"/storage/v1/b?project=berth-test", "application/json",
+	resp, err := testproc.Direct.Post(s.endpoint+"/storage/v1/b?project=berth-test", "application/json",
 		strings.NewReader(fmt.Sprintf(`{"name":%q}`, name)))
 	if err != nil {
 		return cfg, fmt.Errorf("create bucket %s: %w", name, err)
@@ -141,24 +140,8 @@ func launch(bin, dir, backend string) (*server, error) {
 		return nil, err
 	}
 	s := &server{proc: proc, dir: dir, endpoint: "http://" + addr}
-	if err := proc.WaitReady(60*time.Second, 100*time.Millisecond, s.ready); err != nil {
+	if err := proc.WaitReady(60*time.Second, 100*time.Millisecond, testproc.HTTPReady(s.endpoint+"/storage/v1/b", http.StatusOK)); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
-
-// ready checks that the server lists its buckets.
-func (s *server) ready() error {
-	resp, err := direct.Get(s.endpoint + "/storage/v1/b")
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return errors.New(resp.Status)
-	}
-	return nil
-}
-
-// direct ignores any HTTP proxy from the environment.
-var direct = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}

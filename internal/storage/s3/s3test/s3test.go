@@ -15,7 +15,6 @@ package s3test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -150,7 +149,7 @@ func launch(bin, dir string) (*server, error) {
 		return nil, err
 	}
 	s := &server{proc: proc, dir: dir, endpoint: "http://" + addr}
-	if err := proc.WaitReady(30*time.Second, 100*time.Millisecond, s.ready); err != nil {
+	if err := proc.WaitReady(30*time.Second, 100*time.Millisecond, testproc.HTTPReady(s.endpoint+"/minio/health/ready", http.StatusOK)); err != nil {
 		return nil, err
 	}
 	s.client = s3.New(s3.Options{
@@ -159,19 +158,3 @@ func launch(bin, dir string) (*server, error) {
 	})
 	return s, nil
 }
-
-// ready checks that the server is ready to serve requests.
-func (s *server) ready() error {
-	resp, err := direct.Get(s.endpoint + "/minio/health/ready")
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return errors.New(resp.Status)
-	}
-	return nil
-}
-
-// direct ignores any HTTP proxy from the environment.
-var direct = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
